@@ -1,0 +1,229 @@
+/*
+ * bhyve: the virtual machine process.
+ *
+ * main() turns the command line into configuration keys, validates them
+ * before any VM state exists, builds the VM from the configuration tree,
+ * runs one thread per vCPU, and leaves the main thread to the device event
+ * loop.  The VM ends through bhyve_request_suspend(), whose reason becomes
+ * bhyve's exit status: 0 reset, 1 poweroff, 2 halt, 3 triple fault,
+ * 4 error.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/kvm.h>
+
+#include "bhyverun.h"
+#include "boot.h"
+#include "cmdline.h"
+#include "config.h"
+#include "control.h"  /* ctl: issue 7 */
+#include "registry.h" /* ctl: issue 7 */
+#include "gdb.h"
+#include "inout.h"
+#include "mem.h"
+#include "mevent.h"
+#include "pci_legacy.h"
+#include "platform.h"
+
+/* ---- building the VM from the configuration ---- */
+
+static void
+bhyve_on_signal(int signo, enum ev_type type, void *arg)
+{
+	fprintf(stderr, "bhyve: %s: stopping the VM\n",
+	    signo == SIGINT ? "SIGINT" : "SIGTERM");
+	bhyve_request_suspend(VM_SUSPEND_POWEROFF);
+}
+
+struct bhyve_opts {
+	const char *name;
+	uint64_t memsize;
+	int cpus, sockets, cores, threads;
+	int memflags;
+};
+
+/* Everything the user typed is checked here, before any VM state exists. */
+static int
+bhyve_validate(struct bhyve_opts *o)
+{
+	char err[256];
+	const char *kernel;
+
+	o->name = get_config_value("name");
+	if (o->name == NULL || o->name[0] == '\0') {
+		fprintf(stderr, "bhyve: no VM name given\n");
+		return -1;
+	}
+	if (config_get_memsize(&o->memsize) != 0 || o->memsize % 4096 != 0) {
+		fprintf(stderr, "bhyve: invalid memory size '%s'\n",
+		    get_config_value("memory.size") ?
+			get_config_value("memory.size") : "");
+		return -1;
+	}
+	if (config_get_topology(&o->cpus, &o->sockets, &o->cores, &o->threads,
+		err, sizeof(err)) != 0) {
+		fprintf(stderr, "bhyve: %s\n", err);
+		return -1;
+	}
+	if (pci_check_models_implemented() != 0)
+		return -1;
+	if (get_config_value("lpc.bootrom") != NULL) {
+		fprintf(stderr, "bhyve: boot ROMs (-l bootrom) are not "
+				"supported yet; use -o boot.kernel=PATH\n");
+		return -1;
+	}
+	kernel = get_config_value("boot.kernel");
+	if (kernel == NULL) {
+		fprintf(stderr, "bhyve: nothing to boot: set boot.kernel "
+				"(-o boot.kernel=PATH)\n");
+		return -1;
+	}
+	if (access(kernel, R_OK) != 0) {
+		fprintf(stderr, "bhyve: boot.kernel '%s': %s\n", kernel,
+		    strerror(errno));
+		return -1;
+	}
+	if (get_config_value("boot.initrd") != NULL &&
+	    access(get_config_value("boot.initrd"), R_OK) != 0) {
+		fprintf(stderr, "bhyve: boot.initrd '%s': %s\n",
+		    get_config_value("boot.initrd"), strerror(errno));
+		return -1;
+	}
+	o->memflags = 0;
+	if (get_config_bool_default("memory.wired", false))
+		o->memflags |= VM_MEM_F_WIRED;
+	if (get_config_bool_default("memory.guest_in_core", false))
+		o->memflags |= VM_MEM_F_INCORE;
+	if (get_config_bool_default("memory.hugepages", false))
+		o->memflags |= VM_MEM_F_HUGEPAGES;
+	return 0;
+}
+
+static int
+bhyve_create_vm(const struct bhyve_opts *o, struct vmctx **ctxp)
+{
+	struct vmctx *bhyve_ctx;
+
+	bhyve_ctx = *ctxp = vm_create(o->name);
+	if (bhyve_ctx == NULL) {
+		fprintf(stderr, "bhyve: cannot create VM '%s': %s\n", o->name,
+		    errno == ENOENT ? "/dev/kvm is missing" : strerror(errno));
+		return -1;
+	}
+	if (vm_set_topology(bhyve_ctx, (uint16_t)o->sockets,
+		(uint16_t)o->cores, (uint16_t)o->threads,
+		(uint16_t)o->cpus) != 0) {
+		fprintf(stderr, "bhyve: topology: %s\n", strerror(errno));
+		return -1;
+	}
+	vm_set_memflags(bhyve_ctx, o->memflags);
+	if (vm_setup_memory(bhyve_ctx, o->memsize) != 0) {
+		fprintf(stderr, "bhyve: cannot allocate %llu MiB of guest "
+				"memory: %s\n",
+		    (unsigned long long)(o->memsize >> 20), strerror(errno));
+		return -1;
+	}
+	if (vm_set_msr_exits(bhyve_ctx, true) != 0) {
+		fprintf(stderr, "bhyve: KVM lacks userspace MSR exits: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+bhyve_boot(void)
+{
+	struct boot_cpu_state st;
+	char err[256];
+
+	if (boot_load(bhyve_vmctx(), &st, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bhyve: %s\n", err);
+		return -1;
+	}
+	if (boot_apply(bhyve_vcpu(0), &st) != 0) {
+		fprintf(stderr, "bhyve: cannot set the boot CPU state: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+bhyve_setup_events(void)
+{
+	if (mevent_init() != 0 ||
+	    mevent_add(SIGTERM, EVF_SIGNAL, bhyve_on_signal, NULL) == NULL ||
+	    mevent_add(SIGINT, EVF_SIGNAL, bhyve_on_signal, NULL) == NULL ||
+	    vcpu_run_arm_halt_check() != 0) {
+		fprintf(stderr, "bhyve: cannot set up the event loop: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+bhyve_teardown(void)
+{
+	vcpu_run_join();
+	platform_fini();
+	fflush(stdout);
+	fflush(stderr);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bhyve_opts o;
+	struct vmctx *ctx = NULL;
+	int rc;
+
+	/* Socket backends report a vanished peer as EPIPE, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	init_config();
+	rc = bhyve_parse_args(argc, argv);
+	if (rc == BHYVE_ARGS_EXIT0)
+		return 0;
+	if (rc != 0)
+		return BHYVE_EXIT_ERROR;
+	if (get_config_bool_default("config.dump", false)) {
+		dump_config(stdout);
+		return 0;
+	}
+	if (bhyve_validate(&o) != 0)
+		return BHYVE_EXIT_ERROR;
+	if (registry_claim_or_report(o.name) != 0) /* ctl: registry, issue 7 */
+		return BHYVE_EXIT_ERROR;
+
+	init_inout();
+	init_mem();
+	inout_set_strict(get_config_bool_default("x86.strictio", false));
+	mem_set_strict(get_config_bool_default("x86.strictio", false));
+	if (bhyve_setup_events() != 0 || bhyve_create_vm(&o, &ctx) != 0 ||
+	    platform_init(ctx) != 0 ||
+	    vcpu_run_open(ctx, o.cpus,
+		get_config_bool_default("x86.strictmsr", true)) != 0 ||
+	    bhyve_boot() != 0 ||
+	    control_start(ctx) != 0 || /* ctl: control socket, issue 7 */
+	    gdb_init(ctx) != 0) { /* waits for gdb here with -G w... */
+		platform_fini();
+		return BHYVE_EXIT_ERROR;
+	}
+	if (vcpu_run_start() != 0) {
+		bhyve_request_suspend(VM_SUSPEND_LAST);
+		bhyve_teardown();
+		return BHYVE_EXIT_ERROR;
+	}
+	rc = mevent_dispatch();
+	bhyve_teardown();
+	vm_destroy(ctx);
+	return rc < 0 ? BHYVE_EXIT_ERROR : rc;
+}

@@ -1,0 +1,67 @@
+/*
+ * State the bhyve program shares with its devices: the VM, its vCPUs, and
+ * the one way to end the VM (bhyve_request_suspend) with bhyve's exit
+ * status: 0 reset, 1 poweroff, 2 halt, 3 triple fault, 4 error.
+ */
+#ifndef BHYVERUN_H
+#define BHYVERUN_H
+
+#include <stdbool.h>
+#include "vmmapi.h"
+
+#define BHYVE_EXIT_RESET      0
+#define BHYVE_EXIT_POWEROFF   1
+#define BHYVE_EXIT_HALT	      2
+#define BHYVE_EXIT_TRIPLEFAULT 3
+#define BHYVE_EXIT_ERROR      4
+
+extern int guest_ncpus;
+
+struct vmctx *bhyve_vmctx(void);
+struct vcpu *bhyve_vcpu(int vcpuid);
+
+/*
+ * Ends the VM: the first request wins, every vCPU is stopped, and bhyve
+ * exits with the status that matches 'how'.  Safe from any thread.
+ */
+void bhyve_request_suspend(enum vm_suspend_how how);
+/* Ends the VM with status 4 after a fatal device or VMM error. */
+void bhyve_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int bhyve_exit_status(enum vm_suspend_how how);
+
+/*
+ * Parking vCPUs.  KVM serializes a vCPU's ioctls with KVM_RUN, so code
+ * that inspects or changes vCPU state from another thread (the debugger
+ * stub, the control socket) first parks the vCPUs at an exit boundary.
+ * bhyve_pause_vcpus() returns once every running vCPU thread is parked;
+ * calls nest (a count).  A parked vCPU may be given work to run on its own
+ * thread with bhyve_vcpu_call(), which waits for the result.
+ */
+void bhyve_pause_vcpus(void);
+void bhyve_resume_vcpus(void);
+bool bhyve_vcpus_paused(void);
+int bhyve_vcpu_call(int vcpuid, int (*fn)(struct vcpu *, void *), void *arg);
+/*
+ * Holding one vCPU: it parks at its next park point even with no pause in
+ * effect (and counts as parked) until released.  For the debugger, which
+ * single-steps one vCPU while holding the others, and holds them all
+ * from a vCPU thread that hit a breakpoint.  Safe from any thread.
+ */
+void bhyve_vcpu_hold(int vcpuid, bool hold);
+
+/*
+ * The debugger's hook for VM_EXITCODE_DEBUG exits (single-step and
+ * breakpoints).  The handler runs on the vCPU's thread; it returns 0 to
+ * resume the vCPU, -1 to stop the VM.
+ */
+typedef int (*bhyve_debug_handler_t)(struct vcpu *vcpu, struct vm_exit *vme);
+void bhyve_set_debug_handler(bhyve_debug_handler_t handler);
+
+/* The vCPU threads' life cycle, for main(). */
+int vcpu_run_open(struct vmctx *ctx, int ncpus, bool strictmsr);
+int vcpu_run_start(void);
+void vcpu_run_join(void);
+/* Starts the periodic check for "all vCPUs halted" (exit status 2). */
+int vcpu_run_arm_halt_check(void);
+
+#endif

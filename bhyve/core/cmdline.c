@@ -1,0 +1,901 @@
+/*
+ * The bhyve(8) command line.  As in bhyve, each flag only writes keys into
+ * the configuration tree, so "-c 2", "-o cpus=2" and a "-k" file line
+ * "cpus=2" are the same thing; the tree is checked as a whole at the end,
+ * whoever set each key.  Flags follow FreeBSD's bhyve(8) plus illumos'
+ * -B and -d; see docs/config.md.
+ */
+#include "cmdline.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "pci_legacy.h"
+
+#define MIB	       (1024ULL * 1024)
+#define TOPOLOGY_MAX   65535 /* vm_set_topology() takes uint16_t */
+#define VM_NAME_MAX    128
+#define FWCFG_NAME_MAX 55 /* QEMU fw_cfg file names: 56 bytes w/ NUL */
+#define LPC_UART_COUNT 4
+
+#define CMDLINE_OPTSTRING "+:aAB:c:CdDef:G:hHIk:K:l:m:o:p:Pr:s:SuU:wWxY"
+
+static int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The single error line every bad input produces. */
+static int
+cmd_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("bhyve: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return BHYVE_ARGS_ERROR;
+}
+
+/* Sets a key; fails when another key is in the way ("x86=1" then -x). */
+static int
+cmd_set(const char *key, const char *value)
+{
+	if (set_config_value(key, value) != 0)
+		return cmd_fail("cannot set %s: a conflicting key is set", key);
+	return 0;
+}
+
+static void
+cmd_usage(FILE *fp)
+{
+	fprintf(
+	    fp,
+	    "Usage: bhyve [-aCDdeHhPSuWwxY]\n"
+	    "       [-c [[cpus=]numcpus][,sockets=n][,cores=n][,threads=n]]\n"
+	    "       [-B type,key=value,...] [-f name,string|file=data]\n"
+	    "       [-G [w][address:]port] [-k config_file] [-K layout]\n"
+	    "       [-l lpc] [-m mem] [-o var=value] [-p vcpu:hostcpu]\n"
+	    "       [-s pci] [-U uuid] vmname\n"
+	    "  -A: create ACPI tables\n"
+	    "  -a: local APIC is in xAPIC mode (deprecated)\n"
+	    "  -B: set SMBIOS information\n"
+	    "  -C: include guest memory in core file\n"
+	    "  -c: number of CPUs and/or topology specification\n"
+	    "  -D: destroy on power-off\n"
+	    "  -d: suspend CPU at boot\n"
+	    "  -e: exit on unhandled I/O access\n"
+	    "  -f: add a fw_cfg file\n"
+	    "  -G: start a debug server\n"
+	    "  -H: vmexit from the guest on HLT\n"
+	    "  -h: help\n"
+	    "  -k: key=value flat config file\n"
+	    "  -K: PS2 keyboard layout\n"
+	    "  -l: LPC device configuration (-l help lists them)\n"
+	    "  -m: memory size (bare number: MiB)\n"
+	    "  -o: set config 'var' to 'value'\n"
+	    "  -P: vmexit from the guest on pause\n"
+	    "  -p: pin 'vcpu' to 'hostcpu'\n"
+	    "  -S: guest memory cannot be swapped\n"
+	    "  -s: <slot,driver,configinfo> PCI slot config (-s help)\n"
+	    "  -U: UUID\n"
+	    "  -u: RTC keeps UTC time\n"
+	    "  -W: force virtio to use single-vector MSI\n"
+	    "  -w: ignore unimplemented MSRs\n"
+	    "  -x: local APIC is in x2APIC mode\n"
+	    "  -Y: disable MPtable generation\n");
+}
+
+/* bhyve accepts any prefix of "help" for -s and -l. */
+static bool
+cmd_is_help(const char *arg)
+{
+	return arg[0] != '\0' && strncmp(arg, "help", strlen(arg)) == 0;
+}
+
+static bool
+cmd_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+		return false;
+	errno = 0;
+	v = strtol(s, &end, 0);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+int
+bhyve_parse_memsize(const char *s, uint64_t *bytes)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno != 0)
+		return -1;
+	if (*end == '\0') {
+		/* bhyve: a bare number below one MiB counts in MiB. */
+		if (v < MIB)
+			v *= MIB;
+	} else {
+		switch (tolower((unsigned char)*end)) {
+		case 'b':
+			shift = 0;
+			break;
+		case 'k':
+			shift = 10;
+			break;
+		case 'm':
+			shift = 20;
+			break;
+		case 'g':
+			shift = 30;
+			break;
+		case 't':
+			shift = 40;
+			break;
+		case 'p':
+			shift = 50;
+			break;
+		case 'e':
+			shift = 60;
+			break;
+		default:
+			return -1;
+		}
+		end++;
+		if (shift != 0 &&
+		    (strcasecmp(end, "b") == 0 || strcasecmp(end, "ib") == 0))
+			end += strlen(end);
+		if (*end != '\0')
+			return -1;
+		if (shift != 0 && v > (UINT64_MAX >> shift))
+			return -1;
+		v <<= shift;
+	}
+	if (v == 0)
+		return -1;
+	*bytes = v;
+	return 0;
+}
+
+int
+config_get_memsize(uint64_t *bytes)
+{
+	return bhyve_parse_memsize(get_config_value("memory.size"), bytes);
+}
+
+static int
+cmd_topology_value(const char *key, int def, int *out, char *err, size_t errlen)
+{
+	const char *v = get_config_value(key);
+	long n;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (!cmd_parse_long(v, 1, TOPOLOGY_MAX, &n)) {
+		snprintf(err, errlen, "invalid value for %s: '%s' (1-%d)", key,
+			 v, TOPOLOGY_MAX);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+int
+config_get_topology(int *cpus, int *sockets, int *cores, int *threads,
+		    char *err, size_t errlen)
+{
+	bool explicit_cpus = get_config_value("cpus") != NULL;
+	uint64_t product;
+
+	if (cmd_topology_value("cpus", 1, cpus, err, errlen) != 0 ||
+	    cmd_topology_value("cores", 1, cores, err, errlen) != 0 ||
+	    cmd_topology_value("threads", 1, threads, err, errlen) != 0 ||
+	    cmd_topology_value("sockets", *cpus, sockets, err, errlen) != 0)
+		return -1;
+	product = (uint64_t)*sockets * (uint64_t)*cores * (uint64_t)*threads;
+	if (product > TOPOLOGY_MAX) {
+		snprintf(err, errlen, "topology gives too many vCPUs: %llu",
+			 (unsigned long long)product);
+		return -1;
+	}
+	if (explicit_cpus && product != (uint64_t)*cpus) {
+		snprintf(err, errlen,
+			 "topology (%d sockets, %d cores, %d threads) does not "
+			 "match %d vCPUs",
+			 *sockets, *cores, *threads, *cpus);
+		return -1;
+	}
+	*cpus = (int)product;
+	return 0;
+}
+
+/* -c [[cpus=]n][,sockets=n][,cores=n][,threads=n] */
+static int
+cmd_topology(const char *arg)
+{
+	static const char *const keys[] = {"cpus", "sockets", "cores",
+					   "threads"};
+	char *copy, *cur, *tok, *eq;
+	const char *key, *val;
+	int rc = 0;
+	long n;
+	size_t i;
+
+	if (arg[0] == '\0') {
+		/* bhyve: an empty -c means one vCPU. */
+		for (i = 0; i < 4; i++) {
+			if (cmd_set(keys[i], "1") != 0)
+				return BHYVE_ARGS_ERROR;
+		}
+		return 0;
+	}
+	copy = cur = strdup(arg);
+	if (copy == NULL)
+		return cmd_fail("out of memory");
+	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
+		key = "cpus";
+		val = tok;
+		eq = strchr(tok, '=');
+		if (eq != NULL) {
+			*eq = '\0';
+			key = NULL;
+			for (i = 0; i < 4; i++) {
+				if (strcmp(tok, keys[i]) == 0)
+					key = keys[i];
+			}
+			val = eq + 1;
+		}
+		if (key == NULL)
+			rc = cmd_fail("invalid CPU topology '-c %s': unknown "
+				      "field '%s'",
+				      arg, tok);
+		else if (!cmd_parse_long(val, 1, TOPOLOGY_MAX, &n))
+			rc = cmd_fail("invalid CPU topology '-c %s': %s must "
+				      "be 1-%d",
+				      arg, key, TOPOLOGY_MAX);
+		else
+			rc = cmd_set(key, val);
+	}
+	free(copy);
+	return rc;
+}
+
+/* -p vcpu:hostcpu, repeatable: appends to vcpu.N.cpuset. */
+static int
+cmd_pincpu(const char *arg)
+{
+	char key[32], *vcpu_s, *newval;
+	const char *colon = strchr(arg, ':'), *old;
+	long vcpu, pcpu;
+	int rc = 0;
+
+	if (colon == NULL)
+		return cmd_fail("invalid vCPU pinning '-p %s' (want "
+				"vcpu:hostcpu)",
+				arg);
+	vcpu_s = strndup(arg, (size_t)(colon - arg));
+	if (vcpu_s == NULL)
+		return cmd_fail("out of memory");
+	if (!cmd_parse_long(vcpu_s, 0, TOPOLOGY_MAX - 1, &vcpu) ||
+	    !cmd_parse_long(colon + 1, 0, CPU_SETSIZE - 1, &pcpu)) {
+		free(vcpu_s);
+		return cmd_fail("invalid vCPU pinning '-p %s' (vcpu 0-%d, "
+				"hostcpu 0-%d)",
+				arg, TOPOLOGY_MAX - 1, CPU_SETSIZE - 1);
+	}
+	free(vcpu_s);
+	snprintf(key, sizeof(key), "vcpu.%ld.cpuset", vcpu);
+	old = get_config_value(key);
+	if (asprintf(&newval, "%s%s%ld", old ? old : "", old ? "," : "", pcpu) <
+	    0)
+		return cmd_fail("out of memory");
+	if (set_config_value(key, newval) != 0)
+		rc = cmd_fail("cannot set %s for '-p %s'", key, arg);
+	free(newval);
+	return rc;
+}
+
+/* -G [w][address:]port */
+static int
+cmd_gdb(const char *arg)
+{
+	const char *p = arg, *colon;
+	char *addr;
+	long port;
+	int rc = 0;
+
+	if (*p == 'w') {
+		if (cmd_set("gdb.wait", "true") != 0)
+			return BHYVE_ARGS_ERROR;
+		p++;
+	}
+	colon = strrchr(p, ':');
+	if (colon != NULL) {
+		if (colon == p)
+			return cmd_fail("invalid debug server '-G %s': empty "
+					"address",
+					arg);
+		addr = strndup(p, (size_t)(colon - p));
+		if (addr == NULL)
+			return cmd_fail("out of memory");
+		if (set_config_value("gdb.address", addr) != 0)
+			rc =
+			    cmd_fail("invalid debug server address '%s'", addr);
+		free(addr);
+		if (rc != 0)
+			return rc;
+		p = colon + 1;
+	}
+	if (!cmd_parse_long(p, 1, 65535, &port) || !isdigit((unsigned char)*p))
+		return cmd_fail(
+		    "invalid debug server port in '-G %s' (1-65535)", arg);
+	return cmd_set("gdb.port", p);
+}
+
+static bool
+cmd_uuid_valid(const char *s)
+{
+	size_t i;
+
+	if (strlen(s) != 36)
+		return false;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* -o key=value (bhyve refuses an empty value). */
+static int
+cmd_option(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char *key;
+	int rc = 0;
+
+	if (eq == NULL || eq == arg || eq[1] == '\0')
+		return cmd_fail("invalid configuration option '-o %s' (want "
+				"key=value)",
+				arg);
+	key = strndup(arg, (size_t)(eq - arg));
+	if (key == NULL)
+		return cmd_fail("out of memory");
+	if (set_config_value(key, eq + 1) != 0)
+		rc = cmd_fail("invalid configuration key '%s' in '-o %s'", key,
+			      arg);
+	free(key);
+	return rc;
+}
+
+static int
+cmd_config_file(const char *path)
+{
+	char err[512];
+
+	if (load_config_file(path, err, sizeof(err)) != 0)
+		return cmd_fail("-k %s", err);
+	return 0;
+}
+
+/*
+ * SMBIOS strings settable with -B, per type (SMBIOS 3.x, 7.1-7.4); the
+ * key names are illumos bhyve's.
+ */
+static const char *const smbios_keys[4][7] = {
+    {"vendor", "version", "release_date"},
+    {"manufacturer", "product_name", "version", "serial_number", "sku",
+     "family_name"},
+    {"manufacturer", "product_name", "version", "serial_number", "asset_tag",
+     "location"},
+    {"manufacturer", "version", "serial_number", "asset_tag", "sku"},
+};
+static const char *const smbios_nodes[4] = {"bios", "system", "board",
+					    "chassis"};
+
+/* illumos' older type 1 key names. */
+static const char *
+smbios_legacy_key(long type, const char *key)
+{
+	if (type != 1)
+		return key;
+	if (strcmp(key, "product") == 0)
+		return "product_name";
+	if (strcmp(key, "serial") == 0)
+		return "serial_number";
+	if (strcmp(key, "family") == 0)
+		return "family_name";
+	return key;
+}
+
+static int
+cmd_smbios_pair(long type, char *tok, const char *arg)
+{
+	char path[64], *val = strchr(tok, '=');
+	const char *key;
+	size_t i;
+
+	if (val == NULL || val == tok || val[1] == '\0')
+		return cmd_fail("invalid SMBIOS setting '%s' in '-B %s' (want "
+				"key=value)",
+				tok, arg);
+	*val++ = '\0';
+	/* uuid is the VM's own (-U wins). */
+	if (strcmp(tok, "uuid") == 0) {
+		if (!cmd_uuid_valid(val))
+			return cmd_fail("invalid UUID '%s' in '-B %s'", val,
+					arg);
+		set_config_value_if_unset("uuid", val);
+		return 0;
+	}
+	key = smbios_legacy_key(type, tok);
+	for (i = 0; i < 7 && smbios_keys[type][i] != NULL; i++) {
+		if (strcmp(smbios_keys[type][i], key) == 0)
+			break;
+	}
+	if (i == 7 || smbios_keys[type][i] == NULL)
+		return cmd_fail(
+		    "unknown SMBIOS key '%s' for type %ld in '-B %s'", tok,
+		    type, arg);
+	snprintf(path, sizeof(path), "%s.%s", smbios_nodes[type], key);
+	return cmd_set(path, val);
+}
+
+/* -B type,key=value,... (illumos) */
+static int
+cmd_smbios(const char *arg)
+{
+	char *copy, *cur, *tok;
+	long type;
+	int rc = 0;
+
+	copy = cur = strdup(arg);
+	if (copy == NULL)
+		return cmd_fail("out of memory");
+	tok = strsep(&cur, ",");
+	if (!cmd_parse_long(tok, 0, 3, &type) || !isdigit((unsigned char)*tok))
+		rc = cmd_fail("invalid SMBIOS type in '-B %s' (0-3)", arg);
+	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
+		if (*tok != '\0')
+			rc = cmd_smbios_pair(type, tok, arg);
+	}
+	free(copy);
+	return rc;
+}
+
+/* -f [name=]NAME,string=DATA | -f [name=]NAME,file=PATH */
+static int
+cmd_fwcfg(const char *arg)
+{
+	const char *p = arg, *comma, *kind, *data;
+	char node[48], *name;
+	struct config_node *nvl;
+	int n;
+
+	if (strncmp(p, "name=", 5) == 0)
+		p += 5;
+	comma = strchr(p, ',');
+	if (comma == NULL || comma == p)
+		return cmd_fail("invalid fw_cfg item '-f %s' (want "
+				"name,string=data or name,file=path)",
+				arg);
+	if (comma - p > FWCFG_NAME_MAX)
+		return cmd_fail("fw_cfg name too long in '-f %s' (at most %d "
+				"characters)",
+				arg, FWCFG_NAME_MAX);
+	if (strncmp(comma + 1, "string=", 7) == 0) {
+		kind = "string";
+		data = comma + 8;
+	} else if (strncmp(comma + 1, "file=", 5) == 0) {
+		kind = "file";
+		data = comma + 6;
+		if (access(data, R_OK) != 0)
+			return cmd_fail("cannot read fw_cfg file '%s' in "
+					"'-f %s': %s",
+					data, arg, strerror(errno));
+	} else {
+		return cmd_fail("invalid fw_cfg item '-f %s' (want "
+				"name,string=data or name,file=path)",
+				arg);
+	}
+	for (n = 0;; n++) {
+		snprintf(node, sizeof(node), "fwcfg.user.%d", n);
+		if (find_config_node(node) == NULL)
+			break;
+	}
+	nvl = create_config_node(node);
+	name = strndup(p, (size_t)(comma - p));
+	if (nvl == NULL || name == NULL) {
+		free(name);
+		return cmd_fail("cannot add fw_cfg item '-f %s'", arg);
+	}
+	set_config_value_node(nvl, "name", name);
+	set_config_value_node(nvl, kind, data);
+	free(name);
+	return 0;
+}
+
+static void
+cmd_lpc_print(FILE *fp)
+{
+	fprintf(fp, "bootrom\ncom1\ncom2\ncom3\ncom4\nfwcfg\npc-testdev\n"
+		    "testdev\ntpm\n");
+}
+
+/* Options after -l bootrom,ROM[,VARS]: key=value into lpc.*. */
+static int
+cmd_lpc_options(char *rest, const char *arg)
+{
+	struct config_node *lpc = create_config_node("lpc");
+
+	if (lpc == NULL || pci_legacy_generic_config(lpc, rest) != 0)
+		return cmd_fail("invalid LPC option in '-l %s'", arg);
+	return 0;
+}
+
+static int
+cmd_lpc_bootrom(char *rest, const char *arg)
+{
+	char *rom = rest ? strsep(&rest, ",") : NULL, *vars;
+
+	if (rom == NULL || rom[0] == '\0')
+		return cmd_fail("'-l %s' needs a ROM file (bootrom,ROM[,VARS])",
+				arg);
+	if (cmd_set("lpc.bootrom", rom) != 0)
+		return BHYVE_ARGS_ERROR;
+	vars = rest ? strsep(&rest, ",") : NULL;
+	if (vars == NULL)
+		return 0;
+	if (strchr(vars, '=') == NULL) {
+		if (vars[0] == '\0')
+			return cmd_fail("empty VARS file in '-l %s'", arg);
+		if (cmd_set("lpc.bootvars", vars) != 0)
+			return BHYVE_ARGS_ERROR;
+	} else if (cmd_lpc_options(vars, arg) != 0) {
+		return BHYVE_ARGS_ERROR;
+	}
+	return rest ? cmd_lpc_options(rest, arg) : 0;
+}
+
+static int
+cmd_lpc_tpm(char *rest, const char *arg)
+{
+	char *type = rest ? strsep(&rest, ",") : NULL;
+	char *path = rest ? strsep(&rest, ",") : NULL;
+	struct config_node *tpm;
+
+	if (type == NULL || path == NULL || *type == '\0' || *path == '\0')
+		return cmd_fail("'-l %s' needs tpm,TYPE,PATH", arg);
+	tpm = create_config_node("tpm");
+	if (tpm == NULL)
+		return cmd_fail("cannot configure TPM for '-l %s'", arg);
+	set_config_value_node(tpm, "type", type);
+	set_config_value_node(tpm, "path", path);
+	if (rest != NULL && pci_legacy_generic_config(tpm, rest) != 0)
+		return cmd_fail("invalid TPM option in '-l %s'", arg);
+	if (get_config_value_node(tpm, "version") == NULL)
+		set_config_value_node(tpm, "version", "2.0");
+	return 0;
+}
+
+/* -l lpcdev[,conf] */
+static int
+cmd_lpc(const char *arg)
+{
+	char *copy, *rest, *dev, key[32];
+	int rc = 0, unit;
+
+	copy = rest = strdup(arg);
+	if (copy == NULL)
+		return cmd_fail("out of memory");
+	dev = strsep(&rest, ",");
+	if (strcasecmp(dev, "bootrom") == 0) {
+		rc = cmd_lpc_bootrom(rest, arg);
+	} else if (strcasecmp(dev, "tpm") == 0) {
+		rc = cmd_lpc_tpm(rest, arg);
+	} else if (strncasecmp(dev, "com", 3) == 0 && dev[3] >= '1' &&
+		   dev[3] < '1' + LPC_UART_COUNT && dev[4] == '\0') {
+		unit = dev[3] - '0';
+		if (rest == NULL || rest[0] == '\0')
+			rc = cmd_fail("'-l %s' needs a backend (e.g. "
+				      "com%d,stdio)",
+				      arg, unit);
+		else {
+			snprintf(key, sizeof(key), "lpc.com%d.path", unit);
+			rc = cmd_set(key, rest);
+		}
+	} else if (strncasecmp(dev, "fwcfg=", 6) == 0 && rest == NULL) {
+		rc = cmd_set("lpc.fwcfg", dev + 6);
+	} else if (strcasecmp(dev, "pc-testdev") == 0 && rest == NULL) {
+		rc = cmd_set("lpc.pc-testdev", "true");
+	} else if (strcasecmp(dev, "testdev") == 0 && rest == NULL) {
+		rc = cmd_set("lpc.testdev", "true");
+	} else {
+		rc = cmd_fail("unknown LPC device '-l %s' (see -l help)", arg);
+	}
+	free(copy);
+	return rc;
+}
+
+static int
+cmd_slot(const char *arg)
+{
+	char err[512];
+
+	if (pci_legacy_parse_slot(arg, err, sizeof(err)) != 0)
+		return cmd_fail("%s", err);
+	return 0;
+}
+
+/* Flags without an argument: each sets one key. */
+static const struct cmd_flag {
+	char flag;
+	const char *key;
+	const char *value;
+} cmd_flags[] = {
+    {'a', "x86.x2apic", "false"},
+    {'A', "acpi_tables", "true"},
+    {'C', "memory.guest_in_core", "true"},
+    {'d', "suspend_at_boot", "true"},
+    {'D', "destroy_on_poweroff", "true"},
+    {'e', "x86.strictio", "true"},
+    {'H', "x86.vmexit_on_hlt", "true"},
+    /* bhyve: the I/O APIC is always present; -I is a no-op. */
+    {'I', NULL, NULL},
+    {'P', "x86.vmexit_on_pause", "true"},
+    {'S', "memory.wired", "true"},
+    {'u', "rtc.use_localtime", "false"},
+    {'w', "x86.strictmsr", "false"},
+    {'W', "virtio_msix", "false"},
+    {'x', "x86.x2apic", "true"},
+    {'Y', "x86.mptable", "false"},
+};
+
+static const struct cmd_flag *
+cmd_find_flag(int c)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cmd_flags) / sizeof(cmd_flags[0]); i++) {
+		if (cmd_flags[i].flag == c)
+			return &cmd_flags[i];
+	}
+	return NULL;
+}
+
+static int
+cmd_option_arg(int c, const char *arg)
+{
+	switch (c) {
+	case 'B':
+		return cmd_smbios(arg);
+	case 'c':
+		return cmd_topology(arg);
+	case 'f':
+		return cmd_fwcfg(arg);
+	case 'G':
+		return cmd_gdb(arg);
+	case 'k':
+		return cmd_config_file(arg);
+	case 'K':
+		return cmd_set("keyboard.layout", arg);
+	case 'l':
+		if (cmd_is_help(arg)) {
+			cmd_lpc_print(stdout);
+			return BHYVE_ARGS_EXIT0;
+		}
+		return cmd_lpc(arg);
+	case 'm': {
+		uint64_t bytes;
+
+		if (bhyve_parse_memsize(arg, &bytes) != 0)
+			return cmd_fail("invalid memory size '-m %s'", arg);
+		return cmd_set("memory.size", arg);
+	}
+	case 'o':
+		return cmd_option(arg);
+	case 'p':
+		return cmd_pincpu(arg);
+	case 'r':
+		return cmd_fail("-r %s: snapshot restore is not supported",
+				arg);
+	case 's':
+		if (cmd_is_help(arg)) {
+			pci_legacy_print_models(stdout);
+			return BHYVE_ARGS_EXIT0;
+		}
+		return cmd_slot(arg);
+	case 'U':
+		if (!cmd_uuid_valid(arg))
+			return cmd_fail("invalid UUID '-U %s'", arg);
+		return cmd_set("uuid", arg);
+	}
+	return cmd_fail("unknown option -%c (see bhyve -h)", c);
+}
+
+/* Keys bhyve reads as booleans; a bad spelling is caught here, early. */
+static const char *const cmd_bool_keys[] = {
+    "config.dump",
+    "acpi_tables",
+    "acpi_tables_in_memory",
+    "destroy_on_poweroff",
+    "gdb.wait",
+    "lpc.pc-testdev",
+    "lpc.testdev",
+    "memory.guest_in_core",
+    "memory.hugepages",
+    "memory.wired",
+    "rtc.use_localtime",
+    "suspend_at_boot",
+    "virtio.msix",
+    "virtio_msix",
+    "x86.mptable",
+    "x86.strictio",
+    "x86.strictmsr",
+    "x86.vmexit_on_hlt",
+    "x86.vmexit_on_pause",
+    "x86.x2apic",
+};
+
+static int
+cmd_check_bools(void)
+{
+	const char *v;
+	size_t i;
+	bool ok;
+
+	for (i = 0; i < sizeof(cmd_bool_keys) / sizeof(cmd_bool_keys[0]); i++) {
+		v = get_config_value(cmd_bool_keys[i]);
+		if (v == NULL)
+			continue;
+		parse_config_bool(v, &ok);
+		if (!ok)
+			return cmd_fail("invalid boolean '%s' for %s (use "
+					"true/false/on/off/yes/no/1/0)",
+					v, cmd_bool_keys[i]);
+	}
+	return 0;
+}
+
+static int
+cmd_check_name(void)
+{
+	const char *name = get_config_value("name");
+	size_t i;
+
+	if (name == NULL)
+		return cmd_fail("missing VM name (bhyve [options] vmname)");
+	if (name[0] == '\0' || strlen(name) > VM_NAME_MAX ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return cmd_fail("invalid VM name '%s'", name);
+	for (i = 0; name[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c <= ' ' || c == '/' || c >= 0x7f)
+			return cmd_fail("invalid VM name '%s' (no '/', spaces "
+					"or control characters)",
+					name);
+	}
+	return 0;
+}
+
+/* Checks the final tree, whichever of -k, -o or a flag set each key. */
+static int
+cmd_check_tree(void)
+{
+	int cpus, sockets, cores, threads;
+	char err[512], n[16];
+	const char *v;
+	uint64_t bytes;
+	long port;
+
+	if (config_check_expansions(err, sizeof(err)) != 0)
+		return cmd_fail("%s", err);
+	if (cmd_check_name() != 0)
+		return BHYVE_ARGS_ERROR;
+	if (config_get_topology(&cpus, &sockets, &cores, &threads, err,
+				sizeof(err)) != 0)
+		return cmd_fail("%s", err);
+	snprintf(n, sizeof(n), "%d", cpus);
+	set_config_value_if_unset("cpus", n);
+	v = get_config_value("memory.size");
+	if (v == NULL)
+		return cmd_fail("memory.size is not set");
+	if (bhyve_parse_memsize(v, &bytes) != 0)
+		return cmd_fail("invalid memory size '%s' (memory.size)", v);
+	v = get_config_value("uuid");
+	if (v != NULL && !cmd_uuid_valid(v))
+		return cmd_fail("invalid UUID '%s' (uuid)", v);
+	v = get_config_value("gdb.port");
+	if (v != NULL && !cmd_parse_long(v, 1, 65535, &port))
+		return cmd_fail("invalid debug server port '%s' (gdb.port)", v);
+	v = get_config_value("lpc.fwcfg");
+	if (v != NULL && strcmp(v, "bhyve") != 0 && strcmp(v, "qemu") != 0)
+		return cmd_fail("invalid lpc.fwcfg '%s' (bhyve or qemu)", v);
+	if (pci_legacy_check_tree(err, sizeof(err)) != 0)
+		return cmd_fail("%s", err);
+	return cmd_check_bools();
+}
+
+/* bhyve_init_config()'s defaults, applied where nothing set the key. */
+static void
+cmd_defaults(void)
+{
+	const char *v;
+
+	/* bhyve's compatibility aliases: "bootrom" is lpc.bootrom. */
+	v = get_config_value("bootrom");
+	if (v != NULL)
+		set_config_value_if_unset("lpc.bootrom", v);
+	v = get_config_value("bootvars");
+	if (v != NULL)
+		set_config_value_if_unset("lpc.bootvars", v);
+	set_config_value_if_unset("memory.size", "256M");
+	set_config_value_if_unset("acpi_tables", "false");
+	set_config_value_if_unset("acpi_tables_in_memory", "true");
+	set_config_value_if_unset("x86.strictmsr", "true");
+	set_config_value_if_unset("lpc.fwcfg", "bhyve");
+}
+
+int
+bhyve_parse_args(int argc, char **argv)
+{
+	const struct cmd_flag *flag;
+	int c, rc;
+
+	/* glibc re-initialises getopt() when optind is 0. */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt(argc, argv, CMDLINE_OPTSTRING)) != -1) {
+		if (c == ':')
+			return cmd_fail("option -%c needs an argument", optopt);
+		if (c == '?')
+			return cmd_fail("unknown option -%c (see bhyve -h)",
+					isprint(optopt) ? optopt : '?');
+		if (c == 'h') {
+			cmd_usage(stdout);
+			return BHYVE_ARGS_EXIT0;
+		}
+		flag = cmd_find_flag(c);
+		if (flag != NULL)
+			rc = flag->key ? cmd_set(flag->key, flag->value) : 0;
+		else
+			rc = cmd_option_arg(c, optarg);
+		if (rc != 0)
+			return rc;
+	}
+	if (argc - optind > 1)
+		return cmd_fail("unexpected argument '%s' after VM name '%s' "
+				"(options go before the name)",
+				argv[optind + 1], argv[optind]);
+	if (argc - optind == 1 && set_config_value("name", argv[optind]) != 0)
+		return cmd_fail("cannot set VM name '%s'", argv[optind]);
+	cmd_defaults();
+	return cmd_check_tree();
+}

@@ -1,0 +1,41 @@
+/*
+ * The bhyve(8) command line.  Every flag only writes configuration keys
+ * (see docs/config.md); the VM is built later from the tree alone.
+ */
+#ifndef CMDLINE_H
+#define CMDLINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* bhyve_parse_args() result: the caller should exit with status 0 now. */
+#define BHYVE_ARGS_EXIT0 (-1)
+/* bhyve's exit status for bad input. */
+#define BHYVE_ARGS_ERROR 4
+
+/*
+ * Parses argv into the configuration tree (init_config() first), applies
+ * bhyve's defaults to keys left unset, and validates the result.  Returns
+ * 0; BHYVE_ARGS_EXIT0 after -h, -s help or -l help; or BHYVE_ARGS_ERROR
+ * after printing one line "bhyve: <what is wrong>" to stderr.  Never exits.
+ */
+int bhyve_parse_args(int argc, char **argv);
+
+/*
+ * "size[K|M|G|T|P|E]" (optionally followed by B or iB; case-insensitive)
+ * in bytes.  A bare number below 1 MiB means MiB, as in bhyve.  -1 if
+ * malformed, zero or overflowing.
+ */
+int bhyve_parse_memsize(const char *s, uint64_t *bytes);
+/* memory.size in bytes; -1 if unset or malformed. */
+int config_get_memsize(uint64_t *bytes);
+
+/*
+ * The vCPU topology from cpus/sockets/cores/threads with bhyve's rules:
+ * sockets defaults to cpus, cores and threads to 1; an explicit cpus must
+ * equal sockets * cores * threads.  -1 (with a reason in err) if invalid.
+ */
+int config_get_topology(int *cpus, int *sockets, int *cores, int *threads,
+			char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * bhyve's debug server (-G [w][addr:]port): the GDB remote serial
+ * protocol on TCP, with the guest's vCPUs as gdb threads.
+ * Configuration keys: gdb.port (unset: no server), gdb.address (default
+ * 127.0.0.1), gdb.wait (wait for the debugger before the first guest
+ * instruction).  See docs/gdb.md.
+ */
+#ifndef GDB_H
+#define GDB_H
+
+struct vmctx;
+
+/*
+ * Starts the server; call once the vCPUs exist and before their threads
+ * start.  With gdb.wait it returns only after a debugger has attached and
+ * let the guest run (or detached).  Returns 0, or -1 with a message.
+ */
+int gdb_init(struct vmctx *ctx);
+
+#endif

@@ -1,0 +1,57 @@
+/* Internal state shared by the libvmmapi source files. */
+#ifndef VMM_IMPL_H
+#define VMM_IMPL_H
+
+#include <pthread.h>
+#include <linux/kvm.h>
+#include "vmmapi.h"
+
+/* Where KVM's own hypervisor leaves go, so bhyve's can sit at 0x40000000. */
+#define VMM_KVM_CPUID_BASE 0x40000100u
+
+struct vmctx {
+	char *name;
+	int kvmfd;
+	int vmfd; /* -1 for a detached context */
+	int run_size;
+	int memflags;
+	int memfd;
+	uint8_t *membase; /* the whole memfd, mapped once */
+	uint64_t lowmem_limit;
+	uint64_t lowmem;
+	uint64_t highmem;
+	uint16_t sockets, cores, threads, maxcpus;
+	struct kvm_cpuid2 *supported_cpuid;
+	pthread_mutex_t lock;
+	struct vcpu *vcpus[VM_MAXCPU];
+};
+
+struct vm_stat_desc {
+	char *name;
+	uint32_t flags;
+	uint32_t size;
+	uint32_t offset;
+};
+
+struct vcpu {
+	struct vmctx *ctx;
+	int id;	    /* bhyve's vCPU number */
+	int apicid; /* KVM's vcpu id, which is the initial APIC id */
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_known;
+	int stats_fd;
+	bool stats_tried; /* only vm_vcpu_open may issue the ioctl */
+	int nstats;
+	struct vm_stat_desc *stats;
+	uint64_t stats_data_offset;
+};
+
+int vmm_cpuid_apply(struct vcpu *vcpu);
+uint32_t vmm_apicid_for(const struct vmctx *ctx, int vcpuid);
+int vmm_vm_ioctl(struct vmctx *ctx, unsigned long req, void *arg);
+void vmm_stats_close(struct vcpu *vcpu);
+int vmm_stats_open(struct vcpu *vcpu);
+
+#endif

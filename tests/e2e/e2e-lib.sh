@@ -1,0 +1,204 @@
+# e2e-lib.sh: host side of the end-to-end runs (sourced by tests/e2e/run-e2e
+# and bench/boot-time, bash). Parses scenario files, stages runs for
+# l1-runner.sh, boots one L1 with tests/rig/rig-run and reads the results.
+#
+# Scenario files (tests/e2e/scenarios/*.scn) are "key: value" lines; '#'
+# starts a comment line. Keys (repeatable ones marked *):
+#   name          scenario name (default: the file name without .scn)
+#   vmms          the VMMs it applies to (default: "beehive qemu")
+#   cpus          guest vCPUs (default 1)
+#   mem           guest memory, e.g. 256M, 1G (default 256M)
+#   l1-smp        L1 vCPUs it needs (default: cpus)
+#   cmdline       guest kernel command line
+#                 (default: console=ttyS0 panic=-1 quiet; every console
+#                 byte costs ~1 ms in the rig, so keep the guest quiet)
+#   timeout       seconds before the VMM is killed (default 60)
+#   guest*        a shell command line the guest runs (in order)
+#   guest-status  exit status of the guest commands, if they finish (default 0)
+#   expect*       ERE that some guest console line must match
+#   reject*       ERE that no guest console line may match
+#   status        expected VMM exit status (default 0)
+#   status-VMM    expected exit status under VMM (beehive, qemu)
+#   args-VMM      extra VMM arguments (split at blanks)
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$E2E_DIR/../rig/rig-lib.sh"
+E2E_VMMS="beehive qemu"
+# Firmware the L2 QEMU loads for a direct kernel boot on the pc machine.
+E2E_QEMU_FILES="/usr/share/seabios/bios-256k.bin
+	/usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/linuxboot.bin
+	/usr/share/qemu/kvmvapic.bin /usr/share/qemu/pvh.bin
+	/usr/share/qemu/multiboot_dma.bin"
+
+declare -A SCN
+declare -a SCN_GUEST SCN_EXPECT SCN_REJECT
+
+# e2e_parse FILE: fills SCN, SCN_GUEST, SCN_EXPECT, SCN_REJECT; bad files are
+# a usage error (exit 4) naming file and line.
+e2e_parse() {
+	local file=$1 line key val n=0
+	[ -r "$file" ] || rig_usage_error "cannot read scenario $file"
+	SCN=([name]=$(basename "$file" .scn) [vmms]=$E2E_VMMS [cpus]=1
+		[mem]=256M [cmdline]="console=ttyS0 panic=-1 quiet" [timeout]=60
+		[status]=0 [guest-status]=0 [file]=$file)
+	SCN_GUEST=() SCN_EXPECT=() SCN_REJECT=()
+	while IFS= read -r line || [ -n "$line" ]; do
+		n=$((n + 1))
+		case "$line" in '' | '#'*) continue ;; esac
+		[[ "$line" =~ ^([a-z0-9-]+):[[:space:]]*(.*)$ ]] ||
+			rig_usage_error "$file:$n: expected 'key: value'"
+		key=${BASH_REMATCH[1]}
+		val=${BASH_REMATCH[2]}
+		case "$key" in
+		guest) SCN_GUEST+=("$val") ;;
+		expect) SCN_EXPECT+=("$val") ;;
+		reject) SCN_REJECT+=("$val") ;;
+		name | vmms | cmdline | l1-smp | description) SCN[$key]=$val ;;
+		cpus | timeout | status | guest-status | status-beehive | status-qemu)
+			[[ "$val" =~ ^[0-9]+$ ]] ||
+				rig_usage_error "$file:$n: $key must be a number"
+			SCN[$key]=$val
+			;;
+		mem)
+			[[ "$val" =~ ^[1-9][0-9]*[MG]$ ]] ||
+				rig_usage_error "$file:$n: mem must look like 256M or 1G"
+			SCN[$key]=$val
+			;;
+		args-beehive | args-qemu) SCN[$key]=$val ;;
+		*) rig_usage_error "$file:$n: unknown key '$key'" ;;
+		esac
+	done <"$file"
+	[[ "${SCN[name]}" =~ ^[A-Za-z0-9._-]+$ ]] ||
+		rig_usage_error "$file: bad name '${SCN[name]}'"
+	[ -n "${SCN[l1-smp]:-}" ] || SCN[l1-smp]=${SCN[cpus]}
+	return 0
+}
+
+# e2e_applies VMM: whether the parsed scenario runs under VMM.
+e2e_applies() {
+	case " ${SCN[vmms]} " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
+e2e_expected_status() {
+	echo "${SCN[status-$1]:-${SCN[status]}}"
+}
+
+# e2e_argv VMM: the VMM command line (paths as seen in L1) into E2E_ARGV.
+e2e_argv() {
+	local extra=${SCN[args-$1]:-}
+	local initrd=/tmp/e2e-run/initrd.cpio
+	case "$1" in
+	qemu)
+		E2E_ARGV=(qemu-system-x86_64 -accel kvm -cpu host
+			-smp "${SCN[cpus]}" -m "${SCN[mem]}" -nodefaults
+			-no-user-config -display none -serial stdio -no-reboot
+			-kernel /rig/vmlinuz -initrd "$initrd"
+			-append "${SCN[cmdline]}")
+		;;
+	beehive)
+		E2E_ARGV=(/rig/bhyve -c "${SCN[cpus]}" -m "${SCN[mem]}"
+			-l com1,stdio -o boot.kernel=/rig/vmlinuz
+			-o "boot.initrd=$initrd" -o "boot.cmdline=${SCN[cmdline]}")
+		;;
+	*) rig_usage_error "unknown VMM $1 (beehive or qemu)" ;;
+	esac
+	# shellcheck disable=SC2206
+	[ -n "$extra" ] && E2E_ARGV+=($extra)
+	[ "$1" = beehive ] && E2E_ARGV+=("e2e-${SCN[name]}")
+	return 0
+}
+
+# e2e_stage STAGE ID VMM: stages one run of the parsed scenario.
+e2e_stage() {
+	local dir=$1/$2 vmm=$3 a cmd
+	mkdir -p "$dir/overlay/e2e"
+	e2e_argv "$vmm"
+	{
+		echo "E2E_NAME=$(rig_sq "${SCN[name]}")"
+		echo "E2E_VMM=$vmm"
+		echo "E2E_TIMEOUT=${SCN[timeout]}"
+		printf 'set --'
+		for a in "${E2E_ARGV[@]}"; do printf ' %s' "$(rig_sq "$a")"; done
+		printf '\n'
+	} >"$dir/vars.sh"
+	{
+		for cmd in ${SCN_GUEST[@]+"${SCN_GUEST[@]}"}; do
+			printf '%s\n' "$cmd"
+		done
+	} >"$dir/overlay/e2e/scenario.sh"
+	rig_mkcpio "$dir/overlay" "$dir/overlay.cpio"
+	rm -rf "$dir/overlay"
+}
+
+# e2e_rig_args VMM...: rig-run --add options for the kernel, guest image,
+# runner and each VMM's binary (with libraries and firmware) into E2E_ADDS.
+e2e_rig_args() {
+	local vmm f
+	E2E_ADDS=(--add "$(rig_kernel):/rig/vmlinuz"
+		--add "$("$E2E_DIR/build-guest"):/rig/guest-base.cpio")
+	for vmm in "$@"; do
+		case "$vmm" in
+		qemu)
+			f=$(command -v qemu-system-x86_64) ||
+				rig_die "qemu-system-x86_64 not found"
+			E2E_ADDS+=(--add "$f:/usr/bin/qemu-system-x86_64")
+			for f in $E2E_QEMU_FILES; do
+				[ -e "$f" ] && E2E_ADDS+=(--add "$f:$f")
+			done
+			;;
+		beehive)
+			[ -x "$E2E_BHYVE" ] ||
+				rig_die "no beehive binary at $E2E_BHYVE (build it, or set BEEHIVE=path)"
+			E2E_ADDS+=(--add "$E2E_BHYVE:/rig/bhyve")
+			;;
+		esac
+	done
+}
+
+# e2e_run_rig STAGE RESULTS SMP TIMEOUT VMM...: boots L1 once, runs every
+# staged run, and splits the output into RESULTS/ID.{console,stderr,end}.
+# Calls e2e_on_result ID (defined by the caller) as each run finishes.
+# Returns rig-run's exit status (0 when L1 ran the runner to its end).
+e2e_run_rig() {
+	local stage=$1 results=$2 smp=$3 timeout=$4 line id= rc
+	shift 4
+	e2e_rig_args "$@"
+	mkdir -p "$results"
+	: >"$results/rig.stderr"
+	# The pipe is read as L1 produces it so results appear as runs finish.
+	while IFS= read -r line; do
+		case "$line" in
+		"@@E2E-BEGIN "*)
+			id=${line#@@E2E-BEGIN }
+			: >"$results/$id.console"
+			: >"$results/$id.stderr"
+			;;
+		"@@E2E-END "*)
+			[ -n "$id" ] && echo "${line#@@E2E-END }" >"$results/$id.end" &&
+				e2e_on_result "$id"
+			id=
+			;;
+		"@@E2E-FATAL "*) echo "${line#@@E2E-FATAL }" >>"$results/rig.stderr" ;;
+		"@@E2E-DONE") : >"$results/done" ;;
+		C\|*) [ -n "$id" ] && printf '%s\n' "${line#C|}" >>"$results/$id.console" ;;
+		E\|*) [ -n "$id" ] && printf '%s\n' "${line#E|}" >>"$results/$id.stderr" ;;
+		esac
+	done < <("$E2E_DIR/../rig/rig-run" --smp "$smp" --mem "${E2E_L1_MEM:-2G}" \
+		--timeout "$timeout" "${E2E_ADDS[@]}" --add "$stage:/rig/e2e" \
+		"$E2E_DIR/l1-runner.sh" 2>>"$results/rig.stderr"
+	echo "rig-run exit $?" >>"$results/rig.stderr")
+	wait $! 2>/dev/null
+	rc=$(sed -n 's/^rig-run exit //p' "$results/rig.stderr" | tail -n 1)
+	return "${rc:-125}"
+}
+
+# e2e_field ID KEY: a field of the run's @@E2E-END line.
+e2e_field() {
+	sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$E2E_RESULTS/$1.end"
+}
+
+# e2e_clean FILE: the guest console without CRs and terminal escapes.
+e2e_clean() {
+	tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g'
+}

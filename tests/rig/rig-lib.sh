@@ -1,0 +1,195 @@
+# rig-lib.sh: helpers shared by the nested rig's scripts (sourced, bash).
+#
+# The rig boots Debian's cloud kernel under QEMU TCG (-cpu max emulates AMD
+# SVM with nested paging), so the kernel inside ("L1") gets a real /dev/kvm.
+# Initramfs images are built from files on this host only: static busybox,
+# kernel modules from /lib/modules, and programs with the libraries ldd lists.
+
+RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RIG_CACHE=${RIG_CACHE:-build/rig}
+
+rig_die() {
+	echo "${RIG_PROG:-rig}: $*" >&2
+	exit 125
+}
+
+rig_usage_error() {
+	echo "${RIG_PROG:-rig}: $*" >&2
+	exit 4
+}
+
+# The kernel both L1 and L2 boot: $RIG_KERNEL, else the newest Debian cloud
+# kernel in /boot.
+rig_kernel() {
+	local k
+	if [ -n "${RIG_KERNEL:-}" ]; then
+		[ -r "$RIG_KERNEL" ] || rig_die "RIG_KERNEL=$RIG_KERNEL is not readable"
+		echo "$RIG_KERNEL"
+		return
+	fi
+	k=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1)
+	[ -n "$k" ] || rig_die "no /boot/vmlinuz-*-cloud-amd64 (install linux-image-cloud-amd64)"
+	[ -r "$k" ] || rig_die "$k is not readable"
+	echo "$k"
+}
+
+rig_kver() {
+	local k
+	k=$(basename "$1")
+	echo "${k#vmlinuz-}"
+}
+
+rig_busybox() {
+	local b
+	for b in /bin/busybox /usr/bin/busybox; do
+		if [ -x "$b" ] && file -L "$b" | grep -q 'statically linked'; then
+			echo "$b"
+			return
+		fi
+	done
+	rig_die "no static busybox (install busybox-static)"
+}
+
+# rig_stage_busybox STAGE: busybox at /bin/busybox plus one symlink per applet.
+rig_stage_busybox() {
+	local stage=$1 bb a
+	bb=$(rig_busybox)
+	mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,etc,root}
+	chmod 1777 "$stage/tmp"
+	cp "$bb" "$stage/bin/busybox"
+	"$bb" --list-full | while read -r a; do
+		[ "$a" = bin/busybox ] && continue
+		mkdir -p "$stage/$(dirname "$a")"
+		ln -sf /bin/busybox "$stage/$a"
+	done
+}
+
+# rig_module_path MODDIR NAME: path (relative to MODDIR) of module NAME, from
+# modules.dep; '-' and '_' are interchangeable in module names.
+rig_module_path() {
+	local moddir=$1 name=${2//-/_}
+	awk -F: -v want="$name" '{
+		n = $1; sub(/.*\//, "", n); sub(/\.ko(\.(xz|zst|gz))?$/, "", n)
+		gsub(/-/, "_", n)
+		if (n == want) { print $1; exit }
+	}' "$moddir/modules.dep"
+}
+
+# rig_module_deps MODDIR RELPATH: the modules RELPATH depends on.
+rig_module_deps() {
+	awk -F: -v want="$2" '$1 == want { print $2; exit }' "$1/modules.dep" |
+		tr ' ' '\n' | sed '/^$/d'
+}
+
+# rig_stage_modules STAGE MODDIR NAME...: copies the modules and their
+# dependencies, decompressed (the kernel's loader may lack xz/zstd support and
+# busybox insmod reads plain ELF), to STAGE/lib/modules/<kver>/ with a
+# modules.dep covering them so busybox modprobe works.
+rig_stage_modules() {
+	local stage=$1 moddir=$2 kver name rel dst
+	shift 2
+	kver=$(basename "$moddir")
+	local -a todo=() done=()
+	for name in "$@"; do
+		rel=$(rig_module_path "$moddir" "$name")
+		[ -n "$rel" ] || rig_die "module $name not found in $moddir/modules.dep"
+		todo+=("$rel")
+	done
+	while [ ${#todo[@]} -gt 0 ]; do
+		rel=${todo[0]}
+		todo=("${todo[@]:1}")
+		case " ${done[*]} " in *" $rel "*) continue ;; esac
+		done+=("$rel")
+		while read -r dst; do todo+=("$dst"); done < <(rig_module_deps "$moddir" "$rel")
+	done
+	mkdir -p "$stage/lib/modules/$kver"
+	: >"$stage/lib/modules/$kver/modules.dep"
+	for rel in "${done[@]}"; do
+		dst="$stage/lib/modules/$kver/$(rig_ko_name "$rel")"
+		mkdir -p "$(dirname "$dst")"
+		case "$rel" in
+		*.ko.xz) xz -dc "$moddir/$rel" >"$dst" ;;
+		*.ko.zst) zstd -qdc "$moddir/$rel" >"$dst" ;;
+		*.ko.gz) gzip -dc "$moddir/$rel" >"$dst" ;;
+		*.ko) cp "$moddir/$rel" "$dst" ;;
+		*) rig_die "unexpected module file $rel" ;;
+		esac || rig_die "cannot unpack $moddir/$rel"
+		printf '%s:%s\n' "$(rig_ko_name "$rel")" \
+			"$(rig_module_deps "$moddir" "$rel" | while read -r d; do
+				printf ' %s' "$(rig_ko_name "$d")"
+			done)" >>"$stage/lib/modules/$kver/modules.dep"
+	done
+}
+
+# rig_ko_name RELPATH: the module's path once decompressed.
+rig_ko_name() {
+	echo "$1" | sed -E 's/\.ko\.(xz|zst|gz)$/.ko/'
+}
+
+rig_is_elf() {
+	[ -f "$1" ] && [ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" = '177ELF' ]
+}
+
+# rig_stage_libs STAGE ELF: copies the shared libraries ldd lists for ELF and
+# its dynamic loader to the same paths under STAGE.
+rig_stage_libs() {
+	local stage=$1 elf=$2 out lib
+	out=$(ldd "$elf" 2>&1) || {
+		case "$out" in
+		*"not a dynamic executable"* | *"statically linked"*) return 0 ;;
+		esac
+		rig_die "ldd $elf failed: $out"
+	}
+	if grep -q 'not found' <<<"$out"; then
+		rig_die "ldd $elf: $(grep 'not found' <<<"$out" | head -n 3 | tr '\n' ' ')"
+	fi
+	for lib in $(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$out"); do
+		[ -e "$stage$lib" ] && continue
+		mkdir -p "$stage$(dirname "$lib")"
+		cp -L "$lib" "$stage$lib" || rig_die "cannot copy $lib"
+	done
+}
+
+# rig_stage_path STAGE HOSTPATH L1PATH: copies a file or directory, plus the
+# libraries of every dynamically linked ELF file in it.
+rig_stage_path() {
+	local stage=$1 src=$2 dst=$3 f
+	[ -e "$src" ] || rig_usage_error "no such file: $src"
+	case "$dst" in /*) ;; *) rig_usage_error "L1 path must be absolute: $dst" ;; esac
+	mkdir -p "$stage$(dirname "$dst")"
+	if [ -d "$src" ]; then
+		cp -RL "$src" "$stage$dst" || rig_die "cannot copy $src"
+		while IFS= read -r -d '' f; do
+			if [ -x "$f" ] && rig_is_elf "$f"; then
+				rig_stage_libs "$stage" "$f"
+			fi
+		done < <(find "$stage$dst" -type f -print0)
+	else
+		cp -L "$src" "$stage$dst" || rig_die "cannot copy $src"
+		if rig_is_elf "$src"; then
+			rig_stage_libs "$stage" "$src"
+		fi
+	fi
+}
+
+# rig_mkcpio STAGE OUT: a newc archive of STAGE owned by root; written to a
+# temporary name first so a concurrent reader never sees half an archive.
+rig_mkcpio() {
+	local stage=$1 out=$2
+	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio -o -H newc -R 0:0 --quiet) >"$out.tmp.$$" ||
+		rig_die "cpio failed for $out"
+	mv -f "$out.tmp.$$" "$out"
+}
+
+# rig_sq STRING: STRING single-quoted for any POSIX shell.
+rig_sq() {
+	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
+# rig_now_ms: a monotonic-enough wall clock in milliseconds.
+rig_now_ms() {
+	local t
+	t=$(date +%s%N)
+	echo $((t / 1000000))
+}

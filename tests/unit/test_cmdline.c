@@ -1,0 +1,669 @@
+/*
+ * bhyve(8) command-line parsing: every flag, the -s legacy converters of
+ * each known device model, -l devices, defaults, and the errors (exit
+ * status 4, one line naming the argument).  Each case starts from an
+ * empty tree, as bhyve's main() does.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmdline.h"
+#include "config.h"
+#include "pci_legacy.h"
+#include "test.h"
+
+#define MAX_ARGS 32
+
+/* The stderr (the error line) and stdout text of the last parse. */
+static char last_err[1024];
+static char last_out[4096];
+
+/* Runs bhyve_parse_args() on a NULL-terminated list after "bhyve". */
+static int
+parse(const char *first, ...)
+{
+	char *argv[MAX_ARGS + 2], *buf = NULL, *obuf = NULL;
+	size_t len = 0, olen = 0;
+	FILE *saved, *mem, *osaved, *omem;
+	va_list ap;
+	int argc = 0, rc;
+	const char *a;
+
+	init_config();
+	argv[argc++] = "bhyve";
+	va_start(ap, first);
+	for (a = first; a != NULL && argc < MAX_ARGS; a = va_arg(ap, char *))
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	mem = open_memstream(&buf, &len);
+	omem = open_memstream(&obuf, &olen);
+	saved = stderr;
+	osaved = stdout;
+	stderr = mem;
+	stdout = omem;
+	rc = bhyve_parse_args(argc, argv);
+	stderr = saved;
+	stdout = osaved;
+	fclose(mem);
+	fclose(omem);
+	snprintf(last_err, sizeof(last_err), "%s", buf ? buf : "");
+	snprintf(last_out, sizeof(last_out), "%s", obuf ? obuf : "");
+	free(buf);
+	free(obuf);
+	return rc;
+}
+
+static bool
+val_is(const char *key, const char *want)
+{
+	const char *v = get_config_value(key);
+
+	if (v == NULL || strcmp(v, want) != 0) {
+		printf("  note: %s = %s, want %s\n", key, v ? v : "(unset)",
+		       want);
+		return false;
+	}
+	return true;
+}
+
+/* rc 4, exactly one line, starting "bhyve: " and containing 'needle'. */
+static bool
+err_is(int rc, const char *needle)
+{
+	const char *nl = strchr(last_err, '\n');
+
+	if (rc != BHYVE_ARGS_ERROR || strncmp(last_err, "bhyve: ", 7) != 0 ||
+	    nl == NULL || nl[1] != '\0' || strstr(last_err, needle) == NULL) {
+		printf("  note: rc=%d err=%s", rc, last_err);
+		return false;
+	}
+	return true;
+}
+
+static void
+test_defaults(void)
+{
+	CHECK(parse("vm", NULL) == 0, "bare vmname parses");
+	CHECK(val_is("name", "vm"), "vmname -> name");
+	CHECK(val_is("cpus", "1"), "default cpus 1");
+	CHECK(val_is("memory.size", "256M"), "default memory 256M");
+	CHECK(val_is("acpi_tables", "false"), "default acpi_tables false");
+	CHECK(val_is("x86.strictmsr", "true"), "default strictmsr true");
+	CHECK(val_is("lpc.fwcfg", "bhyve"), "default fwcfg bhyve");
+	CHECK(get_config_value("x86.x2apic") == NULL, "no x2apic by default");
+
+	CHECK(parse("-o", "name=fromopt", NULL) == 0, "name may come from -o");
+	CHECK(val_is("name", "fromopt"), "-o name");
+	CHECK(err_is(parse(NULL), "missing VM name"), "name is required");
+	CHECK(err_is(parse("a", "b", NULL), "unexpected argument 'b'"),
+	      "two names refused");
+	CHECK(err_is(parse("vm", "-c", "2", NULL), "unexpected argument"),
+	      "options after the name refused (bhyve stops at the name)");
+	CHECK(err_is(parse("a/b", NULL), "invalid VM name"),
+	      "slash in name refused");
+}
+
+static void
+test_flags(void)
+{
+	static const struct {
+		const char *flag, *key, *value;
+	} flags[] = {
+	    {"-A", "acpi_tables", "true"},
+	    {"-a", "x86.x2apic", "false"},
+	    {"-C", "memory.guest_in_core", "true"},
+	    {"-D", "destroy_on_poweroff", "true"},
+	    {"-d", "suspend_at_boot", "true"},
+	    {"-e", "x86.strictio", "true"},
+	    {"-H", "x86.vmexit_on_hlt", "true"},
+	    {"-P", "x86.vmexit_on_pause", "true"},
+	    {"-S", "memory.wired", "true"},
+	    {"-u", "rtc.use_localtime", "false"},
+	    {"-W", "virtio_msix", "false"},
+	    {"-w", "x86.strictmsr", "false"},
+	    {"-x", "x86.x2apic", "true"},
+	    {"-Y", "x86.mptable", "false"},
+	};
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		snprintf(name, sizeof(name), "%s sets %s=%s", flags[i].flag,
+			 flags[i].key, flags[i].value);
+		CHECK(parse(flags[i].flag, "vm", NULL) == 0 &&
+			  val_is(flags[i].key, flags[i].value),
+		      name);
+	}
+	CHECK(parse("-I", "vm", NULL) == 0, "-I accepted and ignored");
+	CHECK(parse("-AHPwx", "vm", NULL) == 0 &&
+		  val_is("acpi_tables", "true") &&
+		  val_is("x86.x2apic", "true") &&
+		  val_is("x86.strictmsr", "false"),
+	      "grouped flags");
+	CHECK(parse("-x", "-a", "vm", NULL) == 0 &&
+		  val_is("x86.x2apic", "false"),
+	      "later flag wins");
+	CHECK(parse("-K", "de", "vm", NULL) == 0 &&
+		  val_is("keyboard.layout", "de"),
+	      "-K keyboard.layout");
+	CHECK(err_is(parse("-Q", "vm", NULL), "unknown option -Q"),
+	      "unknown flag");
+	CHECK(err_is(parse("-m", NULL), "-m needs an argument"),
+	      "missing argument");
+	CHECK(err_is(parse("-r", "/snap", "vm", NULL),
+		     "snapshot restore is not supported"),
+	      "-r refused");
+	CHECK(parse("-h", NULL) == BHYVE_ARGS_EXIT0 &&
+		  strstr(last_out, "Usage: bhyve") != NULL,
+	      "-h prints usage, exits 0");
+	CHECK(parse("-s", "help", NULL) == BHYVE_ARGS_EXIT0 &&
+		  strstr(last_out, "virtio-blk") != NULL &&
+		  strstr(last_out, "passthru") != NULL,
+	      "-s help lists models, exits 0");
+	CHECK(parse("-s", "he", NULL) == BHYVE_ARGS_EXIT0,
+	      "-s accepts a prefix of help (bhyve)");
+	CHECK(parse("-l", "help", NULL) == BHYVE_ARGS_EXIT0 &&
+		  strstr(last_out, "com4") != NULL &&
+		  strstr(last_out, "bootrom") != NULL,
+	      "-l help lists LPC devices, exits 0");
+}
+
+static void
+test_topology(void)
+{
+	int c, s, co, t;
+	char err[256];
+
+	CHECK(parse("-c", "4", "vm", NULL) == 0 && val_is("cpus", "4"), "-c n");
+	CHECK(config_get_topology(&c, &s, &co, &t, err, sizeof(err)) == 0 &&
+		  c == 4 && s == 4 && co == 1 && t == 1,
+	      "-c 4: 4 sockets of 1 core");
+	CHECK(parse("-c", "cpus=8,sockets=2,cores=2,threads=2", "vm", NULL) ==
+		      0 &&
+		  val_is("cpus", "8") && val_is("sockets", "2") &&
+		  val_is("cores", "2") && val_is("threads", "2"),
+	      "-c full topology");
+	CHECK(parse("-c", "sockets=2,cores=3", "vm", NULL) == 0 &&
+		  val_is("cpus", "6"),
+	      "cpus computed from topology when not given");
+	CHECK(parse("-c", "", "vm", NULL) == 0 && val_is("cpus", "1") &&
+		  val_is("sockets", "1"),
+	      "empty -c is one vCPU (bhyve)");
+	CHECK(err_is(parse("-c", "4,cores=2", "vm", NULL), "does not match"),
+	      "cpus must equal sockets*cores*threads");
+	CHECK(err_is(parse("-c", "0", "vm", NULL), "'-c 0'"), "zero cpus");
+	CHECK(err_is(parse("-c", "two", "vm", NULL), "'-c two'"),
+	      "malformed cpus");
+	CHECK(err_is(parse("-c", "4,dies=2", "vm", NULL), "'dies'"),
+	      "unknown topology field");
+	CHECK(err_is(parse("-c", "sockets=256,cores=256", "vm", NULL),
+		     "too many vCPUs"),
+	      "topology overflow");
+	CHECK(err_is(parse("-o", "cpus=3", "-o", "sockets=2", "vm", NULL),
+		     "does not match"),
+	      "topology from -o checked too");
+}
+
+static void
+test_memory(void)
+{
+	uint64_t b = 0;
+
+	CHECK(bhyve_parse_memsize("512", &b) == 0 && b == 512ULL << 20,
+	      "bare number is MiB");
+	CHECK(bhyve_parse_memsize("2G", &b) == 0 && b == 2ULL << 30, "2G");
+	CHECK(bhyve_parse_memsize("2g", &b) == 0 && b == 2ULL << 30, "2g");
+	CHECK(bhyve_parse_memsize("1024k", &b) == 0 && b == 1ULL << 20,
+	      "1024k");
+	CHECK(bhyve_parse_memsize("1T", &b) == 0 && b == 1ULL << 40, "1T");
+	CHECK(bhyve_parse_memsize("4GiB", &b) == 0 && b == 4ULL << 30, "4GiB");
+	CHECK(bhyve_parse_memsize("4GB", &b) == 0 && b == 4ULL << 30, "4GB");
+	CHECK(bhyve_parse_memsize("2147483648", &b) == 0 && b == 1ULL << 31,
+	      "large bare number is bytes (bhyve)");
+	CHECK(bhyve_parse_memsize("0", &b) == -1, "zero refused");
+	CHECK(bhyve_parse_memsize("", &b) == -1, "empty refused");
+	CHECK(bhyve_parse_memsize("-1G", &b) == -1, "negative refused");
+	CHECK(bhyve_parse_memsize("1X", &b) == -1, "bad suffix refused");
+	CHECK(bhyve_parse_memsize("1GG", &b) == -1, "double suffix refused");
+	CHECK(bhyve_parse_memsize("99999999999E", &b) == -1,
+	      "overflow refused");
+	CHECK(bhyve_parse_memsize("99999999999999999999999", &b) == -1,
+	      "huge number refused");
+
+	CHECK(parse("-m", "2G", "vm", NULL) == 0 && val_is("memory.size", "2G"),
+	      "-m stored as given");
+	CHECK(config_get_memsize(&b) == 0 && b == 2ULL << 30,
+	      "config_get_memsize");
+	CHECK(err_is(parse("-m", "lots", "vm", NULL), "'-m lots'"),
+	      "bad -m names argument");
+	CHECK(err_is(parse("-o", "memory.size=x", "vm", NULL), "memory.size"),
+	      "bad memory.size from -o");
+}
+
+static void
+test_options_and_files(void)
+{
+	char path[] = "/tmp/test_cmdline.XXXXXX";
+	const char *text = "# vm\ncpus=2\nmemory.size=1G\nname=filevm\n"
+			   "pci.0.3.0.device=virtio-rnd\n";
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text),
+	      "write -k file");
+	if (fd >= 0)
+		close(fd);
+	CHECK(parse("-k", path, NULL) == 0, "-k file parses");
+	CHECK(val_is("name", "filevm") && val_is("cpus", "2") &&
+		  val_is("memory.size", "1G") &&
+		  val_is("pci.0.3.0.device", "virtio-rnd"),
+	      "-k keys set");
+	CHECK(parse("-k", path, "-c", "4", "-o", "memory.size=2G", NULL) == 0 &&
+		  val_is("cpus", "4") && val_is("memory.size", "2G"),
+	      "later flags override -k");
+	CHECK(parse("-c", "4", "-k", path, NULL) == 0 && val_is("cpus", "2"),
+	      "later -k overrides earlier flags");
+	CHECK(err_is(parse("-k", path, "-s", "3,virtio-blk,/x", NULL),
+		     "already in use"),
+	      "-s slot clashing with -k slot");
+	unlink(path);
+	CHECK(err_is(parse("-k", "/nonexistent/vm.conf", "vm", NULL),
+		     "/nonexistent/vm.conf"),
+	      "missing -k file names it");
+
+	CHECK(parse("-o", "boot.kernel=/k", "-o", "boot.cmdline=console=ttyS0",
+		    "vm", NULL) == 0 &&
+		  val_is("boot.kernel", "/k") &&
+		  val_is("boot.cmdline", "console=ttyS0"),
+	      "-o value may contain '='");
+	CHECK(parse("-o", "dir=/vms/%(name)", "vm", NULL) == 0 &&
+		  val_is("dir", "/vms/vm"),
+	      "-o value expands %(name)");
+	CHECK(err_is(parse("-o", "novalue", "vm", NULL), "'-o novalue'"),
+	      "-o without '='");
+	CHECK(err_is(parse("-o", "k=", "vm", NULL), "'-o k='"),
+	      "-o with empty value (bhyve)");
+	CHECK(err_is(parse("-o", "a..b=1", "vm", NULL), "a..b"),
+	      "-o malformed key");
+	CHECK(err_is(parse("-o", "x86=1", "-x", "vm", NULL), "x86.x2apic"),
+	      "flag blocked by a leaf names the key");
+	CHECK(err_is(parse("-o", "acpi_tables=perhaps", "vm", NULL),
+		     "acpi_tables"),
+	      "bad boolean caught at parse time");
+	CHECK(parse("-o", "acpi_tables=on", "vm", NULL) == 0,
+	      "boolean spelling 'on' accepted");
+	CHECK(err_is(parse("-o", "x=%(y)", "vm", NULL), "'y'"),
+	      "unset %() reference refused");
+	CHECK(err_is(parse("-o", "x=%(y)", "-o", "y=%(x)", "vm", NULL), "loop"),
+	      "%() loop refused");
+}
+
+static void
+test_misc_flags(void)
+{
+	char path[] = "/tmp/test_cmdline_fw.XXXXXX";
+	int fd;
+
+	CHECK(parse("-U", "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "vm", NULL) ==
+		      0 &&
+		  val_is("uuid", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
+	      "-U uuid");
+	CHECK(err_is(parse("-U", "6ba7b810-9dad-11d1-80b4", "vm", NULL),
+		     "invalid UUID"),
+	      "short uuid refused");
+	CHECK(err_is(parse("-U", "6ba7b810-9dad-11d1-80b4-00c04fd430cg", "vm",
+			   NULL),
+		     "invalid UUID"),
+	      "non-hex uuid refused");
+
+	CHECK(parse("-G", "1234", "vm", NULL) == 0 &&
+		  val_is("gdb.port", "1234") &&
+		  get_config_value("gdb.wait") == NULL,
+	      "-G port");
+	CHECK(parse("-G", "w127.0.0.1:1234", "vm", NULL) == 0 &&
+		  val_is("gdb.port", "1234") &&
+		  val_is("gdb.address", "127.0.0.1") &&
+		  val_is("gdb.wait", "true"),
+	      "-G w addr:port");
+	CHECK(parse("-G", "::1:5555", "vm", NULL) == 0 &&
+		  val_is("gdb.address", "::1") && val_is("gdb.port", "5555"),
+	      "-G IPv6 address splits at the last colon");
+	CHECK(err_is(parse("-G", "70000", "vm", NULL), "'-G 70000'"),
+	      "-G port out of range");
+	CHECK(err_is(parse("-G", "w", "vm", NULL), "'-G w'"), "-G w alone");
+
+	CHECK(parse("-p", "0:2", "-p", "0:3", "-p", "1:5", "vm", NULL) == 0 &&
+		  val_is("vcpu.0.cpuset", "2,3") &&
+		  val_is("vcpu.1.cpuset", "5"),
+	      "-p accumulates per vCPU");
+	CHECK(err_is(parse("-p", "0:x", "vm", NULL), "'-p 0:x'"),
+	      "-p malformed");
+	CHECK(err_is(parse("-p", "-1:0", "vm", NULL), "'-p -1:0'"),
+	      "-p negative vcpu");
+
+	CHECK(parse("-B", "1,manufacturer=Acme,product=Widget,serial=42", "-B",
+		    "2,asset_tag=A1", "-B", "0,vendor=Bee", "-B", "3,sku=S",
+		    "vm", NULL) == 0 &&
+		  val_is("system.manufacturer", "Acme") &&
+		  val_is("system.product_name", "Widget") &&
+		  val_is("system.serial_number", "42") &&
+		  val_is("board.asset_tag", "A1") &&
+		  val_is("bios.vendor", "Bee") && val_is("chassis.sku", "S"),
+	      "-B SMBIOS types 0-3 with illumos legacy names");
+	CHECK(parse("-B", "1,uuid=6ba7b810-9dad-11d1-80b4-00c04fd430c8", "vm",
+		    NULL) == 0 &&
+		  val_is("uuid", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
+	      "-B uuid sets uuid");
+	CHECK(parse("-U", "00000000-0000-0000-0000-000000000001", "-B",
+		    "1,uuid=6ba7b810-9dad-11d1-80b4-00c04fd430c8", "vm",
+		    NULL) == 0 &&
+		  val_is("uuid", "00000000-0000-0000-0000-000000000001"),
+	      "-U wins over -B uuid");
+	CHECK(err_is(parse("-B", "4,a=b", "vm", NULL), "SMBIOS type"),
+	      "-B bad type");
+	CHECK(err_is(parse("-B", "2,family_name=x", "vm", NULL),
+		     "unknown SMBIOS key 'family_name'"),
+	      "-B key not valid for type");
+	CHECK(err_is(parse("-B", "1,manufacturer", "vm", NULL), "key=value"),
+	      "-B key without value");
+
+	CHECK(parse("-f", "opt/org.test/a,string=hello", "-f",
+		    "name=opt/org.test/b,string=x=y", "vm", NULL) == 0 &&
+		  val_is("fwcfg.user.0.name", "opt/org.test/a") &&
+		  val_is("fwcfg.user.0.string", "hello") &&
+		  val_is("fwcfg.user.1.name", "opt/org.test/b") &&
+		  val_is("fwcfg.user.1.string", "x=y"),
+	      "-f string items");
+	fd = mkstemp(path);
+	if (fd >= 0)
+		close(fd);
+	CHECK(parse("-f", "opt/f", NULL) != 0, "-f without data refused");
+	{
+		char arg[128];
+
+		snprintf(arg, sizeof(arg), "opt/f,file=%s", path);
+		CHECK(parse("-f", arg, "vm", NULL) == 0 &&
+			  val_is("fwcfg.user.0.file", path),
+		      "-f file item");
+	}
+	unlink(path);
+	CHECK(err_is(parse("-f", "opt/f,file=/nonexistent/x", "vm", NULL),
+		     "/nonexistent/x"),
+	      "-f missing file");
+	CHECK(
+	    err_is(
+		parse("-f",
+		      "opt/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		      "aaaaaaa,string=x",
+		      "vm", NULL),
+		"too long"),
+	    "-f name too long");
+}
+
+static void
+test_lpc(void)
+{
+	CHECK(parse("-l", "com1,stdio", "-l", "COM2,/dev/nmdm0A", "-l",
+		    "com3,socket,/tmp/s", "-l", "com4,tcp=127.0.0.1:4444", "vm",
+		    NULL) == 0 &&
+		  val_is("lpc.com1.path", "stdio") &&
+		  val_is("lpc.com2.path", "/dev/nmdm0A") &&
+		  val_is("lpc.com3.path", "socket,/tmp/s") &&
+		  val_is("lpc.com4.path", "tcp=127.0.0.1:4444"),
+	      "-l com1..com4");
+	CHECK(parse("-l", "bootrom,/fw/CODE.fd", "vm", NULL) == 0 &&
+		  val_is("lpc.bootrom", "/fw/CODE.fd") &&
+		  get_config_value("lpc.bootvars") == NULL,
+	      "-l bootrom,ROM");
+	CHECK(parse("-l", "bootrom,/fw/CODE.fd,/vm/VARS.fd", "vm", NULL) == 0 &&
+		  val_is("lpc.bootvars", "/vm/VARS.fd"),
+	      "-l bootrom,ROM,VARS");
+	CHECK(parse("-l", "bootrom,/fw/CODE.fd,fwcfg=qemu", "vm", NULL) == 0 &&
+		  val_is("lpc.fwcfg", "qemu") &&
+		  get_config_value("lpc.bootvars") == NULL,
+	      "-l bootrom,ROM,fwcfg=qemu");
+	CHECK(parse("-l", "fwcfg=qemu", "vm", NULL) == 0 &&
+		  val_is("lpc.fwcfg", "qemu"),
+	      "-l fwcfg=qemu");
+	CHECK(err_is(parse("-l", "fwcfg=seabios", "vm", NULL), "seabios"),
+	      "-l fwcfg bad value");
+	CHECK(parse("-l", "pc-testdev", "vm", NULL) == 0 &&
+		  val_is("lpc.pc-testdev", "true"),
+	      "-l pc-testdev");
+	CHECK(parse("-l", "testdev", "vm", NULL) == 0 &&
+		  val_is("lpc.testdev", "true"),
+	      "-l testdev (beehive)");
+	CHECK(parse("-l", "tpm,swtpm,/run/swtpm.sock", "vm", NULL) == 0 &&
+		  val_is("tpm.type", "swtpm") &&
+		  val_is("tpm.path", "/run/swtpm.sock") &&
+		  val_is("tpm.version", "2.0"),
+	      "-l tpm");
+	CHECK(parse("-o", "bootrom=/fw/X.fd", "vm", NULL) == 0 &&
+		  val_is("lpc.bootrom", "/fw/X.fd"),
+	      "bootrom alias copied to lpc.bootrom");
+	CHECK(err_is(parse("-l", "com5,stdio", "vm", NULL), "com5"),
+	      "-l com5 unknown");
+	CHECK(err_is(parse("-l", "com1", "vm", NULL), "needs a backend"),
+	      "-l com1 without backend");
+	CHECK(err_is(parse("-l", "bootrom", "vm", NULL), "ROM"),
+	      "-l bootrom without ROM");
+	CHECK(err_is(parse("-l", "floppy", "vm", NULL), "floppy"),
+	      "-l unknown device");
+}
+
+static void
+test_slots(void)
+{
+	CHECK(parse("-s", "3,virtio-rnd", "-s", "4:2,virtio-rnd", "-s",
+		    "1:5:7,virtio-rnd", "vm", NULL) == 0 &&
+		  val_is("pci.0.3.0.device", "virtio-rnd") &&
+		  val_is("pci.0.4.2.device", "virtio-rnd") &&
+		  val_is("pci.1.5.7.device", "virtio-rnd"),
+	      "slot, slot:func, bus:slot:func");
+	CHECK(err_is(parse("-s", "32,virtio-rnd", "vm", NULL), "32,virtio-rnd"),
+	      "slot 32 refused");
+	CHECK(err_is(parse("-s", "3:8,virtio-rnd", "vm", NULL), "3:8"),
+	      "func 8 refused");
+	CHECK(err_is(parse("-s", "256:0:0,virtio-rnd", "vm", NULL), "256:0:0"),
+	      "bus 256 refused");
+	CHECK(err_is(parse("-s", "3x,virtio-rnd", "vm", NULL), "3x"),
+	      "trailing junk in slot");
+	CHECK(err_is(parse("-s", "-1,virtio-rnd", "vm", NULL), "-1"),
+	      "negative slot");
+	CHECK(err_is(parse("-s", "3", "vm", NULL), "'3'"),
+	      "slot without model");
+	CHECK(err_is(parse("-s", "3,", "vm", NULL), "model"), "empty model");
+	CHECK(err_is(parse("-s", "3,virtio-foo", "vm", NULL),
+		     "unknown device model 'virtio-foo'"),
+	      "unknown model");
+	CHECK(err_is(parse("-s", "3,virtio-rnd", "-s", "3:0,virtio-rnd", "vm",
+			   NULL),
+		     "0:3:0 is already in use"),
+	      "duplicate slot");
+	CHECK(err_is(parse("-o", "pci.0.3.0.device=floppy", "vm", NULL),
+		     "floppy"),
+	      "unknown model from -o");
+	CHECK(err_is(parse("-o", "pci.0.40.0.device=virtio-rnd", "vm", NULL),
+		     "pci.0.40"),
+	      "bad slot from -o");
+	CHECK(err_is(parse("-o", "pci.0.3.0.path=/x", "vm", NULL), "device"),
+	      "pci node without device");
+}
+
+static void
+test_converters(void)
+{
+	CHECK(parse("-s",
+		    "3,virtio-blk,/img,ro,sectorsize=512/4096,nocache,"
+		    "direct,sync,nodelete,ser=BEE1",
+		    "vm", NULL) == 0 &&
+		  val_is("pci.0.3.0.path", "/img") &&
+		  val_is("pci.0.3.0.ro", "true") &&
+		  val_is("pci.0.3.0.sectorsize", "512/4096") &&
+		  val_is("pci.0.3.0.nocache", "true") &&
+		  val_is("pci.0.3.0.direct", "true") &&
+		  val_is("pci.0.3.0.sync", "true") &&
+		  val_is("pci.0.3.0.nodelete", "true") &&
+		  val_is("pci.0.3.0.ser", "BEE1"),
+	      "virtio-blk options");
+	CHECK(parse("-s", "3,virtio-blk", "vm", NULL) == 0 &&
+		  get_config_value("pci.0.3.0.path") == NULL,
+	      "virtio-blk without options");
+	CHECK(parse("-s", "4,virtio-net,tap0,mac=00:a0:98:11:22:33,mtu=9000",
+		    "vm", NULL) == 0 &&
+		  val_is("pci.0.4.0.backend", "tap0") &&
+		  val_is("pci.0.4.0.mac", "00:a0:98:11:22:33") &&
+		  val_is("pci.0.4.0.mtu", "9000"),
+	      "virtio-net options");
+	CHECK(parse("-s", "4,e1000,tap1", "vm", NULL) == 0 &&
+		  val_is("pci.0.4.0.backend", "tap1"),
+	      "e1000 backend");
+	CHECK(parse("-s", "4,virtio-net-viona,vnic0", "vm", NULL) == 0 &&
+		  val_is("pci.0.4.0.vnic", "vnic0"),
+	      "viona vnic");
+	CHECK(parse("-s", "2:0,ahci,hd:/a.img,nocache,cd:/b.iso,ro,hd:/c.img",
+		    "vm", NULL) == 0 &&
+		  val_is("pci.0.2.0.device", "ahci") &&
+		  val_is("pci.0.2.0.port.0.type", "hd") &&
+		  val_is("pci.0.2.0.port.0.path", "/a.img") &&
+		  val_is("pci.0.2.0.port.0.nocache", "true") &&
+		  val_is("pci.0.2.0.port.1.type", "cd") &&
+		  val_is("pci.0.2.0.port.1.path", "/b.iso") &&
+		  val_is("pci.0.2.0.port.1.ro", "true") &&
+		  val_is("pci.0.2.0.port.2.path", "/c.img"),
+	      "ahci ports");
+	CHECK(parse("-s", "2,ahci-hd,/a.img", "-s", "5,ahci-cd,/b.iso", "vm",
+		    NULL) == 0 &&
+		  val_is("pci.0.2.0.device", "ahci") &&
+		  val_is("pci.0.2.0.port.0.type", "hd") &&
+		  val_is("pci.0.5.0.device", "ahci") &&
+		  val_is("pci.0.5.0.port.0.type", "cd") &&
+		  val_is("pci.0.5.0.port.0.path", "/b.iso"),
+	      "ahci-hd / ahci-cd aliases");
+	CHECK(err_is(parse("-s", "2,ahci,/a.img", "vm", NULL), "missing type"),
+	      "ahci port without type");
+	CHECK(parse("-s", "5,fbuf,tcp=0.0.0.0:5900,w=800,h=600,wait", "vm",
+		    NULL) == 0 &&
+		  val_is("pci.0.5.0.tcp", "0.0.0.0:5900") &&
+		  val_is("pci.0.5.0.w", "800") &&
+		  val_is("pci.0.5.0.h", "600") &&
+		  val_is("pci.0.5.0.wait", "true"),
+	      "fbuf options");
+	CHECK(parse("-s", "7:1,passthru,3/0/4", "vm", NULL) == 0 &&
+		  val_is("pci.0.7.1.bus", "3") &&
+		  val_is("pci.0.7.1.slot", "0") &&
+		  val_is("pci.0.7.1.func", "4"),
+	      "passthru b/s/f");
+	CHECK(parse("-s", "7,passthru,/dev/ppt0,rom=/r.bin", "vm", NULL) == 0 &&
+		  val_is("pci.0.7.0.path", "/dev/ppt0") &&
+		  val_is("pci.0.7.0.rom", "/r.bin"),
+	      "passthru path");
+	CHECK(err_is(parse("-s", "7,passthru,3/0", "vm", NULL), "3/0"),
+	      "passthru malformed");
+	CHECK(err_is(parse("-s", "7,passthru", "vm", NULL), "passthru"),
+	      "passthru without host device");
+	CHECK(parse("-s",
+		    "6,virtio-console,org.qemu.guest_agent.0=/run/qga,"
+		    "con1=stdio",
+		    "vm", NULL) == 0 &&
+		  val_is("pci.0.6.0.port.0.name", "org.qemu.guest_agent.0") &&
+		  val_is("pci.0.6.0.port.0.path", "/run/qga") &&
+		  val_is("pci.0.6.0.port.1.name", "con1") &&
+		  val_is("pci.0.6.0.port.1.path", "stdio"),
+	      "virtio-console ports");
+	CHECK(err_is(parse("-s", "6,virtio-console,noport", "vm", NULL),
+		     "noport"),
+	      "virtio-console port without path");
+	CHECK(parse("-s", "8,virtio-9p,share=/export,ro", "vm", NULL) == 0 &&
+		  val_is("pci.0.8.0.sharename", "share") &&
+		  val_is("pci.0.8.0.path", "/export") &&
+		  val_is("pci.0.8.0.ro", "true"),
+	      "virtio-9p");
+	CHECK(
+	    err_is(parse("-s", "8,virtio-9p,/export", "vm", NULL), "sharename"),
+	    "virtio-9p without sharename");
+	CHECK(
+	    parse("-s", "9,nvme,/dev/zvol/a,maxq=4,ser=N1", "vm", NULL) == 0 &&
+		val_is("pci.0.9.0.path", "/dev/zvol/a") &&
+		val_is("pci.0.9.0.maxq", "4") && val_is("pci.0.9.0.ser", "N1"),
+	    "nvme block");
+	CHECK(parse("-s", "9,nvme,ram=1024", "vm", NULL) == 0 &&
+		  val_is("pci.0.9.0.ram", "1024") &&
+		  get_config_value("pci.0.9.0.path") == NULL,
+	      "nvme ram");
+	CHECK(parse("-s", "10,xhci,tablet", "vm", NULL) == 0 &&
+		  val_is("pci.0.10.0.slot.1.device", "tablet"),
+	      "xhci tablet");
+	CHECK(parse("-s", "11,uart,/dev/ttyS9", "vm", NULL) == 0 &&
+		  val_is("pci.0.11.0.path", "/dev/ttyS9"),
+	      "pci uart path");
+	CHECK(parse("-s", "12,virtio-input,/dev/input/event0", "vm", NULL) ==
+		      0 &&
+		  val_is("pci.0.12.0.path", "/dev/input/event0"),
+	      "virtio-input path");
+	CHECK(parse("-s", "13,virtio-scsi,/dev/cam/ctl1.1,iid=3", "vm", NULL) ==
+		      0 &&
+		  val_is("pci.0.13.0.dev", "/dev/cam/ctl1.1") &&
+		  val_is("pci.0.13.0.iid", "3"),
+	      "virtio-scsi");
+	CHECK(parse("-s", "14,hda,play=/dev/dsp0", "vm", NULL) == 0 &&
+		  val_is("pci.0.14.0.play", "/dev/dsp0"),
+	      "hda");
+	CHECK(err_is(parse("-s", "3,virtio-rnd,a,,b", "vm", NULL),
+		     "empty option"),
+	      "empty option refused");
+}
+
+static void
+test_implemented(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *saved, *mem;
+	int rc;
+
+	CHECK(parse("-s", "0,hostbridge", "vm", NULL) == 0, "parse hostbridge");
+	mem = open_memstream(&buf, &len);
+	saved = stderr;
+	stderr = mem;
+	rc = pci_check_models_implemented();
+	stderr = saved;
+	fclose(mem);
+	if (pci_legacy_find("hostbridge")->implemented) {
+		CHECK(rc == 0, "implemented model passes the check");
+	} else {
+		CHECK(rc == 4 && strstr(buf, "'hostbridge' (slot 0:0:0) is "
+					     "not implemented yet") != NULL,
+		      "unimplemented model is reported with its slot");
+	}
+	free(buf);
+	CHECK(pci_legacy_find("virtio-blk") != NULL, "virtio-blk is known");
+	CHECK(pci_legacy_find("ahci-hd") != NULL &&
+		  strcmp(pci_legacy_find("ahci-hd")->alias, "ahci") == 0,
+	      "ahci-hd aliases ahci");
+	CHECK(pci_legacy_find("nonesuch") == NULL, "unknown model not found");
+	CHECK(parse("vm", NULL) == 0 && pci_check_models_implemented() == 0,
+	      "no devices passes the check");
+}
+
+int
+main(void)
+{
+	test_defaults();
+	test_flags();
+	test_topology();
+	test_memory();
+	test_options_and_files();
+	test_misc_flags();
+	test_lpc();
+	test_slots();
+	test_converters();
+	test_implemented();
+	fini_config();
+	return test_done();
+}

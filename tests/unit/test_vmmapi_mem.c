@@ -1,0 +1,133 @@
+/* Guest memory layout and the vm_map_gpa() gate, on a detached context. */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "vmmapi.h"
+
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+
+static void
+test_small(void)
+{
+	struct vmctx *ctx = vm_create_detached("t-small");
+	struct vm_memseg_info segs[4];
+	uint8_t buf[16];
+
+	CHECK(ctx != NULL, "detached context");
+	CHECK(vm_setup_memory(ctx, 64 * MiB) == 0, "64 MiB setup");
+	CHECK(vm_setup_memory(ctx, 64 * MiB) == -1, "setup only once");
+	CHECK_EQ_U64(vm_get_lowmem_size(ctx), 64 * MiB, "all low");
+	CHECK_EQ_U64(vm_get_highmem_size(ctx), 0, "no high memory");
+	CHECK(vm_map_gpa(ctx, 0, 64 * MiB) != NULL, "whole RAM maps");
+	CHECK(vm_map_gpa(ctx, 64 * MiB - 1, 1) != NULL, "last byte maps");
+	CHECK(vm_map_gpa(ctx, 64 * MiB - 1, 2) == NULL,
+	    "range past the end refused");
+	CHECK(vm_map_gpa(ctx, 64 * MiB, 0) == NULL, "address past end");
+	CHECK(vm_map_gpa(ctx, 1, UINT64_MAX) == NULL,
+	    "huge length cannot wrap");
+	CHECK(vm_map_gpa(ctx, UINT64_MAX, 2) == NULL,
+	    "huge address cannot wrap");
+	CHECK(vm_copyout(ctx, "beehive", 0x1000, 8) == 0 &&
+		vm_copyin(ctx, 0x1000, buf, 8) == 0 &&
+		memcmp(buf, "beehive", 8) == 0, "copy round trip");
+	CHECK(vm_copyin(ctx, 64 * MiB - 4, buf, 8) == -1 && errno == EFAULT,
+	    "copyin past end fails with EFAULT");
+	CHECK(vm_get_memmap(ctx, segs, 4) == 1 && segs[0].len == 64 * MiB,
+	    "memmap one range");
+	CHECK(vm_vcpu_open(ctx, 0) == NULL && errno == ENODEV,
+	    "no vCPUs without KVM");
+	vm_destroy(ctx);
+}
+
+static void
+test_split(void)
+{
+	struct vmctx *ctx = vm_create_detached("t-split");
+	struct vm_memseg_info segs[4];
+	uint8_t *lo, *hi;
+	int fd;
+
+	/* 3 GiB + 512 MiB: the PCI hole pushes 512 MiB above 4 GiB. */
+	CHECK(vm_setup_memory(ctx, 3 * GiB + 512 * MiB) == 0,
+	    "3.5 GiB setup (memfd is sparse)");
+	CHECK_EQ_U64(vm_get_lowmem_size(ctx), 3 * GiB, "low = 3 GiB");
+	CHECK_EQ_U64(vm_get_highmem_size(ctx), 512 * MiB, "high = 512 MiB");
+	CHECK(vm_map_gpa(ctx, 3 * GiB - 4096, 4096) != NULL,
+	    "top page of low memory maps");
+	CHECK(vm_map_gpa(ctx, 3 * GiB - 4096, 8192) == NULL,
+	    "range into the PCI hole refused");
+	CHECK(vm_map_gpa(ctx, 3 * GiB, 1) == NULL, "PCI hole is not RAM");
+	CHECK(vm_map_gpa(ctx, 4 * GiB - 1, 2) == NULL,
+	    "range from hole into high memory refused");
+	hi = vm_map_gpa(ctx, 4 * GiB, 512 * MiB);
+	CHECK(hi != NULL, "all high memory maps");
+	CHECK(vm_map_gpa(ctx, 4 * GiB + 512 * MiB, 1) == NULL,
+	    "past high memory refused");
+	lo = vm_map_gpa(ctx, 3 * GiB - 1, 1);
+	CHECK(lo != NULL && hi == lo + 1,
+	    "high memory follows low memory in the segment");
+	CHECK(vm_get_memmap(ctx, segs, 4) == 2 &&
+		segs[1].gpa == 4 * GiB && segs[1].fd_offset == 3 * GiB,
+	    "memmap gives both ranges with memfd offsets");
+	/* Another mapping of the memfd sees what the guest sees. */
+	fd = vm_get_memfd(ctx);
+	hi[100] = 0x5a;
+	{
+		uint8_t *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd,
+		    (off_t)(3 * GiB));
+		CHECK(m != MAP_FAILED && m[100] == 0x5a,
+		    "memfd shares guest memory with other mappers");
+		if (m != MAP_FAILED)
+			munmap(m, 4096);
+	}
+	CHECK(ftruncate(fd, 4096) == -1, "memfd size is sealed");
+	vm_destroy(ctx);
+}
+
+static void
+test_lowmem_limit(void)
+{
+	struct vmctx *ctx = vm_create_detached("t-limit");
+
+	vm_set_lowmem_limit(ctx, 256 * MiB);
+	CHECK(vm_setup_memory(ctx, 512 * MiB) == 0, "custom low limit");
+	CHECK_EQ_U64(vm_get_highmem_size(ctx), 256 * MiB,
+	    "rest goes above 4 GiB");
+	vm_destroy(ctx);
+	ctx = vm_create_detached("t-bad");
+	CHECK(vm_setup_memory(ctx, 4097) == -1 && errno == EINVAL,
+	    "size not a page multiple refused");
+	CHECK(vm_setup_memory(ctx, 0) == -1, "zero size refused");
+	vm_destroy(ctx);
+}
+
+static void
+test_topology(void)
+{
+	struct vmctx *ctx = vm_create_detached("t-topo");
+	uint16_t s, c, t, m;
+
+	CHECK(vm_set_topology(ctx, 1, 2, 2, 4) == 0, "topology 1x2x2");
+	vm_get_topology(ctx, &s, &c, &t, &m);
+	CHECK(s == 1 && c == 2 && t == 2 && m == 4, "topology read back");
+	CHECK(vm_set_topology(ctx, 1, 1, 1, 2) == -1,
+	    "fewer slots than CPUs refused");
+	CHECK(vm_set_topology(ctx, 0, 1, 1, 1) == -1, "zero sockets refused");
+	vm_destroy(ctx);
+}
+
+int
+main(void)
+{
+	test_small();
+	test_split();
+	test_lowmem_limit();
+	test_topology();
+	CHECK_STR(vm_exitcode_name(VM_EXITCODE_MMIO), "mmio", "exit names");
+	CHECK_STR(vm_exitcode_name(VM_EXITCODE_MAX), "invalid", "bad exit name");
+	return test_done();
+}
