@@ -22,9 +22,16 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(SANFLAGS) -MMD -MP
 INCS	:= -Ilib/vmmapi -Ibhyve/core -Ibhyve/platform -Ibhyve/boot \
-	   -Ibhyve/pci -Ibhyve/virtio -Ibhyve/debug
+	   -Ibhyve/pci -Ibhyve/virtio -Ibhyve/debug -Ibhyve/block
 LDFLAGS	+= -pthread $(SANFLAGS)
-LDLIBS	+= -ljansson
+LDLIBS	+= -ljansson -luring
+# virtio-net's backends; libslirp for the user-mode one (left out when
+# its headers are not installed).
+INCS	+= -Ibhyve/net
+ifneq ($(wildcard /usr/include/slirp/libslirp.h),)
+INCS	+= -DHAVE_LIBSLIRP
+LDLIBS	+= -lslirp
+endif
 
 VMMAPI_SRCS := $(wildcard lib/vmmapi/*.c)
 # Everything of the bhyve program except main() lives in bhyve/<layer>/;
@@ -33,17 +40,20 @@ BHYVE_LIB_SRCS := $(sort $(wildcard bhyve/*/*.c))
 BHYVE_MAIN  := bhyve/bhyverun.c
 CTL_SRCS    := $(wildcard bhyvectl/*.c)
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+# Tests that need /dev/kvm: run directly or inside the nested rig.
+KVMTEST_SRCS := $(wildcard tests/kvm/test_*.c)
 
 OBJ	    := $(BUILD)/obj
 VMMAPI_OBJS := $(VMMAPI_SRCS:%.c=$(OBJ)/%.o)
 BHYVE_LIB_OBJS := $(BHYVE_LIB_SRCS:%.c=$(OBJ)/%.o)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+KVMTEST_BINS := $(KVMTEST_SRCS:tests/kvm/%.c=$(BUILD)/kvmtests/%)
 
 LIBVMMAPI   := $(BUILD)/libvmmapi.a
 BHYVE	    := $(BUILD)/bhyve
 BHYVECTL    := $(BUILD)/bhyvectl
 
-all: $(BHYVE) $(if $(CTL_SRCS),$(BHYVECTL)) $(UNIT_BINS) payloads
+all: $(BHYVE) $(if $(CTL_SRCS),$(BHYVECTL)) $(UNIT_BINS) $(KVMTEST_BINS) payloads
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -60,6 +70,10 @@ $(BHYVECTL): $(CTL_SRCS:%.c=$(OBJ)/%.o) $(BHYVE_LIB_OBJS) $(LIBVMMAPI)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(BHYVE_LIB_OBJS) $(LIBVMMAPI)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/kvmtests/%: $(OBJ)/tests/kvm/%.o $(BHYVE_LIB_OBJS) $(LIBVMMAPI)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -103,9 +117,7 @@ setup:
 
 demo: setup
 	$(MAKE) all
-	$(BUILD)/bhyve -c 1 -m 64M -l com1,stdio \
-	    -o boot.kernel=build/payloads/demo.elf demo; \
-	    st=$$?; echo "bhyve exited with status $$st"; test $$st -eq 1
+	scripts/demo
 
 check: setup
 	$(MAKE) check-build

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "ctl_client.h"
@@ -14,6 +15,7 @@
 int
 ctl_conn_open(struct ctl_conn *c, const char *name, char *err, size_t errlen)
 {
+	struct timeval tv = {CTL_ANSWER_TIMEOUT_S, 0};
 	struct registry_entry e;
 
 	memset(c, 0, sizeof(*c));
@@ -34,6 +36,8 @@ ctl_conn_open(struct ctl_conn *c, const char *name, char *err, size_t errlen)
 			 strerror(errno));
 		return -1;
 	}
+	/* A bhyve whose event loop is stuck must not hang us forever. */
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return 0;
 }
 
@@ -145,9 +149,17 @@ ctl_call(struct ctl_conn *c, json_t *req, int *fdp, char *err, size_t errlen)
 		ssize_t n = ctl_recv_some(c, &fd);
 
 		if (n <= 0) {
-			snprintf(err, errlen, "%s",
-				 n == 0 ? "the VM closed the control connection"
-					: strerror(errno));
+			if (n == 0)
+				snprintf(err, errlen,
+					 "the VM closed the "
+					 "control connection");
+			else if (errno == EAGAIN)
+				snprintf(err, errlen,
+					 "the VM did not answer "
+					 "within %d s",
+					 CTL_ANSWER_TIMEOUT_S);
+			else
+				snprintf(err, errlen, "%s", strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			return NULL;

@@ -11,7 +11,8 @@
 
 #include <jansson.h>
 
-#define CTL_RESPONSE_MAX (4u << 20)
+#define CTL_RESPONSE_MAX     (4u << 20)
+#define CTL_ANSWER_TIMEOUT_S 60
 
 struct ctl_conn {
 	int fd;

@@ -86,12 +86,12 @@ static struct gdb_stub {
 
 	pthread_mutex_t send_mtx;
 } stub = {
-	.listen_fd = -1,
-	.conn_fd = -1,
-	.evfd = -1,
-	.mtx = PTHREAD_MUTEX_INITIALIZER,
-	.send_mtx = PTHREAD_MUTEX_INITIALIZER,
-	.blockirq_ok = true,
+    .listen_fd = -1,
+    .conn_fd = -1,
+    .evfd = -1,
+    .mtx = PTHREAD_MUTEX_INITIALIZER,
+    .send_mtx = PTHREAD_MUTEX_INITIALIZER,
+    .blockirq_ok = true,
 };
 
 /* ---- vCPU state, on the vCPU's thread ---- */
@@ -105,17 +105,15 @@ stub_vcpu_call(int cpu, int (*fn)(struct vcpu *, void *), void *arg)
 }
 
 static const int gpr_regs[16] = {
-	VM_REG_GUEST_RAX, VM_REG_GUEST_RBX, VM_REG_GUEST_RCX,
-	VM_REG_GUEST_RDX, VM_REG_GUEST_RSI, VM_REG_GUEST_RDI,
-	VM_REG_GUEST_RBP, VM_REG_GUEST_RSP, VM_REG_GUEST_R8,
-	VM_REG_GUEST_R9, VM_REG_GUEST_R10, VM_REG_GUEST_R11,
-	VM_REG_GUEST_R12, VM_REG_GUEST_R13, VM_REG_GUEST_R14,
-	VM_REG_GUEST_R15,
+    VM_REG_GUEST_RAX, VM_REG_GUEST_RBX, VM_REG_GUEST_RCX, VM_REG_GUEST_RDX,
+    VM_REG_GUEST_RSI, VM_REG_GUEST_RDI, VM_REG_GUEST_RBP, VM_REG_GUEST_RSP,
+    VM_REG_GUEST_R8,  VM_REG_GUEST_R9,	VM_REG_GUEST_R10, VM_REG_GUEST_R11,
+    VM_REG_GUEST_R12, VM_REG_GUEST_R13, VM_REG_GUEST_R14, VM_REG_GUEST_R15,
 };
 
 static const int seg_regs[6] = {
-	VM_REG_GUEST_CS, VM_REG_GUEST_SS, VM_REG_GUEST_DS,
-	VM_REG_GUEST_ES, VM_REG_GUEST_FS, VM_REG_GUEST_GS,
+    VM_REG_GUEST_CS, VM_REG_GUEST_SS, VM_REG_GUEST_DS,
+    VM_REG_GUEST_ES, VM_REG_GUEST_FS, VM_REG_GUEST_GS,
 };
 
 /* The scalars of struct gdb_cpu_regs that are plain vm registers. */
@@ -158,10 +156,10 @@ vcpu_read_regs(struct vcpu *vcpu, void *arg)
 		if (vm_get_register(vcpu, names[i], vals[i]) != 0)
 			return -1;
 	}
-	if (vm_get_desc(vcpu, VM_REG_GUEST_FS, &r->fs_base, &limit,
-		&access) != 0 ||
-	    vm_get_desc(vcpu, VM_REG_GUEST_GS, &r->gs_base, &limit,
-		&access) != 0)
+	if (vm_get_desc(vcpu, VM_REG_GUEST_FS, &r->fs_base, &limit, &access) !=
+		0 ||
+	    vm_get_desc(vcpu, VM_REG_GUEST_GS, &r->gs_base, &limit, &access) !=
+		0)
 		return -1;
 	r->fx_valid = vm_get_fpu(vcpu, r->fx, sizeof(r->fx)) == 0;
 	return 0;
@@ -209,8 +207,8 @@ vcpu_write_regs(struct vcpu *vcpu, void *arg)
 	if (r.gs_base != cur.gs_base &&
 	    set_seg_base(vcpu, VM_REG_GUEST_GS, r.gs_base) != 0)
 		return -1;
-	if (fx_dirty && (!cur.fx_valid ||
-			    vm_set_fpu(vcpu, r.fx, sizeof(r.fx)) != 0))
+	if (fx_dirty &&
+	    (!cur.fx_valid || vm_set_fpu(vcpu, r.fx, sizeof(r.fx)) != 0))
 		return -1;
 	return 0;
 }
@@ -251,7 +249,9 @@ stub_gva2gpa(int cpu, uint64_t gva, uint64_t *gpa)
 	if (stub_vcpu_call(cpu, vcpu_read_paging, &pg) != 0)
 		return -1;
 	return pagewalk_gla2gpa(stub.ctx, &pg, gva, gpa, NULL, NULL, 0) ==
-		PAGEWALK_OK ? 0 : -1;
+		       PAGEWALK_OK
+		   ? 0
+		   : -1;
 }
 
 static struct sw_bp *
@@ -336,7 +336,7 @@ hwbp_dr7(void)
 		rw = b->type == GDB_BP_HW ? 0 : b->type == GDB_WP_WRITE ? 1 : 3;
 		len = b->len == 2 ? 1 : b->len == 4 ? 3 : b->len == 8 ? 2 : 0;
 		dr7 |= (1ULL << (2 * i)) | rw << (16 + 4 * i) |
-		    len << (18 + 4 * i);
+		       len << (18 + 4 * i);
 	}
 	return dr7;
 }
@@ -445,10 +445,10 @@ debug_classify(struct vcpu *vcpu, const struct vm_exit *vme)
 		if (!(dr6 & (1ULL << i)) || !b->used)
 			continue;
 		ev.addr = b->addr;
-		ev.kind = b->type == GDB_BP_HW	  ? GDB_STOP_HWBREAK :
-		    b->type == GDB_WP_WRITE	  ? GDB_STOP_WATCH :
-		    b->type == GDB_WP_READ	  ? GDB_STOP_RWATCH :
-						    GDB_STOP_AWATCH;
+		ev.kind = b->type == GDB_BP_HW	    ? GDB_STOP_HWBREAK
+			  : b->type == GDB_WP_WRITE ? GDB_STOP_WATCH
+			  : b->type == GDB_WP_READ  ? GDB_STOP_RWATCH
+						    : GDB_STOP_AWATCH;
 		break;
 	}
 	/* Otherwise DR6.BS: a finished step, the plain SIGTRAP. */
@@ -517,7 +517,7 @@ static struct gdb_stop
 stub_stop_all(int default_signal)
 {
 	struct gdb_stop ev = {stub.conn.gcpu, default_signal, GDB_STOP_SIGNAL,
-		0};
+			      0};
 	uint64_t v;
 	int pick = -1;
 
@@ -567,18 +567,17 @@ stub_run(void)
 static void
 target_resume(void *t, int step_cpu)
 {
-	uint64_t one = 1;
 	bool pending = false;
 
 	pthread_mutex_lock(&stub.mtx);
 	for (int i = 0; i < stub.ncpus && step_cpu < 0; i++)
 		pending = pending || stub.has_event[i];
 	if (pending) {
-		/* Another vCPU stopped meanwhile: report it at once. */
+		/* Another vCPU stopped meanwhile (a watchpoint, say): the VM
+		 * stays stopped and gdb hears about that one now. */
 		stub.stop_cpu = -1;
 		pthread_mutex_unlock(&stub.mtx);
-		if (write(stub.evfd, &one, sizeof(one)) < 0)
-			bhyve_fatal("gdb: eventfd: %s", strerror(errno));
+		stub_report_stop(GDB_SIGTRAP);
 		return;
 	}
 	stub.stopping = false;
@@ -587,7 +586,7 @@ target_resume(void *t, int step_cpu)
 	stub.step_cpu = step_cpu;
 	if (stub_apply_debug(true, step_cpu) != 0)
 		fprintf(stderr, "bhyve: gdb: cannot set guest debugging: %s\n",
-		    strerror(errno));
+			strerror(errno));
 	for (int i = 0; i < stub.ncpus && step_cpu >= 0; i++) {
 		if (i != step_cpu)
 			bhyve_vcpu_hold(i, true);
@@ -654,7 +653,7 @@ target_read_mem(void *t, int cpu, uint64_t addr, uint8_t *buf, size_t len)
 
 static size_t
 target_write_mem(void *t, int cpu, uint64_t addr, const uint8_t *buf,
-    size_t len)
+		 size_t len)
 {
 	struct pagewalk_cpu pg;
 	size_t done;
@@ -678,7 +677,7 @@ target_write_mem(void *t, int cpu, uint64_t addr, const uint8_t *buf,
 
 static int
 target_set_bp(void *t, int cpu, bool insert, enum gdb_bp_type type,
-    uint64_t addr, uint64_t kind)
+	      uint64_t addr, uint64_t kind)
 {
 	int rc;
 
@@ -724,17 +723,17 @@ target_send(void *t, const void *buf, size_t len)
 }
 
 static const struct gdb_target_ops target_ops = {
-	.ncpus = target_ncpus,
-	.read_regs = target_read_regs,
-	.write_regs = target_write_regs,
-	.read_mem = target_read_mem,
-	.write_mem = target_write_mem,
-	.set_bp = target_set_bp,
-	.resume = target_resume,
-	.interrupt = target_interrupt,
-	.detach = target_detach,
-	.kill = target_kill,
-	.send = target_send,
+    .ncpus = target_ncpus,
+    .read_regs = target_read_regs,
+    .write_regs = target_write_regs,
+    .read_mem = target_read_mem,
+    .write_mem = target_write_mem,
+    .set_bp = target_set_bp,
+    .resume = target_resume,
+    .interrupt = target_interrupt,
+    .detach = target_detach,
+    .kill = target_kill,
+    .send = target_send,
 };
 
 /* ---- sessions ---- */
@@ -805,8 +804,8 @@ stub_serve(void)
 
 	while (!stub.conn.closed) {
 		struct pollfd pfd[2] = {
-			{.fd = stub.conn_fd, .events = POLLIN},
-			{.fd = stub.evfd, .events = POLLIN},
+		    {.fd = stub.conn_fd, .events = POLLIN},
+		    {.fd = stub.evfd, .events = POLLIN},
 		};
 		int nfds = stub.stopped ? 1 : 2;
 		ssize_t n;
@@ -840,7 +839,7 @@ stub_thread(void *arg)
 		if (stub.conn_fd < 0) {
 			if (stub_accept() != 0) {
 				fprintf(stderr, "bhyve: gdb: accept: %s\n",
-				    strerror(errno));
+					strerror(errno));
 				return NULL;
 			}
 			stub_attach();
@@ -872,11 +871,11 @@ stub_on_exit(int status, void *arg)
 	int n;
 
 	pthread_mutex_lock(&stub.send_mtx);
-	if (stub.conn_fd >= 0 && __atomic_load_n(&stub.attached,
-				     __ATOMIC_ACQUIRE)) {
+	if (stub.conn_fd >= 0 &&
+	    __atomic_load_n(&stub.attached, __ATOMIC_ACQUIRE)) {
 		n = snprintf(pkt, sizeof(pkt), "$W%02x#", status & 0xff);
 		n += snprintf(pkt + n, sizeof(pkt) - (size_t)n, "%02x",
-		    gdb_checksum(pkt + 1, (size_t)n - 2));
+			      gdb_checksum(pkt + 1, (size_t)n - 2));
 		(void)send(stub.conn_fd, pkt, (size_t)n, MSG_NOSIGNAL);
 		shutdown(stub.conn_fd, SHUT_RDWR);
 	}
@@ -896,12 +895,12 @@ stub_listen(const char *addr, const char *port)
 	rc = getaddrinfo(addr, port, &hints, &res);
 	if (rc != 0) {
 		fprintf(stderr, "bhyve: gdb: bad address '%s': %s\n", addr,
-		    gai_strerror(rc));
+			gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
+			    ai->ai_protocol);
 		if (fd < 0)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -914,7 +913,7 @@ stub_listen(const char *addr, const char *port)
 	freeaddrinfo(res);
 	if (fd < 0)
 		fprintf(stderr, "bhyve: gdb: cannot listen on %s: %s\n",
-		    stub.where, strerror(errno));
+			stub.where, strerror(errno));
 	return fd;
 }
 
@@ -923,7 +922,7 @@ static void
 stub_first_session(void)
 {
 	fprintf(stderr, "bhyve: gdb: waiting for a debugger on %s\n",
-	    stub.where);
+		stub.where);
 	stub.direct = true;
 	if (stub_accept() != 0) {
 		fprintf(stderr, "bhyve: gdb: accept: %s\n", strerror(errno));
@@ -950,8 +949,8 @@ gdb_init(struct vmctx *ctx)
 	stub.ncpus = guest_ncpus;
 	stub.wait = get_config_bool_default("gdb.wait", false);
 	snprintf(stub.where, sizeof(stub.where), "%s%s%s:%s",
-	    strchr(addr, ':') ? "[" : "", addr, strchr(addr, ':') ? "]" : "",
-	    port);
+		 strchr(addr, ':') ? "[" : "", addr,
+		 strchr(addr, ':') ? "]" : "", port);
 	stub.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (stub.evfd < 0) {
 		fprintf(stderr, "bhyve: gdb: eventfd: %s\n", strerror(errno));
@@ -966,7 +965,7 @@ gdb_init(struct vmctx *ctx)
 		stub_first_session();
 	if (mevent_add_timer_ns(1, 0, stub_start_thread, NULL) == NULL) {
 		fprintf(stderr, "bhyve: gdb: cannot schedule the server: %s\n",
-		    strerror(errno));
+			strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -203,7 +203,7 @@ send_reply(struct gdb_conn *c)
 		n = c->reply_len;
 	} else {
 		n = gdb_rle_encode(c->reply, c->reply_len, f + 1,
-		    sizeof(c->tx_buf) - 4);
+				   sizeof(c->tx_buf) - 4);
 	}
 	uint8_t sum = gdb_checksum(f + 1, n);
 	f[1 + n] = '#';
@@ -235,8 +235,7 @@ reply_hex(struct gdb_conn *c, const uint8_t *buf, size_t len)
 	c->reply_len += 2 * len;
 }
 
-static void
-reply_fmt(struct gdb_conn *c, const char *fmt, ...)
+static void reply_fmt(struct gdb_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -254,8 +253,8 @@ reply_fmt(struct gdb_conn *c, const char *fmt, ...)
 size_t
 gdb_stop_reply(const struct gdb_stop *s, char *buf, size_t cap)
 {
-	int n = snprintf(buf, cap, "T%02xthread:%x;", s->signal & 0xff,
-	    s->cpu + 1);
+	int n =
+	    snprintf(buf, cap, "T%02xthread:%x;", s->signal & 0xff, s->cpu + 1);
 	const char *what = NULL;
 
 	switch (s->kind) {
@@ -280,7 +279,7 @@ gdb_stop_reply(const struct gdb_stop *s, char *buf, size_t cap)
 	if (what != NULL && n > 0 && (size_t)n < cap) {
 		if (s->kind >= GDB_STOP_WATCH)
 			n += snprintf(buf + n, cap - (size_t)n, "%s:%llx;",
-			    what, (unsigned long long)s->addr);
+				      what, (unsigned long long)s->addr);
 		else
 			n += snprintf(buf + n, cap - (size_t)n, "%s", what);
 	}
@@ -333,9 +332,9 @@ static void
 cmd_qsupported(struct gdb_conn *c)
 {
 	reply_fmt(c,
-	    "PacketSize=%x;qXfer:features:read+;QStartNoAckMode+;"
-	    "swbreak+;hwbreak+;vContSupported+",
-	    GDB_PKT_MAX);
+		  "PacketSize=%x;qXfer:features:read+;QStartNoAckMode+;"
+		  "swbreak+;hwbreak+;vContSupported+",
+		  GDB_PKT_MAX);
 }
 
 /* qXfer:features:read:ANNEX:OFFSET,LENGTH */
@@ -373,8 +372,8 @@ cmd_qxfer_features(struct gdb_conn *c, const char *args, const char *end)
 	if (len > xlen - off)
 		len = xlen - off;
 	reply_str(c, off + len < xlen ? "m" : "l");
-	n = gdb_escape((const uint8_t *)xml + off, len,
-	    c->reply + c->reply_len, sizeof(c->reply) - c->reply_len);
+	n = gdb_escape((const uint8_t *)xml + off, len, c->reply + c->reply_len,
+		       sizeof(c->reply) - c->reply_len);
 	if (n < 0) {
 		c->reply_len = 0;
 		reply_str(c, E_INVAL);
@@ -416,7 +415,7 @@ cmd_query(struct gdb_conn *c, const char *pkt, const char *end)
 		cmd_qsupported(c);
 	else if (starts(pkt, "qXfer:features:read:"))
 		cmd_qxfer_features(c, pkt + strlen("qXfer:features:read:"),
-		    end);
+				   end);
 	else if (strcmp(pkt, "qAttached") == 0 || starts(pkt, "qAttached:"))
 		reply_str(c, "1");
 	else if (strcmp(pkt, "qC") == 0)
@@ -516,8 +515,8 @@ cmd_write_regs(struct gdb_conn *c, const char *pkt, const char *end)
 		off += gdb_reg_size(i);
 		rf.valid[i] = (size_t)off <= ndig / 2;
 	}
-	reply_str(c, c->ops->write_regs(c->t, c->gcpu, &rf) == 0 ? "OK" :
-								   E_FAULT);
+	reply_str(c,
+		  c->ops->write_regs(c->t, c->gcpu, &rf) == 0 ? "OK" : E_FAULT);
 }
 
 static bool
@@ -563,22 +562,22 @@ cmd_write_reg(struct gdb_conn *c, const char *pkt, const char *end)
 	}
 	size = gdb_reg_size(regno);
 	if (end - p != 2 * size ||
-	    gdb_hex_decode(p, (size_t)size,
-		rf.data + gdb_reg_offset(regno)) != 0) {
+	    gdb_hex_decode(p, (size_t)size, rf.data + gdb_reg_offset(regno)) !=
+		0) {
 		reply_str(c, E_INVAL);
 		return;
 	}
 	rf.valid[regno] = true;
-	reply_str(c, c->ops->write_regs(c->t, c->gcpu, &rf) == 0 ? "OK" :
-								   E_FAULT);
+	reply_str(c,
+		  c->ops->write_regs(c->t, c->gcpu, &rf) == 0 ? "OK" : E_FAULT);
 }
 
 /* ---- memory ---- */
 
 /* "ADDR,LEN" then 'sep' (or the end when sep is 0). */
 static bool
-parse_addr_len(const char **p, const char *end, uint64_t *addr,
-    uint64_t *len, char sep)
+parse_addr_len(const char **p, const char *end, uint64_t *addr, uint64_t *len,
+	       char sep)
 {
 	if (!gdb_parse_hex(p, end, addr) || *p >= end || *(*p)++ != ',' ||
 	    !gdb_parse_hex(p, end, len))
@@ -620,8 +619,7 @@ cmd_write_mem_hex(struct gdb_conn *c, const char *pkt, const char *end)
 	uint64_t addr, len;
 
 	if (!parse_addr_len(&p, end, &addr, &len, ':') ||
-	    len > sizeof(c->mem_buf) ||
-	    (uint64_t)(end - p) != 2 * len ||
+	    len > sizeof(c->mem_buf) || (uint64_t)(end - p) != 2 * len ||
 	    gdb_hex_decode(p, (size_t)len, buf) != 0) {
 		reply_str(c, E_INVAL);
 		return;
@@ -651,8 +649,9 @@ cmd_write_mem_bin(struct gdb_conn *c, char *pkt, const char *end)
 		reply_str(c, E_INVAL);
 		return;
 	}
-	if (len != 0 && c->ops->write_mem(c->t, c->gcpu, addr,
-			    (const uint8_t *)p, (size_t)len) != len) {
+	if (len != 0 &&
+	    c->ops->write_mem(c->t, c->gcpu, addr, (const uint8_t *)p,
+			      (size_t)len) != len) {
 		reply_str(c, E_FAULT);
 		return;
 	}
@@ -680,7 +679,7 @@ cmd_breakpoint(struct gdb_conn *c, const char *pkt, const char *end)
 		return;
 	}
 	rc = c->ops->set_bp(c->t, c->gcpu, pkt[0] == 'Z',
-	    (enum gdb_bp_type)type, addr, kind);
+			    (enum gdb_bp_type)type, addr, kind);
 	if (rc == 0)
 		reply_str(c, "OK");
 	else if (rc != GDB_BP_UNSUPPORTED)

@@ -58,12 +58,12 @@ struct gdb_target_ops {
 	int (*write_regs)(void *t, int cpu, const struct gdb_regfile *rf);
 	/* By guest virtual address; bytes done (a prefix may succeed). */
 	size_t (*read_mem)(void *t, int cpu, uint64_t addr, uint8_t *buf,
-	    size_t len);
-	size_t (*write_mem)(void *t, int cpu, uint64_t addr,
-	    const uint8_t *buf, size_t len);
+			   size_t len);
+	size_t (*write_mem)(void *t, int cpu, uint64_t addr, const uint8_t *buf,
+			    size_t len);
 	/* 0, -1 (error) or GDB_BP_UNSUPPORTED. */
 	int (*set_bp)(void *t, int cpu, bool insert, enum gdb_bp_type type,
-	    uint64_t addr, uint64_t kind);
+		      uint64_t addr, uint64_t kind);
 	/*
 	 * Lets the target run: step_cpu >= 0 single-steps that vCPU (the
 	 * others stay stopped), -1 continues every vCPU.  The target later
@@ -109,7 +109,7 @@ struct gdb_conn {
 };
 
 void gdb_conn_init(struct gdb_conn *c, const struct gdb_target_ops *ops,
-    void *t);
+		   void *t);
 /* Bytes from the debugger: acks, packets, 0x03. */
 void gdb_conn_input(struct gdb_conn *c, const uint8_t *buf, size_t len);
 /* The target stopped: sends the stop reply if gdb is waiting for one. */

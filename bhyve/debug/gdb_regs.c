@@ -13,10 +13,10 @@
 enum gdb_feature { FEAT_CORE, FEAT_SSE, FEAT_SEGMENTS, FEAT_SYS, FEAT_NUM };
 
 static const char *const feature_names[FEAT_NUM] = {
-	[FEAT_CORE] = "org.gnu.gdb.i386.core",
-	[FEAT_SSE] = "org.gnu.gdb.i386.sse",
-	[FEAT_SEGMENTS] = "org.gnu.gdb.i386.segments",
-	[FEAT_SYS] = "org.beehive.gdb.x86.sys",
+    [FEAT_CORE] = "org.gnu.gdb.i386.core",
+    [FEAT_SSE] = "org.gnu.gdb.i386.sse",
+    [FEAT_SEGMENTS] = "org.gnu.gdb.i386.segments",
+    [FEAT_SYS] = "org.beehive.gdb.x86.sys",
 };
 
 struct reg_desc {
@@ -27,47 +27,109 @@ struct reg_desc {
 	const char *group; /* NULL: gdb's default for the type */
 };
 
-#define GPR(n, t)  {n, 8, FEAT_CORE, t, "general"}
-#define SEG(n)	   {n, 4, FEAT_CORE, "int32", "general"}
-#define ST(n)	   {n, 10, FEAT_CORE, "i387_ext", "float"}
-#define FPC(n)	   {n, 4, FEAT_CORE, "int", "float"}
-#define XMM(n)	   {n, 16, FEAT_SSE, "vec128", "vector"}
-#define SYS(n)	   {n, 8, FEAT_SYS, "int64", "system"}
+#define GPR(n, t)                                                              \
+	{                                                                      \
+		n, 8, FEAT_CORE, t, "general"                                  \
+	}
+#define SEG(n)                                                                 \
+	{                                                                      \
+		n, 4, FEAT_CORE, "int32", "general"                            \
+	}
+#define ST(n)                                                                  \
+	{                                                                      \
+		n, 10, FEAT_CORE, "i387_ext", "float"                          \
+	}
+#define FPC(n)                                                                 \
+	{                                                                      \
+		n, 4, FEAT_CORE, "int", "float"                                \
+	}
+#define XMM(n)                                                                 \
+	{                                                                      \
+		n, 16, FEAT_SSE, "vec128", "vector"                            \
+	}
+#define SYS(n)                                                                 \
+	{                                                                      \
+		n, 8, FEAT_SYS, "int64", "system"                              \
+	}
 
 static const struct reg_desc regs[GDB_NREGS] = {
-	GPR("rax", "int64"), GPR("rbx", "int64"), GPR("rcx", "int64"),
-	GPR("rdx", "int64"), GPR("rsi", "int64"), GPR("rdi", "int64"),
-	GPR("rbp", "data_ptr"), GPR("rsp", "data_ptr"), GPR("r8", "int64"),
-	GPR("r9", "int64"), GPR("r10", "int64"), GPR("r11", "int64"),
-	GPR("r12", "int64"), GPR("r13", "int64"), GPR("r14", "int64"),
-	GPR("r15", "int64"), GPR("rip", "code_ptr"),
-	{"eflags", 4, FEAT_CORE, "i386_eflags", "general"},
-	SEG("cs"), SEG("ss"), SEG("ds"), SEG("es"), SEG("fs"), SEG("gs"),
-	ST("st0"), ST("st1"), ST("st2"), ST("st3"), ST("st4"), ST("st5"),
-	ST("st6"), ST("st7"),
-	FPC("fctrl"), FPC("fstat"), FPC("ftag"), FPC("fiseg"), FPC("fioff"),
-	FPC("foseg"), FPC("fooff"), FPC("fop"),
-	XMM("xmm0"), XMM("xmm1"), XMM("xmm2"), XMM("xmm3"), XMM("xmm4"),
-	XMM("xmm5"), XMM("xmm6"), XMM("xmm7"), XMM("xmm8"), XMM("xmm9"),
-	XMM("xmm10"), XMM("xmm11"), XMM("xmm12"), XMM("xmm13"),
-	XMM("xmm14"), XMM("xmm15"),
-	{"mxcsr", 4, FEAT_SSE, "i386_mxcsr", "vector"},
-	{"fs_base", 8, FEAT_SEGMENTS, "int", NULL},
-	{"gs_base", 8, FEAT_SEGMENTS, "int", NULL},
-	SYS("cr0"), SYS("cr2"), SYS("cr3"), SYS("cr4"), SYS("cr8"),
-	SYS("efer"),
+    GPR("rax", "int64"),
+    GPR("rbx", "int64"),
+    GPR("rcx", "int64"),
+    GPR("rdx", "int64"),
+    GPR("rsi", "int64"),
+    GPR("rdi", "int64"),
+    GPR("rbp", "data_ptr"),
+    GPR("rsp", "data_ptr"),
+    GPR("r8", "int64"),
+    GPR("r9", "int64"),
+    GPR("r10", "int64"),
+    GPR("r11", "int64"),
+    GPR("r12", "int64"),
+    GPR("r13", "int64"),
+    GPR("r14", "int64"),
+    GPR("r15", "int64"),
+    GPR("rip", "code_ptr"),
+    {"eflags", 4, FEAT_CORE, "i386_eflags", "general"},
+    SEG("cs"),
+    SEG("ss"),
+    SEG("ds"),
+    SEG("es"),
+    SEG("fs"),
+    SEG("gs"),
+    ST("st0"),
+    ST("st1"),
+    ST("st2"),
+    ST("st3"),
+    ST("st4"),
+    ST("st5"),
+    ST("st6"),
+    ST("st7"),
+    FPC("fctrl"),
+    FPC("fstat"),
+    FPC("ftag"),
+    FPC("fiseg"),
+    FPC("fioff"),
+    FPC("foseg"),
+    FPC("fooff"),
+    FPC("fop"),
+    XMM("xmm0"),
+    XMM("xmm1"),
+    XMM("xmm2"),
+    XMM("xmm3"),
+    XMM("xmm4"),
+    XMM("xmm5"),
+    XMM("xmm6"),
+    XMM("xmm7"),
+    XMM("xmm8"),
+    XMM("xmm9"),
+    XMM("xmm10"),
+    XMM("xmm11"),
+    XMM("xmm12"),
+    XMM("xmm13"),
+    XMM("xmm14"),
+    XMM("xmm15"),
+    {"mxcsr", 4, FEAT_SSE, "i386_mxcsr", "vector"},
+    {"fs_base", 8, FEAT_SEGMENTS, "int", NULL},
+    {"gs_base", 8, FEAT_SEGMENTS, "int", NULL},
+    SYS("cr0"),
+    SYS("cr2"),
+    SYS("cr3"),
+    SYS("cr4"),
+    SYS("cr8"),
+    SYS("efer"),
 };
 
 /* FXSAVE offsets, SDM Vol. 1 table 10-2 (64-bit layout). */
-#define FX_FCW	  0
-#define FX_FSW	  2
-#define FX_FTW	  4
-#define FX_FOP	  6
-#define FX_FIP	  8
-#define FX_FDP	  16
-#define FX_MXCSR  24
-#define FX_ST0	  32
-#define FX_XMM0	  160
+#define FX_FCW	 0
+#define FX_FSW	 2
+#define FX_FTW	 4
+#define FX_FOP	 6
+#define FX_FIP	 8
+#define FX_FDP	 16
+#define FX_MXCSR 24
+#define FX_ST0	 32
+#define FX_XMM0	 160
 
 const char *
 gdb_reg_name(int regno)
@@ -194,7 +256,7 @@ target_xml_build(void)
 			 "<architecture>i386:x86-64</architecture>");
 	for (int f = 0; f < FEAT_NUM; f++) {
 		snprintf(line, sizeof(line), "<feature name=\"%s\">",
-		    feature_names[f]);
+			 feature_names[f]);
 		xml_append(&len, line);
 		if (f == FEAT_CORE)
 			xml_append(&len, xml_core_types);
@@ -205,12 +267,12 @@ target_xml_build(void)
 				continue;
 			/* regnum pins the remote number to the 'g' order. */
 			snprintf(line, sizeof(line),
-			    "<reg name=\"%s\" bitsize=\"%d\" type=\"%s\" "
-			    "regnum=\"%d\"%s%s%s/>",
-			    regs[i].name, regs[i].size * 8, regs[i].type, i,
-			    regs[i].group ? " group=\"" : "",
-			    regs[i].group ? regs[i].group : "",
-			    regs[i].group ? "\"" : "");
+				 "<reg name=\"%s\" bitsize=\"%d\" type=\"%s\" "
+				 "regnum=\"%d\"%s%s%s/>",
+				 regs[i].name, regs[i].size * 8, regs[i].type,
+				 i, regs[i].group ? " group=\"" : "",
+				 regs[i].group ? regs[i].group : "",
+				 regs[i].group ? "\"" : "");
 			xml_append(&len, line);
 		}
 		xml_append(&len, "</feature>");
@@ -253,22 +315,33 @@ cpu_scalar_offset(int regno)
 {
 	if (regno >= GDB_REG_RAX && regno <= GDB_REG_R15)
 		return (long)(offsetof(struct gdb_cpu_regs, gpr) +
-		    8 * (size_t)(regno - GDB_REG_RAX));
+			      8 * (size_t)(regno - GDB_REG_RAX));
 	if (regno >= GDB_REG_CS && regno <= GDB_REG_GS)
 		return (long)(offsetof(struct gdb_cpu_regs, seg) +
-		    8 * (size_t)(regno - GDB_REG_CS));
+			      8 * (size_t)(regno - GDB_REG_CS));
 	switch (regno) {
-	case GDB_REG_RIP: return offsetof(struct gdb_cpu_regs, rip);
-	case GDB_REG_EFLAGS: return offsetof(struct gdb_cpu_regs, rflags);
-	case GDB_REG_FS_BASE: return offsetof(struct gdb_cpu_regs, fs_base);
-	case GDB_REG_GS_BASE: return offsetof(struct gdb_cpu_regs, gs_base);
-	case GDB_REG_CR0: return offsetof(struct gdb_cpu_regs, cr0);
-	case GDB_REG_CR2: return offsetof(struct gdb_cpu_regs, cr2);
-	case GDB_REG_CR3: return offsetof(struct gdb_cpu_regs, cr3);
-	case GDB_REG_CR4: return offsetof(struct gdb_cpu_regs, cr4);
-	case GDB_REG_CR8: return offsetof(struct gdb_cpu_regs, cr8);
-	case GDB_REG_EFER: return offsetof(struct gdb_cpu_regs, efer);
-	default: return -1;
+	case GDB_REG_RIP:
+		return offsetof(struct gdb_cpu_regs, rip);
+	case GDB_REG_EFLAGS:
+		return offsetof(struct gdb_cpu_regs, rflags);
+	case GDB_REG_FS_BASE:
+		return offsetof(struct gdb_cpu_regs, fs_base);
+	case GDB_REG_GS_BASE:
+		return offsetof(struct gdb_cpu_regs, gs_base);
+	case GDB_REG_CR0:
+		return offsetof(struct gdb_cpu_regs, cr0);
+	case GDB_REG_CR2:
+		return offsetof(struct gdb_cpu_regs, cr2);
+	case GDB_REG_CR3:
+		return offsetof(struct gdb_cpu_regs, cr3);
+	case GDB_REG_CR4:
+		return offsetof(struct gdb_cpu_regs, cr4);
+	case GDB_REG_CR8:
+		return offsetof(struct gdb_cpu_regs, cr8);
+	case GDB_REG_EFER:
+		return offsetof(struct gdb_cpu_regs, efer);
+	default:
+		return -1;
 	}
 }
 
@@ -337,18 +410,37 @@ fx_reg_get(const uint8_t *fx, int regno, uint8_t *out)
 		return;
 	}
 	switch (regno) {
-	case GDB_REG_FCTRL: put_le(out, get_le(fx + FX_FCW, 2), 4); break;
-	case GDB_REG_FSTAT: put_le(out, get_le(fx + FX_FSW, 2), 4); break;
-	case GDB_REG_FTAG: put_le(out, gdb_fx_full_ftag(fx), 4); break;
+	case GDB_REG_FCTRL:
+		put_le(out, get_le(fx + FX_FCW, 2), 4);
+		break;
+	case GDB_REG_FSTAT:
+		put_le(out, get_le(fx + FX_FSW, 2), 4);
+		break;
+	case GDB_REG_FTAG:
+		put_le(out, gdb_fx_full_ftag(fx), 4);
+		break;
 	/* In the 64-bit image, FIP/FDP bits 32-47 hold FCS/FDS where the
 	 * processor saves them (SDM Vol. 1, 10.5.1.1). */
-	case GDB_REG_FISEG: put_le(out, (fip >> 32) & 0xffff, 4); break;
-	case GDB_REG_FIOFF: put_le(out, fip & 0xffffffff, 4); break;
-	case GDB_REG_FOSEG: put_le(out, (fdp >> 32) & 0xffff, 4); break;
-	case GDB_REG_FOOFF: put_le(out, fdp & 0xffffffff, 4); break;
-	case GDB_REG_FOP: put_le(out, get_le(fx + FX_FOP, 2) & 0x7ff, 4); break;
-	case GDB_REG_MXCSR: memcpy(out, fx + FX_MXCSR, 4); break;
-	default: break;
+	case GDB_REG_FISEG:
+		put_le(out, (fip >> 32) & 0xffff, 4);
+		break;
+	case GDB_REG_FIOFF:
+		put_le(out, fip & 0xffffffff, 4);
+		break;
+	case GDB_REG_FOSEG:
+		put_le(out, (fdp >> 32) & 0xffff, 4);
+		break;
+	case GDB_REG_FOOFF:
+		put_le(out, fdp & 0xffffffff, 4);
+		break;
+	case GDB_REG_FOP:
+		put_le(out, get_le(fx + FX_FOP, 2) & 0x7ff, 4);
+		break;
+	case GDB_REG_MXCSR:
+		memcpy(out, fx + FX_MXCSR, 4);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -367,8 +459,12 @@ fx_reg_set(uint8_t *fx, int regno, const uint8_t *in)
 		return;
 	}
 	switch (regno) {
-	case GDB_REG_FCTRL: put_le(fx + FX_FCW, v, 2); break;
-	case GDB_REG_FSTAT: put_le(fx + FX_FSW, v, 2); break;
+	case GDB_REG_FCTRL:
+		put_le(fx + FX_FCW, v, 2);
+		break;
+	case GDB_REG_FSTAT:
+		put_le(fx + FX_FSW, v, 2);
+		break;
 	case GDB_REG_FTAG:
 		fx[FX_FTW] = gdb_fx_abridged_ftag((uint16_t)v);
 		break;
@@ -378,7 +474,7 @@ fx_reg_set(uint8_t *fx, int regno, const uint8_t *in)
 		break;
 	case GDB_REG_FIOFF:
 		put_le(fx + FX_FIP, (fip & ~0xffffffffULL) | (v & 0xffffffff),
-		    8);
+		       8);
 		break;
 	case GDB_REG_FOSEG:
 		fdp = (fdp & ~(0xffffULL << 32)) | ((v & 0xffff) << 32);
@@ -386,11 +482,16 @@ fx_reg_set(uint8_t *fx, int regno, const uint8_t *in)
 		break;
 	case GDB_REG_FOOFF:
 		put_le(fx + FX_FDP, (fdp & ~0xffffffffULL) | (v & 0xffffffff),
-		    8);
+		       8);
 		break;
-	case GDB_REG_FOP: put_le(fx + FX_FOP, v & 0x7ff, 2); break;
-	case GDB_REG_MXCSR: memcpy(fx + FX_MXCSR, in, 4); break;
-	default: break;
+	case GDB_REG_FOP:
+		put_le(fx + FX_FOP, v & 0x7ff, 2);
+		break;
+	case GDB_REG_MXCSR:
+		memcpy(fx + FX_MXCSR, in, 4);
+		break;
+	default:
+		break;
 	}
 }
 

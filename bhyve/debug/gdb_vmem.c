@@ -7,8 +7,8 @@
 #include "vmmapi.h"
 
 size_t
-gdb_vmem_copy(struct vmctx *ctx, const struct pagewalk_cpu *pg,
-    uint64_t gla, void *buf, size_t len, bool write)
+gdb_vmem_copy(struct vmctx *ctx, const struct pagewalk_cpu *pg, uint64_t gla,
+	      void *buf, size_t len, bool write)
 {
 	uint8_t *b = buf;
 	size_t done = 0;
@@ -18,8 +18,8 @@ gdb_vmem_copy(struct vmctx *ctx, const struct pagewalk_cpu *pg,
 		size_t n;
 		void *host;
 
-		if (pagewalk_gla2gpa(ctx, pg, gla + done, &gpa, &pagesize,
-			NULL, 0) != PAGEWALK_OK)
+		if (pagewalk_gla2gpa(ctx, pg, gla + done, &gpa, &pagesize, NULL,
+				     0) != PAGEWALK_OK)
 			break;
 		/* Bytes from gla+done to the end of its page. */
 		room = pagesize - ((gla + done) & (pagesize - 1));

@@ -16,6 +16,6 @@
  * many were copied before the first unmapped or non-RAM byte.  Access
  * rights are not checked: a debugger may write read-only pages. */
 size_t gdb_vmem_copy(struct vmctx *ctx, const struct pagewalk_cpu *pg,
-    uint64_t gla, void *buf, size_t len, bool write);
+		     uint64_t gla, void *buf, size_t len, bool write);
 
 #endif

@@ -8,6 +8,10 @@
 
 /* Where KVM's own hypervisor leaves go, so bhyve's can sit at 0x40000000. */
 #define VMM_KVM_CPUID_BASE 0x40000100u
+/* GSIs 0-23 are the PC's ISA/IOAPIC lines; MSI routes take the rest. */
+#define VMM_MSI_GSI_BASE  24
+#define VMM_MSI_GSI_COUNT 1000
+#define VMM_MAX_ROUTES	  (48 + VMM_MSI_GSI_COUNT)
 
 struct vmctx {
 	char *name;
@@ -22,6 +26,10 @@ struct vmctx {
 	uint64_t highmem;
 	uint16_t sockets, cores, threads, maxcpus;
 	struct kvm_cpuid2 *supported_cpuid;
+	/* KVM's interrupt routing table: fixed PC lines, then MSI routes. */
+	struct kvm_irq_routing_entry *routes;
+	int nroutes;
+	uint8_t *msi_gsi_used; /* indexed by gsi - VMM_MSI_GSI_BASE */
 	pthread_mutex_t lock;
 	struct vcpu *vcpus[VM_MAXCPU];
 };
@@ -52,6 +60,8 @@ int vmm_cpuid_apply(struct vcpu *vcpu);
 uint32_t vmm_apicid_for(const struct vmctx *ctx, int vcpuid);
 int vmm_vm_ioctl(struct vmctx *ctx, unsigned long req, void *arg);
 void vmm_stats_close(struct vcpu *vcpu);
+int vmm_routes_init(struct vmctx *ctx);
+void vmm_routes_fini(struct vmctx *ctx);
 int vmm_stats_open(struct vcpu *vcpu);
 
 #endif

@@ -59,47 +59,6 @@ vm_alloc_ctx(const char *name)
 	return ctx;
 }
 
-/*
- * Interrupt routing: ISA lines 0-15 drive both the 8259 pair and the IOAPIC,
- * with ISA IRQ 0 on IOAPIC pin 2 (the MADT carries the matching override);
- * GSIs 16-23 are IOAPIC-only.  This is the wiring of a PC chipset.
- */
-static int
-vm_setup_gsi_routing(struct vmctx *ctx)
-{
-	struct kvm_irq_routing *r;
-	struct kvm_irq_routing_entry *e;
-	int n = 0, err;
-
-	r = calloc(1, sizeof(*r) + 40 * sizeof(*e));
-	if (r == NULL)
-		return -1;
-	e = r->entries;
-	for (int gsi = 0; gsi < 16; gsi++) {
-		if (gsi == 2)
-			continue; /* the cascade: no device drives it */
-		e[n].gsi = gsi;
-		e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		e[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
-						   KVM_IRQCHIP_PIC_SLAVE;
-		e[n].u.irqchip.pin = gsi % 8;
-		n++;
-	}
-	for (int gsi = 0; gsi < 24; gsi++) {
-		if (gsi == 2)
-			continue;
-		e[n].gsi = gsi;
-		e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		e[n].u.irqchip.pin = gsi == 0 ? 2 : gsi;
-		n++;
-	}
-	r->nr = n;
-	err = ioctl(ctx->vmfd, KVM_SET_GSI_ROUTING, r);
-	free(r);
-	return err;
-}
-
 static struct kvm_cpuid2 *
 vm_fetch_supported_cpuid(int kvmfd)
 {
@@ -142,7 +101,7 @@ vm_setup_platform(struct vmctx *ctx)
 		return -1;
 	if (ioctl(ctx->vmfd, KVM_CREATE_PIT2, &pit) != 0)
 		return -1;
-	if (vm_setup_gsi_routing(ctx) != 0)
+	if (vmm_routes_init(ctx) != 0)
 		return -1;
 
 	memset(&sa, 0, sizeof(sa));
@@ -210,6 +169,7 @@ vm_destroy(struct vmctx *ctx)
 	if (ctx->kvmfd >= 0)
 		close(ctx->kvmfd);
 	free(ctx->supported_cpuid);
+	vmm_routes_fini(ctx);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx->name);
 	free(ctx);

@@ -238,6 +238,24 @@ int vm_isa_deassert_irq(struct vmctx *ctx, int atpic_irq, int ioapic_irq);
 int vm_isa_pulse_irq(struct vmctx *ctx, int atpic_irq, int ioapic_irq);
 
 /*
+ * Fast paths that bypass the VMM process (virtio, viona-class networking).
+ *
+ * vm_ioeventfd: a guest write to [addr, addr+len) (MMIO, or port I/O when
+ * pio is true) signals fd instead of exiting; with datamatch only writes
+ * of that value do.  vm_irqfd: writing fd raises interrupt route gsi.
+ * MSI routes are GSIs whose target is an MSI message; the library keeps
+ * KVM's routing table (the PC's ISA/IOAPIC lines plus these) in one place.
+ */
+int vm_ioeventfd(struct vmctx *ctx, int fd, uint64_t addr, int len, bool pio,
+    bool datamatch, uint64_t data, bool deassign);
+int vm_irqfd(struct vmctx *ctx, int fd, uint32_t gsi, bool deassign);
+/* Allocates a GSI routed to an MSI message; -1 if the table is full. */
+int vm_msi_route_alloc(struct vmctx *ctx, uint64_t addr, uint32_t data);
+int vm_msi_route_update(struct vmctx *ctx, int gsi, uint64_t addr,
+    uint32_t data);
+int vm_msi_route_free(struct vmctx *ctx, int gsi);
+
+/*
  * Statistics: KVM's binary per-vCPU stats (name/value pairs).  Returns the
  * number of entries written, or -1.  Names point into library storage.
  */

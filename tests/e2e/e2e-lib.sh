@@ -9,6 +9,8 @@
 #   cpus          guest vCPUs (default 1)
 #   mem           guest memory, e.g. 256M, 1G (default 256M)
 #   l1-smp        L1 vCPUs it needs (default: cpus)
+#   l1-mem        L1 memory it needs (default 2G; QEMU's TCG allocates
+#                 L1 memory lazily, so a large L1 costs only what is touched)
 #   cmdline       guest kernel command line
 #                 (default: console=ttyS0 panic=-1 quiet; every console
 #                 byte costs ~1 ms in the rig, so keep the guest quiet)
@@ -59,9 +61,9 @@ e2e_parse() {
 				rig_usage_error "$file:$n: $key must be a number"
 			SCN[$key]=$val
 			;;
-		mem)
+		mem | l1-mem)
 			[[ "$val" =~ ^[1-9][0-9]*[MG]$ ]] ||
-				rig_usage_error "$file:$n: mem must look like 256M or 1G"
+				rig_usage_error "$file:$n: $key must look like 256M or 1G"
 			SCN[$key]=$val
 			;;
 		args-beehive | args-qemu) SCN[$key]=$val ;;
@@ -71,7 +73,18 @@ e2e_parse() {
 	[[ "${SCN[name]}" =~ ^[A-Za-z0-9._-]+$ ]] ||
 		rig_usage_error "$file: bad name '${SCN[name]}'"
 	[ -n "${SCN[l1-smp]:-}" ] || SCN[l1-smp]=${SCN[cpus]}
+	[[ "${SCN[l1-smp]}" =~ ^[1-9][0-9]*$ ]] ||
+		rig_usage_error "$file: l1-smp must be a number"
+	[ -n "${SCN[l1-mem]:-}" ] || SCN[l1-mem]=2G
 	return 0
+}
+
+# e2e_mib SIZE: 256M or 2G in MiB.
+e2e_mib() {
+	case "$1" in
+	*G) echo $((${1%G} * 1024)) ;;
+	*M) echo "${1%M}" ;;
+	esac
 }
 
 # e2e_applies VMM: whether the parsed scenario runs under VMM.
@@ -156,8 +169,9 @@ e2e_rig_args() {
 	done
 }
 
-# e2e_run_rig STAGE RESULTS SMP TIMEOUT VMM...: boots L1 once, runs every
-# staged run, and splits the output into RESULTS/ID.{console,stderr,end}.
+# e2e_run_rig STAGE RESULTS SMP TIMEOUT VMM...: boots L1 once (with
+# $E2E_L1_MEM of memory, default 2G), runs every staged run, and splits the
+# output into RESULTS/ID.{console,stderr,end}.
 # Calls e2e_on_result ID (defined by the caller) as each run finishes.
 # Returns rig-run's exit status (0 when L1 ran the runner to its end).
 e2e_run_rig() {
@@ -198,7 +212,6 @@ e2e_field() {
 	sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$E2E_RESULTS/$1.end"
 }
 
-# e2e_clean FILE: the guest console without CRs and terminal escapes.
 e2e_clean() {
-	tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g'
+	rig_clean "$1"
 }

@@ -22,10 +22,29 @@ uptime_ms() {
 	echo $((${u%.*} * 1000 + (1${u#*.} - 100) * 10))
 }
 
+maxrss_kb() {
+	sed -n 's/.*Maximum resident set size (kbytes): \([0-9]*\).*/\1/p' \
+		"$1" 2>/dev/null
+}
+
+# Some busybox versions (1.35 in Debian 12) print ru_maxrss, already in KiB,
+# as if it counted pages: calibrate against a process's own VmHWM.
+rss_calibrate() {
+	local hwm t
+	RSS_DIV=1
+	time -v -o /tmp/e2e-cal.time cat /proc/self/status >/tmp/e2e-cal.status ||
+		return 0
+	hwm=$(sed -n 's/^VmHWM:[^0-9]*\([0-9]*\).*/\1/p' /tmp/e2e-cal.status)
+	t=$(maxrss_kb /tmp/e2e-cal.time)
+	[ -n "$hwm" ] && [ -n "$t" ] && [ "$hwm" -gt 0 ] || return 0
+	RSS_DIV=$(((t + hwm / 2) / hwm))
+	[ "$RSS_DIV" -ge 1 ] || RSS_DIV=1
+}
+
 run_one() {
 	local dir=$1 id t0 t1 vpid wpid apid st sig to us rss
 	id=$(basename "$dir")
-	E2E_NAME=$id E2E_VMM=? E2E_TIMEOUT=60
+	E2E_NAME=$id E2E_VMM=unknown E2E_TIMEOUT=60
 	set --
 	. "$dir/vars.sh"
 	rm -rf "$W"
@@ -70,8 +89,8 @@ run_one() {
 		u=$(cat "$W/userspace")
 		us=$((${u%.*} * 1000 + (1${u#*.} - 100) * 10 - t0))
 	fi
-	rss=$(sed -n 's/.*Maximum resident set size (kbytes): \([0-9]*\).*/\1/p' \
-		"$W/time" 2>/dev/null)
+	rss=$(maxrss_kb "$W/time")
+	[ -n "$rss" ] && rss=$((rss / RSS_DIV))
 	echo "@@E2E-BEGIN $id"
 	awk '{ print "C|" $0 }' "$W/console"
 	awk '{ print "E|" $0 }' "$W/stderr"
@@ -83,7 +102,8 @@ if [ ! -c /dev/kvm ]; then
 	echo "@@E2E-FATAL no /dev/kvm in L1"
 	exit 2
 fi
-echo "@@E2E-L1 cpus=$(nproc) uptime_ms=$(uptime_ms)"
+rss_calibrate
+echo "@@E2E-L1 cpus=$(nproc) uptime_ms=$(uptime_ms) rss_div=$RSS_DIV"
 for d in /rig/e2e/*/; do
 	[ -r "$d/vars.sh" ] && run_one "${d%/}"
 done

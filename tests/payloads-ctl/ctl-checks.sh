@@ -21,6 +21,7 @@ OUT=${TMPDIR:-/tmp}/ctl-out.$$
 mkdir -p "$OUT"
 fails=0
 
+t0=$(date +%s)
 pass() { echo "PASS: ctl: $1"; }
 fail() {
 	echo "FAIL: ctl: $1"
@@ -28,9 +29,9 @@ fail() {
 }
 # check NAME COMMAND...: PASS when the command succeeds.
 check() {
-	name=$1
+	_name=$1
 	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
+	if "$@"; then pass "$_name"; else fail "$_name"; fi
 }
 ctl() { "$BHYVECTL" --rundir="$RD" "$@"; }
 
@@ -43,31 +44,32 @@ start_vm() {
 }
 
 # Waits until the guest has published its marker ("!beehive").
+# (Helpers use their own variable names: sh has no local variables.)
 wait_ready() {
-	i=0
-	while [ $i -lt 300 ]; do
+	_w=0
+	while [ $_w -lt 300 ]; do
 		if ctl --vm="$1" --read-mem="$MARKER",8 2>/dev/null |
 			grep -q '|!beehive|'; then
 			return 0
 		fi
 		sleep 0.2
-		i=$((i + 1))
+		_w=$((_w + 1))
 	done
 	return 1
 }
 
 # out_has PATTERN ARGS...: bhyvectl ARGS succeeds and prints PATTERN.
 out_has() {
-	pat=$1
+	_pat=$1
 	shift
-	ctl "$@" 2>&1 | grep -q -- "$pat"
+	ctl "$@" 2>&1 | grep -q -- "$_pat"
 }
 # fails_with PATTERN ARGS...: bhyvectl ARGS exits 1 saying PATTERN.
 fails_with() {
-	pat=$1
+	_pat=$1
 	shift
-	msg=$(ctl "$@" 2>&1)
-	[ $? -eq 1 ] && echo "$msg" | grep -q -- "$pat"
+	_msg=$(ctl "$@" 2>&1)
+	[ $? -eq 1 ] && echo "$_msg" | grep -q -- "$_pat"
 }
 
 reg() { # reg NAME: the value bhyvectl prints for --get-NAME on vm1
@@ -84,6 +86,7 @@ if ! wait_ready vm1; then
 	exit 1
 fi
 pass "vm1 started and registered"
+echo "# vm1 ready after $(($(date +%s) - t0)) s"
 
 rip=$(reg rip)
 check "--get-rip inside the guest's idle loop ($rip)" \
@@ -176,13 +179,33 @@ while [ $n -lt 600 ]; do
 done
 check "20 VMs started at once are all registered ($count listed)" \
 	test "$count" -eq 20
+echo "# 20 registered after $(($(date +%s) - t0)) s"
+# One deadline for all twenty: each round asks every guest not yet seen.
 ready=0
-i=1
-while [ $i -le 20 ]; do
-	wait_ready "m$i" && ready=$((ready + 1))
-	i=$((i + 1))
+waiting=" $(seq -s ' ' 1 20) "
+deadline=$(($(date +%s) + 180))
+while [ $ready -lt 20 ] && [ "$(date +%s)" -lt $deadline ]; do
+	for i in $waiting; do
+		if timeout 10 "$BHYVECTL" --rundir="$RD" --vm="m$i" \
+			--read-mem="$MARKER",8 2>/dev/null |
+			grep -q '|!beehive|'; then
+			ready=$((ready + 1))
+			waiting=$(echo "$waiting" | sed "s/ $i / /")
+		fi
+	done
+	sleep 0.5
 done
 check "all 20 guests are running ($ready)" test $ready -eq 20
+n=0
+for i in $waiting; do
+	[ $n -lt 3 ] || break
+	n=$((n + 1))
+	echo "# m$i not ready: $(timeout 10 "$BHYVECTL" --rundir="$RD" \
+		--vm="m$i" --get-rip 2>&1)"
+	sed 's/^/#   /' "$OUT/m$i.log"
+done
+[ $ready -eq 20 ] || ps | sed 's/^/#   /' | grep -e bhyve -e PID
+echo "# 20 running after $(($(date +%s) - t0)) s"
 ctl --vm=m1 --force-reset >/dev/null
 ctl --vm=m2 --destroy >/dev/null
 i=1

@@ -7,11 +7,11 @@
  */
 #include "payload.h"
 
-#define CR0_EM	    (1ul << 2)
-#define CR0_MP	    (1ul << 1)
-#define CR4_OSFXSR  (1ul << 9)
-#define XMM0_MAGIC  0x1122334455667788ul
-#define RBX_MAGIC   0xfeedfacecafebeeful
+#define CR0_EM	   (1ul << 2)
+#define CR0_MP	   (1ul << 1)
+#define CR4_OSFXSR (1ul << 9)
+#define XMM0_MAGIC 0x1122334455667788ul
+#define RBX_MAGIC  0xfeedfacecafebeeful
 
 volatile uint64_t gdb_counter;
 volatile uint64_t gdb_watched;

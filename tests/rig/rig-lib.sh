@@ -187,6 +187,12 @@ rig_sq() {
 	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
 }
 
+# rig_clean FILE: console text without CRs and terminal escapes (SeaBIOS
+# clears the screen).
+rig_clean() {
+	tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g'
+}
+
 # rig_now_ms: a monotonic-enough wall clock in milliseconds.
 rig_now_ms() {
 	local t

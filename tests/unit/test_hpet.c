@@ -265,6 +265,7 @@ test_periodic(void)
 	wr64(sc, HPET_TN_CONF(0),
 	     HPET_TN_INT_ENB | HPET_TN_PERIODIC | HPET_TN_VAL_SET |
 		 HPET_TN_32BIT | 21u << HPET_TN_ROUTE_SHIFT);
+	f.now += NS / 3; /* a counter far from 0 */
 	cnt = rd64(sc, HPET_MAIN_CNT);
 	hpet_mmio_write(sc, HPET_TN_CMP(0), 4, (uint32_t)(cnt + period));
 	CHECK(!(rd64(sc, HPET_TN_CONF(0)) & HPET_TN_VAL_SET),

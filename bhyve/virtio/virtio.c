@@ -1,0 +1,413 @@
+/*
+ * Virtio device state shared by every transport register file: device
+ * status and reset (virtio 1.2, 2.1 and 3.1), feature negotiation (2.2),
+ * NEEDS_RESET after a guest violation, and interrupts: queued while the
+ * device lock is held, sent by virtio_unlock() through an irqfd bound to
+ * a KVM MSI route (MSI-X), single MSI, or INTx with the ISR register.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "mevent.h"
+#include "pci_emul.h"
+#include "virtio_impl.h"
+#include "vmmapi.h"
+
+/* A hostile guest could loop reset/violate: report only the first few. */
+#define VI_MAX_REPORTS 8
+
+void
+vi_softc_linkup(struct virtio_softc *vs, const struct virtio_consts *vc,
+    void *sc, struct pci_devinst *pi, struct vqueue_info *queues)
+{
+	vs->vs_vc = vc;
+	vs->vs_sc = sc;
+	vs->vs_pi = pi;
+	vs->vs_ctx = pi != NULL ? pi->pi_vmctx : NULL;
+	vs->vs_queues = queues;
+	pthread_mutex_init(&vs->vs_mtx, NULL);
+	pthread_mutex_init(&vs->vs_route_mtx, NULL);
+	vs->vs_msix_cfg_idx = VIRTIO_MSI_NO_VECTOR;
+	vs->vs_legacy_bar = vs->vs_msix_bar = vs->vs_modern_bar = -1;
+	for (int i = 0; i < vc->vc_nvq; i++) {
+		struct vqueue_info *vq = &queues[i];
+
+		vq->vq_vs = vs;
+		vq->vq_num = (uint16_t)i;
+		vq->vq_msix_idx = VIRTIO_MSI_NO_VECTOR;
+		vq->vq_kickfd = -1;
+	}
+	if (pi != NULL)
+		pi->pi_arg = vs;
+}
+
+void
+virtio_lock(struct virtio_softc *vs)
+{
+	pthread_mutex_lock(&vs->vs_mtx);
+}
+
+void
+virtio_unlock_nodeliver(struct virtio_softc *vs)
+{
+	pthread_mutex_unlock(&vs->vs_mtx);
+}
+
+/* Binds vector v to a KVM MSI route and an irqfd; route lock held. */
+static int
+vi_route_bind(struct virtio_softc *vs, int v, uint64_t addr, uint32_t data)
+{
+	struct virtio_msix_route *r = &vs->vs_routes[v];
+
+	if (r->gsi >= 0) {
+		if ((r->addr != addr || r->data != data) &&
+		    vm_msi_route_update(vs->vs_ctx, r->gsi, addr, data) != 0)
+			return -1;
+		r->addr = addr;
+		r->data = data;
+		return r->fd;
+	}
+	r->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (r->fd < 0)
+		return -1;
+	r->gsi = vm_msi_route_alloc(vs->vs_ctx, addr, data);
+	if (r->gsi < 0 || vm_irqfd(vs->vs_ctx, r->fd, (uint32_t)r->gsi,
+			      false) != 0) {
+		if (r->gsi >= 0)
+			vm_msi_route_free(vs->vs_ctx, r->gsi);
+		close(r->fd);
+		r->fd = r->gsi = -1;
+		return -1;
+	}
+	r->addr = addr;
+	r->data = data;
+	return r->fd;
+}
+
+/*
+ * Reads vector v's table entry; true if it may be sent now (MSI-X on,
+ * neither the function nor the vector masked).
+ */
+static bool
+vi_msix_entry(struct virtio_softc *vs, int v, uint64_t *addr,
+    uint32_t *data)
+{
+	struct pci_devinst *pi = vs->vs_pi;
+	bool live;
+
+	pthread_mutex_lock(&pi->pi_cfg_lock);
+	live = pci_msix_enabled(pi) && !pi->pi_msix.function_mask &&
+	    v < pi->pi_msix.table_count &&
+	    !(pi->pi_msix.table[v].vector_control & PCIM_MSIX_VCTRL_MASK);
+	if (live) {
+		*addr = pi->pi_msix.table[v].addr;
+		*data = pi->pi_msix.table[v].msg_data;
+	}
+	pthread_mutex_unlock(&pi->pi_cfg_lock);
+	return live;
+}
+
+/*
+ * Sends MSI-X vector v: through its irqfd when the vector is live (the
+ * route follows the table entry), otherwise through pci_emul, which
+ * records a masked vector as pending (PCI 3.0, 6.8.2.9).
+ */
+static void
+vi_msix_send(struct virtio_softc *vs, int v)
+{
+	uint64_t addr, one = 1;
+	uint32_t data;
+	int fd = -1;
+
+	if (vs->vs_fastpath && vi_msix_entry(vs, v, &addr, &data)) {
+		pthread_mutex_lock(&vs->vs_route_mtx);
+		fd = vi_route_bind(vs, v, addr, data);
+		pthread_mutex_unlock(&vs->vs_route_mtx);
+	}
+	if (fd >= 0 && write(fd, &one, sizeof(one)) == sizeof(one))
+		return;
+	pci_generate_msix(vs->vs_pi, v);
+}
+
+int
+vi_msix_irqfd(struct virtio_softc *vs, int vector)
+{
+	uint64_t addr = 0;
+	uint32_t data = 0;
+	struct pci_devinst *pi = vs->vs_pi;
+	int fd;
+
+	if (!vs->vs_fastpath || vector < 0 || vector >= vs->vs_nvec)
+		return -1;
+	pthread_mutex_lock(&pi->pi_cfg_lock);
+	addr = pi->pi_msix.table[vector].addr;
+	data = pi->pi_msix.table[vector].msg_data;
+	pthread_mutex_unlock(&pi->pi_cfg_lock);
+	pthread_mutex_lock(&vs->vs_route_mtx);
+	fd = vi_route_bind(vs, vector, addr, data);
+	pthread_mutex_unlock(&vs->vs_route_mtx);
+	return fd;
+}
+
+void
+virtio_unlock(struct virtio_softc *vs)
+{
+	int vecs[VIRTIO_MAX_QUEUES + 1], nv = 0;
+	bool msi = vs->vs_msi_pending;
+
+	vs->vs_msi_pending = false;
+	for (int v = 0; v < vs->vs_nvec; v++) {
+		if (vs->vs_routes[v].pending && nv < (int)(sizeof(vecs) /
+							sizeof(vecs[0]))) {
+			vs->vs_routes[v].pending = false;
+			vecs[nv++] = v;
+		}
+	}
+	pthread_mutex_unlock(&vs->vs_mtx);
+	for (int i = 0; i < nv; i++)
+		vi_msix_send(vs, vecs[i]);
+	if (msi)
+		pci_generate_msi(vs->vs_pi, 0);
+}
+
+/* Queues an interrupt on vector v, or ISR bit(s) + INTx/MSI. */
+static void
+vi_interrupt(struct virtio_softc *vs, uint8_t isr, uint16_t vector)
+{
+	if (vs->vs_pi == NULL)
+		return;
+	if (vs->vs_msix && pci_msix_enabled(vs->vs_pi)) {
+		if (vector < vs->vs_nvec)
+			vs->vs_routes[vector].pending = true;
+		return;
+	}
+	vs->vs_isr |= isr;
+	if (pci_msi_enabled(vs->vs_pi))
+		vs->vs_msi_pending = true;
+	pci_lintr_assert(vs->vs_pi);
+	vs->vs_lintr = true;
+}
+
+void
+vq_interrupt(struct vqueue_info *vq)
+{
+	vq->vq_nintr++;
+	vi_interrupt(vq->vq_vs, VIRTIO_PCI_ISR_INTR, vq->vq_msix_idx);
+}
+
+void
+vi_config_intr(struct virtio_softc *vs)
+{
+	vi_interrupt(vs, VIRTIO_PCI_ISR_CONFIG, vs->vs_msix_cfg_idx);
+}
+
+void
+vi_config_changed(struct virtio_softc *vs)
+{
+	vs->vs_cfggen++;
+	if (vs->vs_status & VIRTIO_CONFIG_S_DRIVER_OK)
+		vi_config_intr(vs);
+}
+
+uint8_t
+vi_isr_read(struct virtio_softc *vs)
+{
+	uint8_t isr = vs->vs_isr;
+
+	/* 4.1.4.5: reading the ISR clears it and de-asserts INTx. */
+	vs->vs_isr = 0;
+	if (vs->vs_lintr) {
+		vs->vs_lintr = false;
+		pci_lintr_deassert(vs->vs_pi);
+	}
+	return isr;
+}
+
+void
+vi_set_needs_reset_v(struct virtio_softc *vs, const char *fmt, va_list ap)
+{
+	char msg[200];
+
+	if (vs->vs_broken)
+		return;
+	vs->vs_broken = true;
+	vs->vs_status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+	if (vs->vs_nlogged < VI_MAX_REPORTS) {
+		vs->vs_nlogged++;
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		fprintf(stderr, "bhyve: %s %s: guest error: %s; device needs "
+				"reset%s\n",
+		    vs->vs_vc->vc_name, vs->vs_pi ? vs->vs_pi->pi_name : "",
+		    msg,
+		    vs->vs_nlogged == VI_MAX_REPORTS ? " (further errors not "
+						       "reported)"
+						     : "");
+	}
+	/* 2.1.2: with DRIVER_OK set, NEEDS_RESET is announced by a config
+	 * change notification. */
+	if (vs->vs_status & VIRTIO_CONFIG_S_DRIVER_OK)
+		vi_config_intr(vs);
+}
+
+void
+vi_set_needs_reset(struct virtio_softc *vs, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vi_set_needs_reset_v(vs, fmt, ap);
+	va_end(ap);
+}
+
+bool
+vi_device_live(const struct virtio_softc *vs)
+{
+	return (vs->vs_status & VIRTIO_CONFIG_S_DRIVER_OK) && !vs->vs_broken &&
+	    !(vs->vs_status & VIRTIO_CONFIG_S_FAILED);
+}
+
+uint64_t
+vi_offered(const struct virtio_softc *vs, bool modern)
+{
+	uint64_t f = vs->vs_hv_caps;
+
+	/* 6.3: ANY_LAYOUT and NOTIFY_ON_EMPTY are legacy-interface bits;
+	 * VERSION_1 does not fit the legacy 32-bit register anyway. */
+	if (modern)
+		return f & ~(VIRTIO_F_ANY_LAYOUT | VIRTIO_F_NOTIFY_ON_EMPTY);
+	return f & 0xffffffffULL;
+}
+
+void
+vi_reset(struct virtio_softc *vs)
+{
+	const struct virtio_consts *vc = vs->vs_vc;
+
+	if (vc->vc_reset != NULL)
+		vc->vc_reset(vs->vs_sc);
+	for (int i = 0; i < vc->vc_nvq; i++)
+		vq_stop(vs, &vs->vs_queues[i]);
+	vs->vs_negotiated_caps = 0;
+	vs->vs_driver_caps = 0;
+	vs->vs_dfselect = vs->vs_gfselect = 0;
+	vs->vs_curq = 0;
+	vs->vs_status = 0;
+	vs->vs_msix_cfg_idx = VIRTIO_MSI_NO_VECTOR;
+	vs->vs_broken = false;
+	vs->vs_msi_pending = false;
+	for (int v = 0; v < vs->vs_nvec; v++)
+		vs->vs_routes[v].pending = false;
+	(void)vi_isr_read(vs);
+}
+
+/* FEATURES_OK (3.1.1 step 5): accept only what was offered, and a modern
+ * driver must take VERSION_1 (we do not emulate legacy semantics for it). */
+static bool
+vi_features_ok(struct virtio_softc *vs)
+{
+	uint64_t f = vs->vs_driver_caps;
+
+	if ((f & ~vi_offered(vs, true)) != 0 || !(f & VIRTIO_F_VERSION_1))
+		return false;
+	vs->vs_negotiated_caps = f;
+	if (vs->vs_vc->vc_apply_features != NULL)
+		vs->vs_vc->vc_apply_features(vs->vs_sc, f);
+	return true;
+}
+
+/* Hands queues the driver filled before DRIVER_OK to the device. */
+static void
+vi_kick_ready(struct virtio_softc *vs)
+{
+	for (int i = 0; i < vs->vs_vc->vc_nvq; i++) {
+		struct vqueue_info *vq = &vs->vs_queues[i];
+
+		if (vq_ring_ready(vq) && vs->vs_vc->vc_qnotify != NULL)
+			vs->vs_vc->vc_qnotify(vs->vs_sc, vq);
+	}
+}
+
+void
+vi_status_write(struct virtio_softc *vs, uint8_t val)
+{
+	uint8_t old = vs->vs_status;
+
+	if (val == 0) {
+		vi_reset(vs);
+		return;
+	}
+	/* NEEDS_RESET is the device's: only a reset clears it. */
+	val = (uint8_t)((val & ~VIRTIO_CONFIG_S_NEEDS_RESET) |
+	    (old & VIRTIO_CONFIG_S_NEEDS_RESET));
+	if ((val & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    !(old & VIRTIO_CONFIG_S_FEATURES_OK) && !vi_features_ok(vs))
+		val &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
+	vs->vs_status = val;
+	if ((val & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	    !(old & VIRTIO_CONFIG_S_DRIVER_OK) && vi_device_live(vs))
+		vi_kick_ready(vs);
+}
+
+void
+vi_queue_notify(struct virtio_softc *vs, int qidx)
+{
+	struct vqueue_info *vq;
+
+	if (qidx < 0 || qidx >= vs->vs_vc->vc_nvq)
+		return;
+	vq = &vs->vs_queues[qidx];
+	vq->vq_nkicks++;
+	/* 3.1.1: no buffers are used before DRIVER_OK. */
+	if (!vq_ring_ready(vq) || !vi_device_live(vs) ||
+	    vs->vs_vc->vc_qnotify == NULL)
+		return;
+	vs->vs_vc->vc_qnotify(vs->vs_sc, vq);
+}
+
+int
+vi_cfg_read_bytes(const void *cfg, size_t cfgsize, int off, int size,
+    uint32_t *val)
+{
+	uint32_t v = 0;
+
+	if (off < 0 || size < 1 || size > 4 || (size_t)off > cfgsize ||
+	    (size_t)size > cfgsize - (size_t)off)
+		return -1;
+	memcpy(&v, (const uint8_t *)cfg + off, (size_t)size);
+	*val = v;
+	return 0;
+}
+
+void
+vi_queue_kick_external(struct virtio_softc *vs, struct vqueue_info *vq,
+    bool external)
+{
+	vq->vq_kick_external = external;
+	if (vq->vq_kickev == NULL)
+		return;
+	if (external)
+		mevent_disable(vq->vq_kickev);
+	else
+		mevent_enable(vq->vq_kickev);
+}
+
+int
+vq_setup_test(struct virtio_softc *vs, int qidx, uint16_t size,
+    uint64_t desc, uint64_t avail, uint64_t used)
+{
+	struct vqueue_info *vq;
+
+	if (qidx < 0 || qidx >= vs->vs_vc->vc_nvq)
+		return -1;
+	vq = &vs->vs_queues[qidx];
+	vq->vq_qsize = size;
+	vq->vq_desc_gpa = desc;
+	vq->vq_avail_gpa = avail;
+	vq->vq_used_gpa = used;
+	return vq_start(vs, vq);
+}

@@ -1,0 +1,435 @@
+/*
+ * The virtio core every virtio device model uses: the PCI transport
+ * (modern virtio 1.x capabilities and the legacy/transitional I/O BAR),
+ * feature negotiation, device status and reset, split virtqueues with
+ * strict validation of everything the guest writes, and notifications
+ * (ioeventfd kicks, irqfd MSI-X, INTx with the ISR register, EVENT_IDX).
+ *
+ * A device model embeds a struct virtio_softc, fills one constant struct
+ * virtio_consts and points its struct pci_devemu hooks at the vi_pci_*
+ * functions below:
+ *
+ *	struct pci_vtfoo_softc {
+ *		struct virtio_softc vs;
+ *		struct vqueue_info queues[2];
+ *		...
+ *	};
+ *	static const struct virtio_consts vtfoo_vi_consts = {
+ *		.vc_name = "vtfoo",
+ *		.vc_nvq = 2,
+ *		.vc_cfgsize = sizeof(struct vtfoo_config),
+ *		.vc_reset = vtfoo_reset,
+ *		.vc_qnotify = vtfoo_notify,
+ *		.vc_cfgread = vtfoo_cfgread,
+ *		.vc_hv_caps = VTFOO_F_X,
+ *	};
+ *	pe_init:
+ *		vi_softc_linkup(&sc->vs, &vtfoo_vi_consts, sc, pi, sc->queues);
+ *		sc->queues[0].vq_qsize = 256;	(the maximum size offered)
+ *		if (vi_pci_init(&sc->vs, VIRTIO_ID_FOO, PCIC_x, PCIS_x, nvl))
+ *			return -1;
+ *	static const struct pci_devemu pci_de_vtfoo = {
+ *		.pe_emu = "virtio-foo",
+ *		.pe_init = pci_vtfoo_init,
+ *		VI_PCI_DEVEMU_HOOKS,
+ *	};
+ *
+ * Request processing (in vc_qnotify, called with the device lock held):
+ *
+ *	struct iovec iov[N];
+ *	struct vi_req req;
+ *	int n;
+ *
+ *	while ((n = vq_getchain(vq, iov, N, &req)) > 0) {
+ *		... iov[0 .. req.readable-1] are driver->device buffers,
+ *		... iov[req.readable .. n-1] device->driver buffers
+ *		vq_relchain(vq, req.idx, bytes_written);
+ *	}
+ *	vq_endchains(vq, true);		(interrupt, unless suppressed)
+ *
+ * n < 0 means the guest broke the protocol: the device is now
+ * NEEDS_RESET, the violation was logged once, and every later
+ * vq_getchain() returns -1 until the driver resets the device.
+ *
+ * Locking: each device has one mutex, vs_mtx (virtio_lock/virtio_unlock).
+ * The core holds it around every transport register access, around
+ * vc_reset, vc_qnotify, vc_cfgread/vc_cfgwrite and vc_apply_features.  A
+ * device thread that touches a queue (vq_* calls) or vs_* fields must hold
+ * it too.  Interrupts requested while the lock is held (vq_endchains,
+ * vq_interrupt, vi_config_changed) are sent by virtio_unlock(), after the
+ * lock is released, so no PCI lock is ever taken under vs_mtx.
+ *
+ * Threads: kicks arrive through one eventfd per queue (a KVM ioeventfd on
+ * the queue's notify address, so a kick costs no exit to userspace); the
+ * core reads it in the mevent loop and calls vc_qnotify there.  Without
+ * KVM (tests, fuzzers) or for a kick the ioeventfd does not match, the
+ * notify register write calls vc_qnotify on the vCPU thread.  A device
+ * that wants kicks on its own thread can set vc_qnotify and hand the work
+ * over, or take the queue's vq_kickfd in vc_qenable (vhost).
+ *
+ * References: "Virtual I/O Device (VIRTIO) Version 1.2", OASIS, cited as
+ * "virtio 1.2, <section>".
+ */
+#ifndef VIRTIO_H
+#define VIRTIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "config.h"
+
+struct pci_devinst;
+struct vmctx;
+struct mevent;
+
+/* ---- Constants from the specification ---- */
+
+#define VIRTIO_VENDOR 0x1af4
+
+/* Device types (virtio 1.2, 5). */
+#define VIRTIO_ID_NETWORK 1
+#define VIRTIO_ID_BLOCK	  2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_ENTROPY 4
+
+/*
+ * PCI device IDs (virtio 1.2, 4.1.2.1): transitional devices use
+ * 0x1000 + (type - 1) for the four oldest types (with the subsystem
+ * device ID = type), modern-only devices 0x1040 + type.
+ */
+#define VIRTIO_DEV_NET	   0x1000
+#define VIRTIO_DEV_BLOCK   0x1001
+#define VIRTIO_DEV_CONSOLE 0x1003
+#define VIRTIO_DEV_RANDOM  0x1005
+#define VIRTIO_DEV_MODERN(type) (0x1040 + (type))
+
+/* Device status (virtio 1.2, 2.1). */
+#define VIRTIO_CONFIG_S_ACKNOWLEDGE 0x01
+#define VIRTIO_CONFIG_S_DRIVER	    0x02
+#define VIRTIO_CONFIG_S_DRIVER_OK   0x04
+#define VIRTIO_CONFIG_S_FEATURES_OK 0x08
+#define VIRTIO_CONFIG_S_NEEDS_RESET 0x40
+#define VIRTIO_CONFIG_S_FAILED	    0x80
+
+/* Reserved feature bits (virtio 1.2, 6). */
+#define VIRTIO_F_NOTIFY_ON_EMPTY    (1ULL << 24) /* legacy only */
+#define VIRTIO_F_ANY_LAYOUT	    (1ULL << 27) /* legacy only */
+#define VIRTIO_RING_F_INDIRECT_DESC (1ULL << 28)
+#define VIRTIO_RING_F_EVENT_IDX	    (1ULL << 29)
+#define VIRTIO_F_VERSION_1	    (1ULL << 32)
+/* What the core itself handles and offers on top of vc_hv_caps. */
+#define VIRTIO_CORE_CAPS                                                     \
+	(VIRTIO_RING_F_INDIRECT_DESC | VIRTIO_RING_F_EVENT_IDX |             \
+	    VIRTIO_F_VERSION_1 | VIRTIO_F_ANY_LAYOUT)
+
+/* ISR status bits (virtio 1.2, 4.1.4.5). */
+#define VIRTIO_PCI_ISR_INTR   0x1
+#define VIRTIO_PCI_ISR_CONFIG 0x2
+
+#define VIRTIO_MSI_NO_VECTOR 0xffff
+
+/* Split virtqueue layout (virtio 1.2, 2.7). */
+#define VRING_DESC_F_NEXT     1
+#define VRING_DESC_F_WRITE    2
+#define VRING_DESC_F_INDIRECT 4
+#define VRING_AVAIL_F_NO_INTERRUPT 1
+#define VRING_USED_F_NO_NOTIFY	   1
+
+struct vring_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+struct vring_avail {
+	uint16_t flags;
+	uint16_t idx;
+	uint16_t ring[]; /* qsize entries, then used_event */
+};
+
+struct vring_used_elem {
+	uint32_t id;
+	uint32_t len;
+};
+
+struct vring_used {
+	uint16_t flags;
+	uint16_t idx;
+	struct vring_used_elem ring[]; /* qsize entries, then avail_event */
+};
+
+/* Byte sizes of the three parts for a queue of n entries (2.7). */
+#define VRING_DESC_SIZE(n)  (16ULL * (n))
+#define VRING_AVAIL_SIZE(n) (6ULL + 2ULL * (n))
+#define VRING_USED_SIZE(n)  (6ULL + 8ULL * (n))
+/* Legacy layout (2.7.2): used ring aligned to this after the avail ring. */
+#define VRING_LEGACY_ALIGN 4096
+
+#define VIRTIO_QUEUE_MAX 32768 /* largest queue size (2.7) */
+/* Most queues one device may have (the transport's limit here). */
+#define VIRTIO_MAX_QUEUES 64
+
+/* ---- The device model's description ---- */
+
+struct virtio_softc;
+struct vqueue_info;
+
+struct virtio_consts {
+	const char *vc_name; /* for messages */
+	int vc_nvq;	     /* number of queues, <= VIRTIO_MAX_QUEUES */
+	size_t vc_cfgsize;   /* bytes of device-specific config space */
+	/*
+	 * The driver wrote 0 to the status (or the core reset the device
+	 * after a failure): forget device state.  The core resets its own
+	 * state (queues, features, status, ISR, vectors) afterwards.
+	 */
+	void (*vc_reset)(void *sc);
+	/* The driver kicked queue vq (or DRIVER_OK was set with it ready). */
+	void (*vc_qnotify)(void *sc, struct vqueue_info *vq);
+	/*
+	 * Device config access at offset off (< vc_cfgsize), size 1, 2 or
+	 * 4 bytes, off + size <= vc_cfgsize.  0 on success; otherwise reads
+	 * return 0 / writes are ignored.  vc_cfgwrite NULL: read-only.
+	 */
+	int (*vc_cfgread)(void *sc, int off, int size, uint32_t *val);
+	int (*vc_cfgwrite)(void *sc, int off, int size, uint32_t val);
+	/* The driver accepted these features (subset of offered). */
+	void (*vc_apply_features)(void *sc, uint64_t negotiated);
+	/*
+	 * Optional: queue vq became usable (enabled = true, after its ring
+	 * was validated and mapped) or stopped (reset).
+	 */
+	void (*vc_qenable)(void *sc, struct vqueue_info *vq, bool enabled);
+	/* Device-specific feature bits offered (plus VIRTIO_CORE_CAPS). */
+	uint64_t vc_hv_caps;
+};
+
+/* ---- Queues ---- */
+
+struct vqueue_info {
+	/*
+	 * Set by the device before vi_pci_init(): the largest size the
+	 * device offers (a power of two, 1 .. VIRTIO_QUEUE_MAX).  The
+	 * driver may choose a smaller power of two; vq_qsize then holds
+	 * the negotiated size while vq_maxsize keeps the offer.
+	 */
+	uint16_t vq_qsize;
+	uint16_t vq_maxsize;
+	uint16_t vq_num; /* index within the device */
+	struct virtio_softc *vq_vs;
+
+	bool vq_enabled;	/* validated, mapped, in use */
+	uint16_t vq_last_avail; /* next avail slot the device consumes */
+	uint16_t vq_next_used;	/* used idx the device publishes next */
+	uint16_t vq_save_used;	/* used idx at the last interrupt decision */
+	uint16_t vq_msix_idx;	/* MSI-X vector or VIRTIO_MSI_NO_VECTOR */
+	bool vq_kick_off;	/* device asked for no kicks */
+	bool vq_intr_pending;	/* to be sent by virtio_unlock() */
+
+	/* Guest-physical ring addresses as the driver programmed them. */
+	uint64_t vq_desc_gpa, vq_avail_gpa, vq_used_gpa;
+	/* Host views, valid while vq_enabled (vm_map_gpa of each part). */
+	struct vring_desc *vq_desc;
+	struct vring_avail *vq_avail;
+	struct vring_used *vq_used;
+
+	int vq_kickfd;		/* eventfd of the queue's ioeventfd, or -1 */
+	struct mevent *vq_kickev;
+	bool vq_kick_external;	/* the device reads vq_kickfd itself */
+	uint64_t vq_nkicks, vq_nintr; /* statistics */
+};
+
+/*
+ * One descriptor chain as vq_getchain() found it: iov[0 .. readable-1]
+ * are device-readable, iov[readable .. readable+writable-1] writable.
+ */
+struct vi_req {
+	uint16_t idx;	    /* head index: give it back to vq_relchain */
+	uint16_t readable;  /* number of device-readable iovecs */
+	uint16_t writable;  /* number of device-writable iovecs */
+	uint32_t rlen;	    /* total readable bytes */
+	uint32_t wlen;	    /* total writable bytes */
+};
+
+/*
+ * Takes the next available chain.  Returns its number of descriptors
+ * (1 .. niov), 0 if the driver has made nothing more available, or -1 if
+ * the device is (now) NEEDS_RESET: a malformed ring or chain, or a chain
+ * of more than niov descriptors.  Every descriptor is read once from
+ * guest memory; every buffer is checked to lie entirely in guest RAM.
+ */
+int vq_getchain(struct vqueue_info *vq, struct iovec *iov, int niov,
+    struct vi_req *req);
+/* Puts back the last n chains taken (e.g. no room to process them). */
+void vq_retchains(struct vqueue_info *vq, uint16_t n);
+/*
+ * Publishes chain 'idx' as used with 'len' bytes written to its writable
+ * part (release ordering: the data is visible before the used index).
+ */
+void vq_relchain(struct vqueue_info *vq, uint16_t idx, uint32_t len);
+/*
+ * After a batch of vq_relchain(): decides whether the driver wants an
+ * interrupt (EVENT_IDX used_event or VRING_AVAIL_F_NO_INTERRUPT, virtio
+ * 1.2, 2.7.7) and if so queues it.  used_all_avail: the device consumed
+ * everything available (for the legacy VIRTIO_F_NOTIFY_ON_EMPTY).
+ */
+void vq_endchains(struct vqueue_info *vq, bool used_all_avail);
+/* Queues the queue's interrupt unconditionally. */
+void vq_interrupt(struct vqueue_info *vq);
+/* Whether the queue is enabled and the device is live. */
+bool vq_ring_ready(const struct vqueue_info *vq);
+/* Whether the driver has made chains available that were not taken. */
+bool vq_has_descs(struct vqueue_info *vq);
+/*
+ * Kick suppression (virtio 1.2, 2.7.10): ask the driver not to notify
+ * (polling devices) or to notify again.  vq_kick_enable() returns true if
+ * chains arrived meanwhile, so the caller must look again.
+ */
+void vq_kick_disable(struct vqueue_info *vq);
+bool vq_kick_enable(struct vqueue_info *vq);
+
+/* ---- The device ---- */
+
+/* Transport variants ("transport" key: unset, "legacy" or "modern"). */
+enum virtio_transport {
+	VIRTIO_TRANSPORT_TRANSITIONAL, /* both, IDs 0x1000+ (bhyve's way) */
+	VIRTIO_TRANSPORT_LEGACY,       /* I/O BAR only */
+	VIRTIO_TRANSPORT_MODERN	       /* capabilities only, 0x1040+ */
+};
+
+/* Per-MSI-X-vector fast path: one KVM MSI route (GSI) and its irqfd. */
+struct virtio_msix_route {
+	int gsi; /* -1: none yet */
+	int fd;	 /* eventfd bound to gsi, or -1 */
+	uint64_t addr;
+	uint32_t data;
+	bool pending; /* to be sent by virtio_unlock() */
+};
+
+struct virtio_softc {
+	const struct virtio_consts *vs_vc;
+	void *vs_sc; /* the device's softc, passed to vc_* */
+	struct pci_devinst *vs_pi;
+	struct vmctx *vs_ctx;
+	struct vqueue_info *vs_queues;
+	pthread_mutex_t vs_mtx;
+
+	enum virtio_transport vs_transport;
+	bool vs_msix;	    /* MSI-X capability present */
+	bool vs_fastpath;   /* ioeventfd/irqfd available (real VM) */
+	uint64_t vs_hv_caps; /* offered: vc_hv_caps | core caps */
+	uint64_t vs_negotiated_caps;
+	uint64_t vs_driver_caps; /* what the driver wrote so far */
+	uint32_t vs_dfselect, vs_gfselect;
+	uint16_t vs_curq;
+	uint8_t vs_status;
+	uint8_t vs_isr;
+	uint8_t vs_cfggen;
+	uint16_t vs_msix_cfg_idx;
+	bool vs_cfg_intr_pending;
+	bool vs_broken;	 /* NEEDS_RESET: no processing until reset */
+	bool vs_logged;	 /* the violation was reported */
+	bool vs_lintr;	 /* INTx asserted by us */
+
+	/* BAR layout (see docs/virtio.md). */
+	int vs_legacy_bar;  /* -1 or 0 */
+	int vs_msix_bar;    /* -1 or 1 */
+	int vs_modern_bar;  /* -1 or 4 */
+	int vs_pcicfg_off;  /* offset of the PCI_CFG capability or 0 */
+	uint64_t vs_legacy_addr, vs_modern_addr; /* decoded addresses */
+	bool vs_legacy_on, vs_modern_on;
+
+	int vs_nvec; /* MSI-X table size (0: none) */
+	struct virtio_msix_route *vs_routes;
+	pthread_mutex_t vs_route_mtx; /* vs_routes[].gsi/fd/addr/data */
+	bool vs_msi_pending;	      /* single MSI (virtio_msix=false) */
+	int vs_nlogged;		      /* violations reported (capped) */
+};
+
+/*
+ * Links the parts: vs is inside the device softc sc; queues is an array
+ * of vc->vc_nvq.  Sets pi->pi_arg = vs (the vi_pci_* hooks rely on it).
+ */
+void vi_softc_linkup(struct virtio_softc *vs, const struct virtio_consts *vc,
+    void *sc, struct pci_devinst *pi, struct vqueue_info *queues);
+/*
+ * Builds the PCI function: IDs, class, BARs, capabilities, MSI-X (unless
+ * virtio_msix=false globally or for the device), INTx, kick eventfds.
+ * Reads the device node's "transport" key.  Returns 0 or -1 (printed).
+ */
+int vi_pci_init(struct virtio_softc *vs, int devtype, uint8_t class,
+    uint8_t subclass, struct config_node *nvl);
+
+/* The struct pci_devemu hooks (pi->pi_arg must be the virtio_softc). */
+void vi_pci_write(struct pci_devinst *pi, int baridx, uint64_t offset,
+    int size, uint64_t value);
+uint64_t vi_pci_read(struct pci_devinst *pi, int baridx, uint64_t offset,
+    int size);
+int vi_pci_cfgread(struct pci_devinst *pi, int off, int bytes,
+    uint32_t *val);
+int vi_pci_cfgwrite(struct pci_devinst *pi, int off, int bytes,
+    uint32_t val);
+void vi_pci_baraddr(struct pci_devinst *pi, int baridx, bool enabled,
+    uint64_t address);
+#define VI_PCI_DEVEMU_HOOKS                                                  \
+	.pe_barwrite = vi_pci_write, .pe_barread = vi_pci_read,              \
+	.pe_cfgread = vi_pci_cfgread, .pe_cfgwrite = vi_pci_cfgwrite,        \
+	.pe_baraddr = vi_pci_baraddr
+/* Releases what vi_pci_init() set up (eventfds, routes, irqfds). */
+void vi_pci_fini(struct virtio_softc *vs);
+
+void virtio_lock(struct virtio_softc *vs);
+/* Unlocks, then sends the interrupts queued while locked. */
+void virtio_unlock(struct virtio_softc *vs);
+
+/*
+ * The device detected a protocol violation (its own request parser):
+ * sets NEEDS_RESET, raises a config-change interrupt, logs once; queue
+ * processing stops until the driver resets the device.  Lock held.
+ */
+void vi_set_needs_reset(struct virtio_softc *vs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Device config changed: bumps config_generation, config interrupt. */
+void vi_config_changed(struct virtio_softc *vs);
+/* Whether the driver set DRIVER_OK and the device is not broken. */
+bool vi_device_live(const struct virtio_softc *vs);
+/* Reads size bytes at off of a little-endian config image (helper). */
+int vi_cfg_read_bytes(const void *cfg, size_t cfgsize, int off, int size,
+    uint32_t *val);
+/* Whether a feature was negotiated. */
+static inline bool
+vi_has_feature(const struct virtio_softc *vs, uint64_t f)
+{
+	return (vs->vs_negotiated_caps & f) == f;
+}
+
+/*
+ * The irqfd of MSI-X vector 'vector' for a kernel datapath (vhost): makes
+ * sure a KVM MSI route matching the vector's table entry and an irqfd
+ * bound to it exist; returns the eventfd, or -1 (no MSI-X, no such
+ * vector, no KVM).  Call WITHOUT vs_mtx held (it takes the PCI lock).
+ * Note: the kernel signals the irqfd even while the vector is masked.
+ */
+int vi_msix_irqfd(struct virtio_softc *vs, int vector);
+/*
+ * Stops (external = true) or resumes the core's reading of vq_kickfd,
+ * for devices that hand the kick eventfd to their own thread or to the
+ * kernel.  Lock held.
+ */
+void vi_queue_kick_external(struct virtio_softc *vs, struct vqueue_info *vq,
+    bool external);
+
+/* ---- For tests and fuzzers ---- */
+
+/*
+ * Sets a queue up as if the driver had programmed it (size, the three
+ * ring addresses) and enables it: the same validation as the transport.
+ * Returns 0, or -1 with the device NEEDS_RESET.  Lock held.
+ */
+int vq_setup_test(struct virtio_softc *vs, int qidx, uint16_t size,
+    uint64_t desc, uint64_t avail, uint64_t used);
+
+#endif /* VIRTIO_H */
