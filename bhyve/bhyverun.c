@@ -31,12 +31,25 @@
 #include "mevent.h"
 #include "pci_legacy.h"
 #include "platform.h"
+#include "pm.h"
 
 /* ---- building the VM from the configuration ---- */
 
+/*
+ * SIGTERM asks the guest to shut down, as pressing a PC's power button
+ * does, when the guest has ACPI on to hear it; a second SIGTERM, SIGINT,
+ * or a guest without ACPI ends the VM at once (exit status 1).
+ */
 static void
 bhyve_on_signal(int signo, enum ev_type type, void *arg)
 {
+	static int sigterms;
+
+	if (signo == SIGTERM && sigterms++ == 0 && pm_power_button_press()) {
+		fprintf(stderr, "bhyve: SIGTERM: pressed the ACPI power "
+				"button; send SIGTERM again to stop now\n");
+		return;
+	}
 	fprintf(stderr, "bhyve: %s: stopping the VM\n",
 	    signo == SIGINT ? "SIGINT" : "SIGTERM");
 	bhyve_request_suspend(VM_SUSPEND_POWEROFF);
@@ -207,6 +220,8 @@ main(int argc, char **argv)
 	init_mem();
 	inout_set_strict(get_config_bool_default("x86.strictio", false));
 	mem_set_strict(get_config_bool_default("x86.strictio", false));
+	/* Platform devices (the MADT, the MP table) size themselves by it. */
+	guest_ncpus = o.cpus;
 	if (bhyve_setup_events() != 0 || bhyve_create_vm(&o, &ctx) != 0 ||
 	    platform_init(ctx) != 0 ||
 	    vcpu_run_open(ctx, o.cpus,

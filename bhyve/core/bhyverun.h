@@ -25,6 +25,8 @@ struct vcpu *bhyve_vcpu(int vcpuid);
  * exits with the status that matches 'how'.  Safe from any thread.
  */
 void bhyve_request_suspend(enum vm_suspend_how how);
+/* Ends the VM with an explicit exit status (QEMU's isa-debug-exit). */
+void bhyve_request_exit(int status);
 /* Ends the VM with status 4 after a fatal device or VMM error. */
 void bhyve_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int bhyve_exit_status(enum vm_suspend_how how);

@@ -857,7 +857,8 @@ cmd_defaults(void)
 	if (v != NULL)
 		set_config_value_if_unset("lpc.bootvars", v);
 	set_config_value_if_unset("memory.size", "256M");
-	set_config_value_if_unset("acpi_tables", "false");
+	/* ACPI tables are always built, as FreeBSD 15 does; -A is a no-op. */
+	set_config_value_if_unset("acpi_tables", "true");
 	set_config_value_if_unset("acpi_tables_in_memory", "true");
 	set_config_value_if_unset("x86.strictmsr", "true");
 	set_config_value_if_unset("lpc.fwcfg", "bhyve");

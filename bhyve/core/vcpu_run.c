@@ -120,6 +120,22 @@ bhyve_request_suspend(enum vm_suspend_how how)
 	mevent_exit(bhyve_exit_status(how));
 }
 
+void
+bhyve_request_exit(int status)
+{
+	enum vm_suspend_how none = VM_SUSPEND_NONE;
+
+	if (!__atomic_compare_exchange_n(&suspend_how, &none, VM_SUSPEND_LAST,
+		false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return;
+	bhyve_kick_all();
+	pthread_mutex_lock(&park_mtx);
+	pthread_cond_broadcast(&park_cv);
+	pthread_cond_broadcast(&parked_cv);
+	pthread_mutex_unlock(&park_mtx);
+	mevent_exit(status);
+}
+
 static bool
 bhyve_suspended(void)
 {

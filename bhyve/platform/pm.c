@@ -12,6 +12,7 @@
  * with exit 0, which tells the caller to start it again, as with bhyve.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -21,6 +22,8 @@
 #include "pm.h"
 
 #define PM1_SCI_EN     0x0001
+#define PM1_PWRBTN     0x0100 /* PWRBTN_STS / PWRBTN_EN */
+#define PM_SCI_IRQ     9
 #define PM1_SLP_TYP(v) (((v) >> 10) & 0x7)
 #define PM1_SLP_EN     0x2000
 #define PM_TMR_HZ      3579545ULL
@@ -30,6 +33,41 @@
 static pthread_mutex_t pm_mtx = PTHREAD_MUTEX_INITIALIZER;
 static uint16_t pm1_status, pm1_enable, pm1_control;
 static uint8_t rst_cnt;
+static struct vmctx *pm_ctx;
+static bool sci_asserted;
+
+/*
+ * The SCI is a level-triggered line (ACPI 6.5, 4.8.2.1): asserted while an
+ * enabled status bit is set and the OS has ACPI mode on.  Called with
+ * pm_mtx held.
+ */
+static void
+pm_sci_update(void)
+{
+	bool want = (pm1_control & PM1_SCI_EN) &&
+	    (pm1_status & pm1_enable & PM1_PWRBTN);
+
+	if (want == sci_asserted || pm_ctx == NULL)
+		return;
+	sci_asserted = want;
+	if (want)
+		vm_isa_assert_irq(pm_ctx, PM_SCI_IRQ, PM_SCI_IRQ);
+	else
+		vm_isa_deassert_irq(pm_ctx, PM_SCI_IRQ, PM_SCI_IRQ);
+}
+
+bool
+pm_power_button_press(void)
+{
+	bool armed;
+
+	pthread_mutex_lock(&pm_mtx);
+	armed = (pm1_control & PM1_SCI_EN) && (pm1_enable & PM1_PWRBTN);
+	pm1_status |= PM1_PWRBTN;
+	pm_sci_update();
+	pthread_mutex_unlock(&pm_mtx);
+	return armed;
+}
 
 static uint32_t
 pm_timer_now(void)
@@ -64,6 +102,7 @@ pm1_evt_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
 		pm1_enable = (uint16_t)((pm1_enable & ~mask) |
 		    ((*eax << (8 * (off - 2))) & mask));
 	}
+	pm_sci_update();
 	pthread_mutex_unlock(&pm_mtx);
 	return 0;
 }
@@ -84,6 +123,7 @@ pm1_cnt_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
 	/* SCI_EN belongs to the SMI_CMD handshake, not to the OS. */
 	pm1_control = (uint16_t)((v & ~(PM1_SLP_EN | PM1_SCI_EN)) |
 	    (pm1_control & PM1_SCI_EN));
+	pm_sci_update();
 	pthread_mutex_unlock(&pm_mtx);
 	if ((v & PM1_SLP_EN) && PM1_SLP_TYP(v) == PM_SLP_TYP_S5)
 		bhyve_request_suspend(VM_SUSPEND_POWEROFF);
@@ -112,6 +152,7 @@ smi_cmd_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
 		pm1_control |= PM1_SCI_EN;
 	else if ((*eax & 0xff) == PM_ACPI_DISABLE)
 		pm1_control &= (uint16_t)~PM1_SCI_EN;
+	pm_sci_update();
 	pthread_mutex_unlock(&pm_mtx);
 	return 0;
 }
@@ -160,6 +201,8 @@ pm_init(struct vmctx *ctx)
 {
 	pm1_status = pm1_enable = pm1_control = 0;
 	rst_cnt = 0;
+	sci_asserted = false;
+	pm_ctx = ctx;
 	for (size_t i = 0; i < sizeof(pm_ports) / sizeof(pm_ports[0]); i++) {
 		if (register_inout(&pm_ports[i]) != 0)
 			return -1;

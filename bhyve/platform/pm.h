@@ -3,6 +3,7 @@
 #ifndef PM_H
 #define PM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define PM1A_EVT_ADDR	0x400
@@ -15,5 +16,11 @@
 #define PM_SLP_TYP_S5	5 /* the _S5 package value in beehive's DSDT */
 
 uint16_t pm_get_pm1_control(void);
+/*
+ * Presses the ACPI power button: sets PWRBTN_STS and raises the SCI.
+ * Returns true when the guest OS has ACPI on and the button enabled, i.e.
+ * when it will act on the press.
+ */
+bool pm_power_button_press(void);
 
 #endif

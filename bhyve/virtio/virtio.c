@@ -23,7 +23,7 @@
 
 void
 vi_softc_linkup(struct virtio_softc *vs, const struct virtio_consts *vc,
-    void *sc, struct pci_devinst *pi, struct vqueue_info *queues)
+		void *sc, struct pci_devinst *pi, struct vqueue_info *queues)
 {
 	vs->vs_vc = vc;
 	vs->vs_sc = sc;
@@ -76,8 +76,8 @@ vi_route_bind(struct virtio_softc *vs, int v, uint64_t addr, uint32_t data)
 	if (r->fd < 0)
 		return -1;
 	r->gsi = vm_msi_route_alloc(vs->vs_ctx, addr, data);
-	if (r->gsi < 0 || vm_irqfd(vs->vs_ctx, r->fd, (uint32_t)r->gsi,
-			      false) != 0) {
+	if (r->gsi < 0 ||
+	    vm_irqfd(vs->vs_ctx, r->fd, (uint32_t)r->gsi, false) != 0) {
 		if (r->gsi >= 0)
 			vm_msi_route_free(vs->vs_ctx, r->gsi);
 		close(r->fd);
@@ -94,16 +94,15 @@ vi_route_bind(struct virtio_softc *vs, int v, uint64_t addr, uint32_t data)
  * neither the function nor the vector masked).
  */
 static bool
-vi_msix_entry(struct virtio_softc *vs, int v, uint64_t *addr,
-    uint32_t *data)
+vi_msix_entry(struct virtio_softc *vs, int v, uint64_t *addr, uint32_t *data)
 {
 	struct pci_devinst *pi = vs->vs_pi;
 	bool live;
 
 	pthread_mutex_lock(&pi->pi_cfg_lock);
 	live = pci_msix_enabled(pi) && !pi->pi_msix.function_mask &&
-	    v < pi->pi_msix.table_count &&
-	    !(pi->pi_msix.table[v].vector_control & PCIM_MSIX_VCTRL_MASK);
+	       v < pi->pi_msix.table_count &&
+	       !(pi->pi_msix.table[v].vector_control & PCIM_MSIX_VCTRL_MASK);
 	if (live) {
 		*addr = pi->pi_msix.table[v].addr;
 		*data = pi->pi_msix.table[v].msg_data;
@@ -162,8 +161,8 @@ virtio_unlock(struct virtio_softc *vs)
 
 	vs->vs_msi_pending = false;
 	for (int v = 0; v < vs->vs_nvec; v++) {
-		if (vs->vs_routes[v].pending && nv < (int)(sizeof(vecs) /
-							sizeof(vecs[0]))) {
+		if (vs->vs_routes[v].pending &&
+		    nv < (int)(sizeof(vecs) / sizeof(vecs[0]))) {
 			vs->vs_routes[v].pending = false;
 			vecs[nv++] = v;
 		}
@@ -240,13 +239,15 @@ vi_set_needs_reset_v(struct virtio_softc *vs, const char *fmt, va_list ap)
 	if (vs->vs_nlogged < VI_MAX_REPORTS) {
 		vs->vs_nlogged++;
 		vsnprintf(msg, sizeof(msg), fmt, ap);
-		fprintf(stderr, "bhyve: %s %s: guest error: %s; device needs "
-				"reset%s\n",
-		    vs->vs_vc->vc_name, vs->vs_pi ? vs->vs_pi->pi_name : "",
-		    msg,
-		    vs->vs_nlogged == VI_MAX_REPORTS ? " (further errors not "
-						       "reported)"
-						     : "");
+		fprintf(stderr,
+			"bhyve: %s %s: guest error: %s; device needs "
+			"reset%s\n",
+			vs->vs_vc->vc_name, vs->vs_pi ? vs->vs_pi->pi_name : "",
+			msg,
+			vs->vs_nlogged == VI_MAX_REPORTS
+			    ? " (further errors not "
+			      "reported)"
+			    : "");
 	}
 	/* 2.1.2: with DRIVER_OK set, NEEDS_RESET is announced by a config
 	 * change notification. */
@@ -268,7 +269,7 @@ bool
 vi_device_live(const struct virtio_softc *vs)
 {
 	return (vs->vs_status & VIRTIO_CONFIG_S_DRIVER_OK) && !vs->vs_broken &&
-	    !(vs->vs_status & VIRTIO_CONFIG_S_FAILED);
+	       !(vs->vs_status & VIRTIO_CONFIG_S_FAILED);
 }
 
 uint64_t
@@ -343,7 +344,7 @@ vi_status_write(struct virtio_softc *vs, uint8_t val)
 	}
 	/* NEEDS_RESET is the device's: only a reset clears it. */
 	val = (uint8_t)((val & ~VIRTIO_CONFIG_S_NEEDS_RESET) |
-	    (old & VIRTIO_CONFIG_S_NEEDS_RESET));
+			(old & VIRTIO_CONFIG_S_NEEDS_RESET));
 	if ((val & VIRTIO_CONFIG_S_FEATURES_OK) &&
 	    !(old & VIRTIO_CONFIG_S_FEATURES_OK) && !vi_features_ok(vs))
 		val &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
@@ -371,7 +372,7 @@ vi_queue_notify(struct virtio_softc *vs, int qidx)
 
 int
 vi_cfg_read_bytes(const void *cfg, size_t cfgsize, int off, int size,
-    uint32_t *val)
+		  uint32_t *val)
 {
 	uint32_t v = 0;
 
@@ -385,7 +386,7 @@ vi_cfg_read_bytes(const void *cfg, size_t cfgsize, int off, int size,
 
 void
 vi_queue_kick_external(struct virtio_softc *vs, struct vqueue_info *vq,
-    bool external)
+		       bool external)
 {
 	vq->vq_kick_external = external;
 	if (vq->vq_kickev == NULL)
@@ -397,8 +398,8 @@ vi_queue_kick_external(struct virtio_softc *vs, struct vqueue_info *vq,
 }
 
 int
-vq_setup_test(struct virtio_softc *vs, int qidx, uint16_t size,
-    uint64_t desc, uint64_t avail, uint64_t used)
+vq_setup_test(struct virtio_softc *vs, int qidx, uint16_t size, uint64_t desc,
+	      uint64_t avail, uint64_t used)
 {
 	struct vqueue_info *vq;
 

@@ -99,10 +99,10 @@ struct mevent;
  * 0x1000 + (type - 1) for the four oldest types (with the subsystem
  * device ID = type), modern-only devices 0x1040 + type.
  */
-#define VIRTIO_DEV_NET	   0x1000
-#define VIRTIO_DEV_BLOCK   0x1001
-#define VIRTIO_DEV_CONSOLE 0x1003
-#define VIRTIO_DEV_RANDOM  0x1005
+#define VIRTIO_DEV_NET		0x1000
+#define VIRTIO_DEV_BLOCK	0x1001
+#define VIRTIO_DEV_CONSOLE	0x1003
+#define VIRTIO_DEV_RANDOM	0x1005
 #define VIRTIO_DEV_MODERN(type) (0x1040 + (type))
 
 /* Device status (virtio 1.2, 2.1). */
@@ -120,9 +120,9 @@ struct mevent;
 #define VIRTIO_RING_F_EVENT_IDX	    (1ULL << 29)
 #define VIRTIO_F_VERSION_1	    (1ULL << 32)
 /* What the core itself handles and offers on top of vc_hv_caps. */
-#define VIRTIO_CORE_CAPS                                                     \
-	(VIRTIO_RING_F_INDIRECT_DESC | VIRTIO_RING_F_EVENT_IDX |             \
-	    VIRTIO_F_VERSION_1 | VIRTIO_F_ANY_LAYOUT)
+#define VIRTIO_CORE_CAPS                                                       \
+	(VIRTIO_RING_F_INDIRECT_DESC | VIRTIO_RING_F_EVENT_IDX |               \
+	 VIRTIO_F_VERSION_1 | VIRTIO_F_ANY_LAYOUT)
 
 /* ISR status bits (virtio 1.2, 4.1.4.5). */
 #define VIRTIO_PCI_ISR_INTR   0x1
@@ -131,9 +131,9 @@ struct mevent;
 #define VIRTIO_MSI_NO_VECTOR 0xffff
 
 /* Split virtqueue layout (virtio 1.2, 2.7). */
-#define VRING_DESC_F_NEXT     1
-#define VRING_DESC_F_WRITE    2
-#define VRING_DESC_F_INDIRECT 4
+#define VRING_DESC_F_NEXT	   1
+#define VRING_DESC_F_WRITE	   2
+#define VRING_DESC_F_INDIRECT	   4
 #define VRING_AVAIL_F_NO_INTERRUPT 1
 #define VRING_USED_F_NO_NOTIFY	   1
 
@@ -236,9 +236,9 @@ struct vqueue_info {
 	struct vring_avail *vq_avail;
 	struct vring_used *vq_used;
 
-	int vq_kickfd;		/* eventfd of the queue's ioeventfd, or -1 */
+	int vq_kickfd; /* eventfd of the queue's ioeventfd, or -1 */
 	struct mevent *vq_kickev;
-	bool vq_kick_external;	/* the device reads vq_kickfd itself */
+	bool vq_kick_external;	      /* the device reads vq_kickfd itself */
 	uint64_t vq_nkicks, vq_nintr; /* statistics */
 };
 
@@ -247,11 +247,11 @@ struct vqueue_info {
  * are device-readable, iov[readable .. readable+writable-1] writable.
  */
 struct vi_req {
-	uint16_t idx;	    /* head index: give it back to vq_relchain */
-	uint16_t readable;  /* number of device-readable iovecs */
-	uint16_t writable;  /* number of device-writable iovecs */
-	uint32_t rlen;	    /* total readable bytes */
-	uint32_t wlen;	    /* total writable bytes */
+	uint16_t idx;	   /* head index: give it back to vq_relchain */
+	uint16_t readable; /* number of device-readable iovecs */
+	uint16_t writable; /* number of device-writable iovecs */
+	uint32_t rlen;	   /* total readable bytes */
+	uint32_t wlen;	   /* total writable bytes */
 };
 
 /*
@@ -262,7 +262,7 @@ struct vi_req {
  * guest memory; every buffer is checked to lie entirely in guest RAM.
  */
 int vq_getchain(struct vqueue_info *vq, struct iovec *iov, int niov,
-    struct vi_req *req);
+		struct vi_req *req);
 /* Puts back the last n chains taken (e.g. no room to process them). */
 void vq_retchains(struct vqueue_info *vq, uint16_t n);
 /*
@@ -318,8 +318,8 @@ struct virtio_softc {
 	pthread_mutex_t vs_mtx;
 
 	enum virtio_transport vs_transport;
-	bool vs_msix;	    /* MSI-X capability present */
-	bool vs_fastpath;   /* ioeventfd/irqfd available (real VM) */
+	bool vs_msix;	     /* MSI-X capability present */
+	bool vs_fastpath;    /* ioeventfd/irqfd available (real VM) */
 	uint64_t vs_hv_caps; /* offered: vc_hv_caps | core caps */
 	uint64_t vs_negotiated_caps;
 	uint64_t vs_driver_caps; /* what the driver wrote so far */
@@ -330,15 +330,15 @@ struct virtio_softc {
 	uint8_t vs_cfggen;
 	uint16_t vs_msix_cfg_idx;
 	bool vs_cfg_intr_pending;
-	bool vs_broken;	 /* NEEDS_RESET: no processing until reset */
-	bool vs_logged;	 /* the violation was reported */
-	bool vs_lintr;	 /* INTx asserted by us */
+	bool vs_broken; /* NEEDS_RESET: no processing until reset */
+	bool vs_logged; /* the violation was reported */
+	bool vs_lintr;	/* INTx asserted by us */
 
 	/* BAR layout (see docs/virtio.md). */
-	int vs_legacy_bar;  /* -1 or 0 */
-	int vs_msix_bar;    /* -1 or 1 */
-	int vs_modern_bar;  /* -1 or 4 */
-	int vs_pcicfg_off;  /* offset of the PCI_CFG capability or 0 */
+	int vs_legacy_bar; /* -1 or 0 */
+	int vs_msix_bar;   /* -1 or 1 */
+	int vs_modern_bar; /* -1 or 4 */
+	int vs_pcicfg_off; /* offset of the PCI_CFG capability or 0 */
 	uint64_t vs_legacy_addr, vs_modern_addr; /* decoded addresses */
 	bool vs_legacy_on, vs_modern_on;
 
@@ -354,29 +354,28 @@ struct virtio_softc {
  * of vc->vc_nvq.  Sets pi->pi_arg = vs (the vi_pci_* hooks rely on it).
  */
 void vi_softc_linkup(struct virtio_softc *vs, const struct virtio_consts *vc,
-    void *sc, struct pci_devinst *pi, struct vqueue_info *queues);
+		     void *sc, struct pci_devinst *pi,
+		     struct vqueue_info *queues);
 /*
  * Builds the PCI function: IDs, class, BARs, capabilities, MSI-X (unless
  * virtio_msix=false globally or for the device), INTx, kick eventfds.
  * Reads the device node's "transport" key.  Returns 0 or -1 (printed).
  */
 int vi_pci_init(struct virtio_softc *vs, int devtype, uint8_t class,
-    uint8_t subclass, struct config_node *nvl);
+		uint8_t subclass, struct config_node *nvl);
 
 /* The struct pci_devemu hooks (pi->pi_arg must be the virtio_softc). */
-void vi_pci_write(struct pci_devinst *pi, int baridx, uint64_t offset,
-    int size, uint64_t value);
+void vi_pci_write(struct pci_devinst *pi, int baridx, uint64_t offset, int size,
+		  uint64_t value);
 uint64_t vi_pci_read(struct pci_devinst *pi, int baridx, uint64_t offset,
-    int size);
-int vi_pci_cfgread(struct pci_devinst *pi, int off, int bytes,
-    uint32_t *val);
-int vi_pci_cfgwrite(struct pci_devinst *pi, int off, int bytes,
-    uint32_t val);
+		     int size);
+int vi_pci_cfgread(struct pci_devinst *pi, int off, int bytes, uint32_t *val);
+int vi_pci_cfgwrite(struct pci_devinst *pi, int off, int bytes, uint32_t val);
 void vi_pci_baraddr(struct pci_devinst *pi, int baridx, bool enabled,
-    uint64_t address);
-#define VI_PCI_DEVEMU_HOOKS                                                  \
-	.pe_barwrite = vi_pci_write, .pe_barread = vi_pci_read,              \
-	.pe_cfgread = vi_pci_cfgread, .pe_cfgwrite = vi_pci_cfgwrite,        \
+		    uint64_t address);
+#define VI_PCI_DEVEMU_HOOKS                                                    \
+	.pe_barwrite = vi_pci_write, .pe_barread = vi_pci_read,                \
+	.pe_cfgread = vi_pci_cfgread, .pe_cfgwrite = vi_pci_cfgwrite,          \
 	.pe_baraddr = vi_pci_baraddr
 /* Releases what vi_pci_init() set up (eventfds, routes, irqfds). */
 void vi_pci_fini(struct virtio_softc *vs);
@@ -398,7 +397,7 @@ void vi_config_changed(struct virtio_softc *vs);
 bool vi_device_live(const struct virtio_softc *vs);
 /* Reads size bytes at off of a little-endian config image (helper). */
 int vi_cfg_read_bytes(const void *cfg, size_t cfgsize, int off, int size,
-    uint32_t *val);
+		      uint32_t *val);
 /* Whether a feature was negotiated. */
 static inline bool
 vi_has_feature(const struct virtio_softc *vs, uint64_t f)
@@ -420,7 +419,7 @@ int vi_msix_irqfd(struct virtio_softc *vs, int vector);
  * kernel.  Lock held.
  */
 void vi_queue_kick_external(struct virtio_softc *vs, struct vqueue_info *vq,
-    bool external);
+			    bool external);
 
 /* ---- For tests and fuzzers ---- */
 
@@ -430,6 +429,6 @@ void vi_queue_kick_external(struct virtio_softc *vs, struct vqueue_info *vq,
  * Returns 0, or -1 with the device NEEDS_RESET.  Lock held.
  */
 int vq_setup_test(struct virtio_softc *vs, int qidx, uint16_t size,
-    uint64_t desc, uint64_t avail, uint64_t used);
+		  uint64_t desc, uint64_t avail, uint64_t used);
 
 #endif /* VIRTIO_H */

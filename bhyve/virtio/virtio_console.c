@@ -33,10 +33,10 @@
 #include "pci_legacy.h"
 #include "virtio.h"
 
-#define VTCON_MAXPORTS	 16 /* bhyve's limit */
-#define VTCON_RINGSZ	 64
-#define VTCON_MAXSEGS	 VTCON_RINGSZ
-#define VTCON_NAME_MAX	 127
+#define VTCON_MAXPORTS 16 /* bhyve's limit */
+#define VTCON_RINGSZ   64
+#define VTCON_MAXSEGS  VTCON_RINGSZ
+#define VTCON_NAME_MAX 127
 /* Chains handled per socket event, so one port cannot hog the loop. */
 #define VTCON_RX_BATCH	 32
 #define VTCON_CTRL_QUEUE (4 * VTCON_MAXPORTS + 8)
@@ -54,7 +54,7 @@
 #define VIRTIO_CONSOLE_PORT_OPEN     6
 #define VIRTIO_CONSOLE_PORT_NAME     7
 
-#define PCIC_SIMPLECOMM	    0x07
+#define PCIC_SIMPLECOMM	      0x07
 #define PCIS_SIMPLECOMM_OTHER 0x80
 
 struct vtcon_config {
@@ -84,11 +84,11 @@ struct vtcon_port {
 	int id;
 	char name[VTCON_NAME_MAX + 1];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int lfd, cfd;		    /* listening and client sockets */
+	int lfd, cfd; /* listening and client sockets */
 	struct mevent *lev, *rev, *wev;
-	bool rx_on;		    /* rev enabled */
+	bool rx_on; /* rev enabled */
 	bool guest_ready, guest_open;
-	size_t tx_skip;		    /* bytes of the first chain already sent */
+	size_t tx_skip;		     /* bytes of the first chain already sent */
 	uint64_t rx_bytes, tx_bytes; /* statistics */
 };
 
@@ -118,8 +118,8 @@ vtcon_to_iov(struct iovec *iov, int n, const void *buf, size_t len)
 	size_t done = 0;
 
 	for (int i = 0; i < n && done < len; i++) {
-		size_t c = iov[i].iov_len < len - done ? iov[i].iov_len
-						       : len - done;
+		size_t c =
+		    iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
 
 		memcpy(iov[i].iov_base, (const uint8_t *)buf + done, c);
 		done += c;
@@ -133,8 +133,8 @@ vtcon_from_iov(const struct iovec *iov, int n, void *buf, size_t len)
 	size_t done = 0;
 
 	for (int i = 0; i < n && done < len; i++) {
-		size_t c = iov[i].iov_len < len - done ? iov[i].iov_len
-						       : len - done;
+		size_t c =
+		    iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
 
 		memcpy((uint8_t *)buf + done, iov[i].iov_base, c);
 		done += c;
@@ -164,9 +164,11 @@ vtcon_ctrl_flush(struct vtcon_softc *sc)
 			break;
 		memcpy(buf, &m->hdr, sizeof(m->hdr));
 		memcpy(buf + sizeof(m->hdr), m->name, m->namelen);
-		put = req.wlen >= len
-		    ? vtcon_to_iov(iov + req.readable, req.writable, buf, len)
-		    : 0; /* too small for the message: give it back empty */
+		put =
+		    req.wlen >= len
+			? vtcon_to_iov(iov + req.readable, req.writable, buf,
+				       len)
+			: 0; /* too small for the message: give it back empty */
 		vq_relchain(vq, req.idx, (uint32_t)put);
 		any = true;
 		if (put == 0)
@@ -179,8 +181,8 @@ vtcon_ctrl_flush(struct vtcon_softc *sc)
 }
 
 static void
-vtcon_ctrl_send(struct vtcon_softc *sc, int id, uint16_t event,
-    uint16_t value, const char *name)
+vtcon_ctrl_send(struct vtcon_softc *sc, int id, uint16_t event, uint16_t value,
+		const char *name)
 {
 	struct vtcon_ctrl_msg *m;
 
@@ -211,8 +213,8 @@ static bool
 vtcon_rx_possible(const struct vtcon_port *p)
 {
 	return vtcon_port_open(p) &&
-	    vq_ring_ready(&p->sc->queues[vtcon_rxq(p->id)]) &&
-	    vi_device_live(&p->sc->vs);
+	       vq_ring_ready(&p->sc->queues[vtcon_rxq(p->id)]) &&
+	       vi_device_live(&p->sc->vs);
 }
 
 /*
@@ -248,7 +250,7 @@ vtcon_disconnect(struct vtcon_port *p)
 	p->tx_skip = 0;
 	if (p->guest_ready)
 		vtcon_ctrl_send(p->sc, p->id, VIRTIO_CONSOLE_PORT_OPEN, 0,
-		    NULL);
+				NULL);
 }
 
 /* The guest cannot take data now: pause, unless the client has gone. */
@@ -358,8 +360,8 @@ vtcon_accept_cb(int fd, enum ev_type type, void *arg)
 	} else {
 		p->rx_on = true;
 		if (p->guest_ready)
-			vtcon_ctrl_send(p->sc, p->id,
-			    VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+			vtcon_ctrl_send(p->sc, p->id, VIRTIO_CONSOLE_PORT_OPEN,
+					1, NULL);
 		vtcon_rx_update(p);
 		vtcon_port_tx(p); /* data the guest queued meanwhile */
 	}
@@ -423,7 +425,7 @@ vtcon_port_tx(struct vtcon_port *p)
 			vq_retchains(vq, 1);
 			if (p->wev == NULL)
 				p->wev = mevent_add(p->cfd, EVF_WRITE,
-				    vtcon_wr_cb, p);
+						    vtcon_wr_cb, p);
 			break;
 		}
 		p->tx_skip = 0;
@@ -445,20 +447,20 @@ vtcon_listen(struct vtcon_port *p)
 	memcpy(sun.sun_path, p->path, strlen(p->path) + 1);
 	if (lstat(p->path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			fprintf(stderr, "bhyve: virtio-console: %s exists and "
-					"is not a socket\n",
-			    p->path);
+			fprintf(stderr,
+				"bhyve: virtio-console: %s exists and "
+				"is not a socket\n",
+				p->path);
 			return -1;
 		}
 		unlink(p->path);
 	}
-	p->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	p->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->lfd < 0 ||
 	    bind(p->lfd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
 	    listen(p->lfd, 1) != 0) {
 		fprintf(stderr, "bhyve: virtio-console: socket %s: %s\n",
-		    p->path, strerror(errno));
+			p->path, strerror(errno));
 		return -1;
 	}
 	p->lev = mevent_add(p->lfd, EVF_READ, vtcon_accept_cb, p);
@@ -470,10 +472,10 @@ vtcon_listen(struct vtcon_port *p)
 static void
 vtcon_ctrl_handle(struct vtcon_softc *sc, const struct vtcon_control *c)
 {
-	struct vtcon_port *p = c->id < (uint32_t)sc->maxports &&
-		sc->ports[c->id].present
-	    ? &sc->ports[c->id]
-	    : NULL;
+	struct vtcon_port *p =
+	    c->id < (uint32_t)sc->maxports && sc->ports[c->id].present
+		? &sc->ports[c->id]
+		: NULL;
 
 	switch (c->event) {
 	case VIRTIO_CONSOLE_DEVICE_READY:
@@ -481,18 +483,18 @@ vtcon_ctrl_handle(struct vtcon_softc *sc, const struct vtcon_control *c)
 			break;
 		for (int i = 0; i < sc->maxports; i++)
 			if (sc->ports[i].present)
-				vtcon_ctrl_send(sc, i,
-				    VIRTIO_CONSOLE_DEVICE_ADD, 1, NULL);
+				vtcon_ctrl_send(
+				    sc, i, VIRTIO_CONSOLE_DEVICE_ADD, 1, NULL);
 		break;
 	case VIRTIO_CONSOLE_PORT_READY:
 		if (p == NULL || c->value != 1 || p->guest_ready)
 			break;
 		p->guest_ready = true;
 		vtcon_ctrl_send(sc, p->id, VIRTIO_CONSOLE_PORT_NAME, 1,
-		    p->name);
+				p->name);
 		if (p->cfd >= 0)
 			vtcon_ctrl_send(sc, p->id, VIRTIO_CONSOLE_PORT_OPEN, 1,
-			    NULL);
+					NULL);
 		break;
 	case VIRTIO_CONSOLE_PORT_OPEN:
 		if (p == NULL)
@@ -628,28 +630,32 @@ vtcon_name_ok(const char *name)
 
 static int
 vtcon_add_port(struct vtcon_softc *sc, int id, const char *name,
-    const char *path)
+	       const char *path)
 {
 	struct vtcon_port *p = &sc->ports[id];
 
 	if (!vtcon_name_ok(name)) {
-		fprintf(stderr, "bhyve: virtio-console: port name '%s': "
-				"1-%d printable characters, no '/'\n",
-		    name, VTCON_NAME_MAX);
+		fprintf(stderr,
+			"bhyve: virtio-console: port name '%s': "
+			"1-%d printable characters, no '/'\n",
+			name, VTCON_NAME_MAX);
 		return -1;
 	}
 	for (int i = 0; i < VTCON_MAXPORTS; i++) {
-		if (sc->ports[i].present && strcmp(sc->ports[i].name, name) == 0) {
-			fprintf(stderr, "bhyve: virtio-console: port name "
-					"'%s' used twice\n",
-			    name);
+		if (sc->ports[i].present &&
+		    strcmp(sc->ports[i].name, name) == 0) {
+			fprintf(stderr,
+				"bhyve: virtio-console: port name "
+				"'%s' used twice\n",
+				name);
 			return -1;
 		}
 	}
 	if (path[0] == '\0' || strlen(path) >= sizeof(p->path)) {
-		fprintf(stderr, "bhyve: virtio-console: socket path '%s': "
-				"empty or longer than %zu bytes\n",
-		    path, sizeof(p->path) - 1);
+		fprintf(stderr,
+			"bhyve: virtio-console: socket path '%s': "
+			"empty or longer than %zu bytes\n",
+			path, sizeof(p->path) - 1);
 		return -1;
 	}
 	p->sc = sc;
@@ -677,9 +683,10 @@ vtcon_parse_ports(struct vtcon_softc *sc, struct config_node *nvl)
 		name = get_config_value_node(pn, "name");
 		path = get_config_value_node(pn, "path");
 		if (name == NULL || path == NULL) {
-			fprintf(stderr, "bhyve: virtio-console: %s needs name "
-					"and path\n",
-			    node);
+			fprintf(stderr,
+				"bhyve: virtio-console: %s needs name "
+				"and path\n",
+				node);
 			return -1;
 		}
 		if (vtcon_add_port(sc, i, name, path) != 0)
@@ -735,7 +742,7 @@ vtcon_init(struct pci_devinst *pi, struct config_node *nvl)
 		sc->queues[q].vq_qsize = VTCON_RINGSZ;
 	vi_softc_linkup(&sc->vs, &sc->consts, sc, pi, sc->queues);
 	if (vi_pci_init(&sc->vs, VIRTIO_ID_CONSOLE, PCIC_SIMPLECOMM,
-		PCIS_SIMPLECOMM_OTHER, nvl) != 0) {
+			PCIS_SIMPLECOMM_OTHER, nvl) != 0) {
 		pi->pi_arg = NULL;
 		vtcon_free(sc);
 		return -1;

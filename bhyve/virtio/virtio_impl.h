@@ -11,17 +11,17 @@
 #include "virtio.h"
 
 /* Modern BAR layout: one 4 KiB page per structure (docs/virtio.md). */
-#define VI_MODERN_BAR	      4
-#define VI_MSIX_BAR	      1
-#define VI_LEGACY_BAR	      0
-#define VI_COMMON_OFF	      0x0000
-#define VI_COMMON_SIZE	      0x38
-#define VI_ISR_OFF	      0x1000
-#define VI_DEVCFG_OFF	      0x2000
-#define VI_NOTIFY_OFF	      0x3000
-#define VI_REGION_SIZE	      0x1000
-#define VI_NOTIFY_MULT	      4
-#define VI_MODERN_BAR_SIZE    0x4000
+#define VI_MODERN_BAR	   4
+#define VI_MSIX_BAR	   1
+#define VI_LEGACY_BAR	   0
+#define VI_COMMON_OFF	   0x0000
+#define VI_COMMON_SIZE	   0x38
+#define VI_ISR_OFF	   0x1000
+#define VI_DEVCFG_OFF	   0x2000
+#define VI_NOTIFY_OFF	   0x3000
+#define VI_REGION_SIZE	   0x1000
+#define VI_NOTIFY_MULT	   4
+#define VI_MODERN_BAR_SIZE 0x4000
 
 /* Legacy I/O BAR registers (virtio 1.2, 4.1.4.10). */
 #define VI_LEG_HOST_FEATURES  0
@@ -38,8 +38,7 @@
 #define VI_LEG_CFG_MSIX	      24
 
 /* virtio.c */
-void vi_set_needs_reset_v(struct virtio_softc *vs, const char *fmt,
-    va_list ap);
+void vi_set_needs_reset_v(struct virtio_softc *vs, const char *fmt, va_list ap);
 void vi_reset(struct virtio_softc *vs);
 void vi_status_write(struct virtio_softc *vs, uint8_t val);
 void vi_queue_notify(struct virtio_softc *vs, int qidx);
@@ -57,6 +56,6 @@ int vq_start(struct virtio_softc *vs, struct vqueue_info *vq);
 void vq_stop(struct virtio_softc *vs, struct vqueue_info *vq);
 /* Legacy (4.1.4.10 / 2.7.2): the whole ring from one page frame number. */
 int vq_start_legacy(struct virtio_softc *vs, struct vqueue_info *vq,
-    uint32_t pfn);
+		    uint32_t pfn);
 
 #endif

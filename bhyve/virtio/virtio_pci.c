@@ -44,25 +44,25 @@
 #define VIRTIO_SUBDEV_MODERN 0x1100
 
 /* Common configuration fields (4.1.4.3). */
-#define VCC_DFSELECT	0x00
-#define VCC_DF		0x04
-#define VCC_GFSELECT	0x08
-#define VCC_GF		0x0c
-#define VCC_MSIX	0x10
-#define VCC_NUMQ	0x12
-#define VCC_STATUS	0x14
-#define VCC_CFGGEN	0x15
-#define VCC_Q_SELECT	0x16
-#define VCC_Q_SIZE	0x18
-#define VCC_Q_MSIX	0x1a
-#define VCC_Q_ENABLE	0x1c
-#define VCC_Q_NOFF	0x1e
-#define VCC_Q_DESCLO	0x20
-#define VCC_Q_DESCHI	0x24
-#define VCC_Q_AVAILLO	0x28
-#define VCC_Q_AVAILHI	0x2c
-#define VCC_Q_USEDLO	0x30
-#define VCC_Q_USEDHI	0x34
+#define VCC_DFSELECT  0x00
+#define VCC_DF	      0x04
+#define VCC_GFSELECT  0x08
+#define VCC_GF	      0x0c
+#define VCC_MSIX      0x10
+#define VCC_NUMQ      0x12
+#define VCC_STATUS    0x14
+#define VCC_CFGGEN    0x15
+#define VCC_Q_SELECT  0x16
+#define VCC_Q_SIZE    0x18
+#define VCC_Q_MSIX    0x1a
+#define VCC_Q_ENABLE  0x1c
+#define VCC_Q_NOFF    0x1e
+#define VCC_Q_DESCLO  0x20
+#define VCC_Q_DESCHI  0x24
+#define VCC_Q_AVAILLO 0x28
+#define VCC_Q_AVAILHI 0x2c
+#define VCC_Q_USEDLO  0x30
+#define VCC_Q_USEDHI  0x34
 
 static bool
 vi_has_modern(const struct virtio_softc *vs)
@@ -108,8 +108,7 @@ vi_devcfg_read(struct virtio_softc *vs, uint64_t off, int size)
 }
 
 static void
-vi_devcfg_write(struct virtio_softc *vs, uint64_t off, int size,
-    uint32_t val)
+vi_devcfg_write(struct virtio_softc *vs, uint64_t off, int size, uint32_t val)
 {
 	const struct virtio_consts *vc = vs->vs_vc;
 
@@ -139,16 +138,16 @@ vi_common_read(struct virtio_softc *vs, uint64_t off, int size)
 		return 0;
 	vi_put(img, VCC_DFSELECT, vs->vs_dfselect, 4);
 	vi_put(img, VCC_DF,
-	    vs->vs_dfselect == 0   ? (uint32_t)df
-	    : vs->vs_dfselect == 1 ? (uint32_t)(df >> 32)
-				   : 0,
-	    4);
+	       vs->vs_dfselect == 0   ? (uint32_t)df
+	       : vs->vs_dfselect == 1 ? (uint32_t)(df >> 32)
+				      : 0,
+	       4);
 	vi_put(img, VCC_GFSELECT, vs->vs_gfselect, 4);
 	vi_put(img, VCC_GF,
-	    vs->vs_gfselect == 0   ? (uint32_t)vs->vs_driver_caps
-	    : vs->vs_gfselect == 1 ? (uint32_t)(vs->vs_driver_caps >> 32)
-				   : 0,
-	    4);
+	       vs->vs_gfselect == 0   ? (uint32_t)vs->vs_driver_caps
+	       : vs->vs_gfselect == 1 ? (uint32_t)(vs->vs_driver_caps >> 32)
+				      : 0,
+	       4);
 	vi_put(img, VCC_MSIX, vs->vs_msix_cfg_idx, 2);
 	vi_put(img, VCC_NUMQ, (uint64_t)vs->vs_vc->vc_nvq, 2);
 	vi_put(img, VCC_STATUS, vs->vs_status, 1);
@@ -182,7 +181,7 @@ vi_set_half(uint64_t *addr, bool hi, uint32_t val)
 /* A queue address register; 8-byte or either 4-byte half. */
 static void
 vi_common_write_addr(struct vqueue_info *vq, uint64_t off, int size,
-    uint64_t val)
+		     uint64_t val)
 {
 	uint64_t *field;
 	uint64_t base = off & ~7ULL;
@@ -204,8 +203,7 @@ vi_common_write_addr(struct vqueue_info *vq, uint64_t off, int size,
 }
 
 static void
-vi_common_write(struct virtio_softc *vs, uint64_t off, int size,
-    uint64_t val)
+vi_common_write(struct virtio_softc *vs, uint64_t off, int size, uint64_t val)
 {
 	struct vqueue_info *vq = vi_curq(vs);
 
@@ -283,16 +281,15 @@ vi_modern_read(struct virtio_softc *vs, uint64_t off, int size)
 }
 
 static void
-vi_modern_write(struct virtio_softc *vs, uint64_t off, int size,
-    uint64_t val)
+vi_modern_write(struct virtio_softc *vs, uint64_t off, int size, uint64_t val)
 {
 	if (off < VI_COMMON_OFF + VI_REGION_SIZE)
 		vi_common_write(vs, off - VI_COMMON_OFF, size, val);
 	else if (off >= VI_DEVCFG_OFF && off < VI_DEVCFG_OFF + VI_REGION_SIZE)
 		vi_devcfg_write(vs, off - VI_DEVCFG_OFF, size, (uint32_t)val);
 	else if (off >= VI_NOTIFY_OFF && off < VI_NOTIFY_OFF + VI_REGION_SIZE)
-		vi_queue_notify(vs, (int)((off - VI_NOTIFY_OFF) /
-					  VI_NOTIFY_MULT));
+		vi_queue_notify(vs,
+				(int)((off - VI_NOTIFY_OFF) / VI_NOTIFY_MULT));
 }
 
 /* ---- Legacy I/O BAR ---- */
@@ -301,7 +298,7 @@ static int
 vi_legacy_cfgoff(const struct virtio_softc *vs)
 {
 	return vs->vs_msix && pci_msix_enabled(vs->vs_pi) ? VI_LEG_CFG_MSIX
-							   : VI_LEG_CFG_NOMSIX;
+							  : VI_LEG_CFG_NOMSIX;
 }
 
 static uint64_t
@@ -319,8 +316,8 @@ vi_legacy_read(struct virtio_softc *vs, uint64_t off, int size)
 		return size == 4 ? (uint32_t)vs->vs_negotiated_caps : 0;
 	case VI_LEG_QUEUE_PFN:
 		return size == 4 && vq != NULL
-		    ? vq->vq_desc_gpa / VRING_LEGACY_ALIGN
-		    : 0;
+			   ? vq->vq_desc_gpa / VRING_LEGACY_ALIGN
+			   : 0;
 	case VI_LEG_QUEUE_NUM:
 		return size == 2 && vq != NULL ? vq->vq_maxsize : 0;
 	case VI_LEG_QUEUE_SEL:
@@ -348,13 +345,11 @@ vi_legacy_features(struct virtio_softc *vs, uint32_t val)
 	vs->vs_negotiated_caps = val & vi_offered(vs, false);
 	vs->vs_driver_caps = vs->vs_negotiated_caps;
 	if (vs->vs_vc->vc_apply_features != NULL)
-		vs->vs_vc->vc_apply_features(vs->vs_sc,
-		    vs->vs_negotiated_caps);
+		vs->vs_vc->vc_apply_features(vs->vs_sc, vs->vs_negotiated_caps);
 }
 
 static void
-vi_legacy_write(struct virtio_softc *vs, uint64_t off, int size,
-    uint64_t val)
+vi_legacy_write(struct virtio_softc *vs, uint64_t off, int size, uint64_t val)
 {
 	struct vqueue_info *vq = vi_curq(vs);
 	int cfg = vi_legacy_cfgoff(vs);
@@ -415,7 +410,7 @@ vi_bar_read(struct virtio_softc *vs, int baridx, uint64_t off, int size)
 
 static void
 vi_bar_write(struct virtio_softc *vs, int baridx, uint64_t off, int size,
-    uint64_t val)
+	     uint64_t val)
 {
 	if (baridx == vs->vs_legacy_bar)
 		vi_legacy_write(vs, off, size, val);
@@ -437,7 +432,7 @@ vi_pci_read(struct pci_devinst *pi, int baridx, uint64_t offset, int size)
 
 void
 vi_pci_write(struct pci_devinst *pi, int baridx, uint64_t offset, int size,
-    uint64_t value)
+	     uint64_t value)
 {
 	struct virtio_softc *vs = pi->pi_arg;
 
@@ -468,7 +463,7 @@ vi_window(struct pci_devinst *pi, int cap, uint64_t *off, int *len)
 	*off = pci_get_cfgdata32(pi, cap + VCAP_OFFSET);
 	*len = (int)l;
 	return bar == vs->vs_modern_bar && (l == 1 || l == 2 || l == 4) &&
-	    (*off & (l - 1)) == 0 && *off + l <= VI_MODERN_BAR_SIZE;
+	       (*off & (l - 1)) == 0 && *off + l <= VI_MODERN_BAR_SIZE;
 }
 
 /*
@@ -491,9 +486,9 @@ vi_pci_cfgread(struct pci_devinst *pi, int off, int bytes, uint32_t *val)
 	virtio_lock(vs);
 	v = vi_modern_read(vs, boff, len);
 	virtio_unlock_nodeliver(vs);
-	v <<= 8 * (off - (cap + VCAP_EXTRA));
-	*val = (uint32_t)v & (bytes == 4 ? 0xffffffffu
-					 : (1u << (8 * bytes)) - 1);
+	v >>= 8 * (off - (cap + VCAP_EXTRA));
+	*val =
+	    (uint32_t)v & (bytes == 4 ? 0xffffffffu : (1u << (8 * bytes)) - 1);
 	return 0;
 }
 
@@ -514,7 +509,7 @@ vi_pci_cfgwrite(struct pci_devinst *pi, int off, int bytes, uint32_t val)
 			if (b == VCAP_BAR ||
 			    (b >= VCAP_OFFSET && b < VCAP_EXTRA))
 				pci_set_cfgdata8(pi, off + i,
-				    (uint8_t)(val >> (8 * i)));
+						 (uint8_t)(val >> (8 * i)));
 		}
 		return 0;
 	}
@@ -554,18 +549,19 @@ vi_ioeventfds(struct virtio_softc *vs, bool legacy, uint64_t base, bool on)
 			continue;
 		if (legacy)
 			(void)vm_ioeventfd(vs->vs_ctx, fd,
-			    base + VI_LEG_QUEUE_NOTIFY, 2, true, true,
-			    (uint64_t)q, !on);
+					   base + VI_LEG_QUEUE_NOTIFY, 2, true,
+					   true, (uint64_t)q, !on);
 		else
 			(void)vm_ioeventfd(vs->vs_ctx, fd,
-			    base + VI_NOTIFY_OFF + (uint64_t)q * VI_NOTIFY_MULT,
-			    2, false, false, 0, !on);
+					   base + VI_NOTIFY_OFF +
+					       (uint64_t)q * VI_NOTIFY_MULT,
+					   2, false, false, 0, !on);
 	}
 }
 
 void
 vi_pci_baraddr(struct pci_devinst *pi, int baridx, bool enabled,
-    uint64_t address)
+	       uint64_t address)
 {
 	struct virtio_softc *vs = pi->pi_arg;
 
@@ -608,8 +604,8 @@ vi_kick_init(struct virtio_softc *vs)
 /* ---- Construction ---- */
 
 static int
-vi_add_vcap(struct pci_devinst *pi, uint8_t type, uint32_t off,
-    uint32_t len, const uint32_t *extra)
+vi_add_vcap(struct pci_devinst *pi, uint8_t type, uint32_t off, uint32_t len,
+	    const uint32_t *extra)
 {
 	uint8_t cap[VCAP_SIZE + 4] = {PCIY_VENDOR};
 	int caplen = extra != NULL ? VCAP_SIZE + 4 : VCAP_SIZE;
@@ -632,21 +628,21 @@ vi_modern_init(struct virtio_softc *vs)
 	uint32_t mult = VI_NOTIFY_MULT, zero = 0;
 
 	if (pci_emul_alloc_bar(pi, VI_MODERN_BAR, PCIBAR_MEM64,
-		VI_MODERN_BAR_SIZE) != 0)
+			       VI_MODERN_BAR_SIZE) != 0)
 		return -1;
 	vs->vs_modern_bar = VI_MODERN_BAR;
 	if (vi_add_vcap(pi, VIRTIO_PCI_CAP_COMMON_CFG, VI_COMMON_OFF,
-		VI_COMMON_SIZE, NULL) < 0 ||
+			VI_COMMON_SIZE, NULL) < 0 ||
 	    vi_add_vcap(pi, VIRTIO_PCI_CAP_ISR_CFG, VI_ISR_OFF, 1, NULL) < 0 ||
 	    vi_add_vcap(pi, VIRTIO_PCI_CAP_NOTIFY_CFG, VI_NOTIFY_OFF,
-		(uint32_t)vc->vc_nvq * VI_NOTIFY_MULT, &mult) < 0)
+			(uint32_t)vc->vc_nvq * VI_NOTIFY_MULT, &mult) < 0)
 		return -1;
 	if (vc->vc_cfgsize > 0 &&
 	    vi_add_vcap(pi, VIRTIO_PCI_CAP_DEVICE_CFG, VI_DEVCFG_OFF,
-		(uint32_t)vc->vc_cfgsize, NULL) < 0)
+			(uint32_t)vc->vc_cfgsize, NULL) < 0)
 		return -1;
-	vs->vs_pcicfg_off = vi_add_vcap(pi, VIRTIO_PCI_CAP_PCI_CFG, 0, 0,
-	    &zero);
+	vs->vs_pcicfg_off =
+	    vi_add_vcap(pi, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, &zero);
 	if (vs->vs_pcicfg_off < 0) {
 		vs->vs_pcicfg_off = 0;
 		return -1;
@@ -666,9 +662,10 @@ vi_transport_parse(struct virtio_softc *vs, struct config_node *nvl)
 	else if (strcmp(t, "modern") == 0)
 		vs->vs_transport = VIRTIO_TRANSPORT_MODERN;
 	else {
-		fprintf(stderr, "bhyve: %s: transport '%s': expected legacy, "
-				"modern or transitional\n",
-		    vs->vs_vc->vc_name, t);
+		fprintf(stderr,
+			"bhyve: %s: transport '%s': expected legacy, "
+			"modern or transitional\n",
+			vs->vs_vc->vc_name, t);
 		return -1;
 	}
 	return 0;
@@ -687,8 +684,8 @@ vi_intr_init(struct virtio_softc *vs, struct config_node *nvl)
 		vs->vs_nvec = vs->vs_vc->vc_nvq + 1;
 		if (pci_emul_add_msixcap(pi, vs->vs_nvec, VI_MSIX_BAR) < 0)
 			return -1;
-		vs->vs_routes = calloc((size_t)vs->vs_nvec,
-		    sizeof(*vs->vs_routes));
+		vs->vs_routes =
+		    calloc((size_t)vs->vs_nvec, sizeof(*vs->vs_routes));
 		if (vs->vs_routes == NULL)
 			return -1;
 		for (int v = 0; v < vs->vs_nvec; v++)
@@ -724,7 +721,7 @@ vi_transitional_id(int devtype)
 
 int
 vi_pci_init(struct virtio_softc *vs, int devtype, uint8_t class,
-    uint8_t subclass, struct config_node *nvl)
+	    uint8_t subclass, struct config_node *nvl)
 {
 	struct pci_devinst *pi = vs->vs_pi;
 	const struct virtio_consts *vc = vs->vs_vc;
@@ -733,7 +730,7 @@ vi_pci_init(struct virtio_softc *vs, int devtype, uint8_t class,
 	if (vc->vc_nvq < 1 || vc->vc_nvq > VIRTIO_MAX_QUEUES ||
 	    vc->vc_cfgsize > VI_REGION_SIZE - VI_LEG_CFG_MSIX) {
 		fprintf(stderr, "bhyve: %s: bad virtio description\n",
-		    vc->vc_name);
+			vc->vc_name);
 		return -1;
 	}
 	for (int i = 0; i < vc->vc_nvq; i++) {
@@ -742,7 +739,7 @@ vi_pci_init(struct virtio_softc *vs, int devtype, uint8_t class,
 
 		if (n == 0 || (n & (n - 1)) != 0 || n > VIRTIO_QUEUE_MAX) {
 			fprintf(stderr, "bhyve: %s: queue %d size %u\n",
-			    vc->vc_name, i, n);
+				vc->vc_name, i, n);
 			return -1;
 		}
 		vq->vq_maxsize = vq->vq_qsize;
@@ -757,33 +754,34 @@ vi_pci_init(struct virtio_softc *vs, int devtype, uint8_t class,
 	/* 4.1.2: IDs; modern-only devices are revision 1. */
 	pci_set_cfgdata16(pi, PCIR_VENDOR, VIRTIO_VENDOR);
 	pci_set_cfgdata16(pi, PCIR_DEVICE,
-	    modern ? (uint16_t)VIRTIO_DEV_MODERN(devtype)
-		   : vi_transitional_id(devtype));
+			  modern ? (uint16_t)VIRTIO_DEV_MODERN(devtype)
+				 : vi_transitional_id(devtype));
 	pci_set_cfgdata8(pi, PCIR_REVID, modern ? 1 : 0);
 	pci_set_cfgdata8(pi, PCIR_CLASS, class);
 	pci_set_cfgdata8(pi, PCIR_SUBCLASS, subclass);
 	pci_set_cfgdata16(pi, PCIR_SUBVEND_0, VIRTIO_VENDOR);
 	pci_set_cfgdata16(pi, PCIR_SUBDEV_0,
-	    modern ? VIRTIO_SUBDEV_MODERN : (uint16_t)devtype);
+			  modern ? VIRTIO_SUBDEV_MODERN : (uint16_t)devtype);
 
 	if (vi_has_legacy(vs)) {
 		if (pci_emul_alloc_bar(pi, VI_LEGACY_BAR, PCIBAR_IO,
-			VI_LEG_CFG_MSIX + vc->vc_cfgsize) != 0)
+				       VI_LEG_CFG_MSIX + vc->vc_cfgsize) != 0)
 			return -1;
 		vs->vs_legacy_bar = VI_LEGACY_BAR;
 	}
 	if (vi_intr_init(vs, nvl) != 0)
 		return -1;
 	if (vi_has_modern(vs) && vi_modern_init(vs) != 0) {
-		fprintf(stderr, "bhyve: %s: cannot build the virtio "
-				"capabilities\n",
-		    vc->vc_name);
+		fprintf(stderr,
+			"bhyve: %s: cannot build the virtio "
+			"capabilities\n",
+			vc->vc_name);
 		return -1;
 	}
 	vs->vs_fastpath = vs->vs_ctx != NULL && vm_get_vm_fd(vs->vs_ctx) >= 0;
 	if (vs->vs_fastpath && vi_kick_init(vs) != 0) {
 		fprintf(stderr, "bhyve: %s: kick eventfds: %s\n", vc->vc_name,
-		    strerror(errno));
+			strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -807,7 +805,7 @@ vi_pci_fini(struct virtio_softc *vs)
 
 		if (r->gsi >= 0) {
 			(void)vm_irqfd(vs->vs_ctx, r->fd, (uint32_t)r->gsi,
-			    true);
+				       true);
 			(void)vm_msi_route_free(vs->vs_ctx, r->gsi);
 		}
 		if (r->fd >= 0)

@@ -25,7 +25,7 @@
 #define VTRND_MAXSEGS	    VTRND_RINGSZ
 #define VTRND_DEFAULT_LIMIT (1024 * 1024) /* bytes per second */
 /* Wait at least this long for the bucket to refill (avoid timer storms). */
-#define VTRND_MIN_WAIT_NS   (1000 * 1000)
+#define VTRND_MIN_WAIT_NS (1000 * 1000)
 
 #define PCIC_CRYPTO	  0x10
 #define PCIS_CRYPTO_OTHER 0x80
@@ -33,9 +33,9 @@
 struct vtrnd_softc {
 	struct virtio_softc vs;
 	struct vqueue_info vq;
-	uint64_t limit;	    /* bytes per second, 0: unlimited */
-	double tokens;	    /* bytes that may be sent now */
-	uint64_t last_ns;   /* when tokens was last refilled */
+	uint64_t limit;	  /* bytes per second, 0: unlimited */
+	double tokens;	  /* bytes that may be sent now */
+	uint64_t last_ns; /* when tokens was last refilled */
 	bool timer_armed;
 	uint64_t bytes_out; /* statistics */
 };
@@ -74,7 +74,7 @@ vtrnd_fill(struct iovec *iov, int n, size_t max)
 			want = max - done;
 		while (off < want) {
 			ssize_t r = getrandom((uint8_t *)iov[i].iov_base + off,
-			    want - off, 0);
+					      want - off, 0);
 
 			if (r < 0 && errno == EINTR)
 				continue;
@@ -140,7 +140,8 @@ vtrnd_process(struct vtrnd_softc *sc)
 			break;
 		/* 5.4.6.1: the driver posts only device-writable buffers. */
 		if (req.readable != 0) {
-			vi_set_needs_reset(&sc->vs,
+			vi_set_needs_reset(
+			    &sc->vs,
 			    "entropy request with a device-readable buffer");
 			break;
 		}
@@ -221,7 +222,7 @@ vtrnd_init(struct pci_devinst *pi, struct config_node *nvl)
 	/* Fail at start-up, not in the guest, if the host has no getrandom. */
 	if (getrandom(&probe, 1, GRND_NONBLOCK) < 0 && errno == ENOSYS) {
 		fprintf(stderr, "bhyve: virtio-rnd: getrandom: %s\n",
-		    strerror(errno));
+			strerror(errno));
 		return -1;
 	}
 	sc = calloc(1, sizeof(*sc));
@@ -230,9 +231,10 @@ vtrnd_init(struct pci_devinst *pi, struct config_node *nvl)
 	sc->limit = VTRND_DEFAULT_LIMIT;
 	limit = get_config_value_node(nvl, "limit");
 	if (limit != NULL && vtrnd_parse_limit(limit, &sc->limit) != 0) {
-		fprintf(stderr, "bhyve: virtio-rnd: limit '%s': expected bytes "
-				"per second (e.g. 65536, 64k, 1M; 0: none)\n",
-		    limit);
+		fprintf(stderr,
+			"bhyve: virtio-rnd: limit '%s': expected bytes "
+			"per second (e.g. 65536, 64k, 1M; 0: none)\n",
+			limit);
 		free(sc);
 		return -1;
 	}
@@ -241,7 +243,7 @@ vtrnd_init(struct pci_devinst *pi, struct config_node *nvl)
 	sc->vq.vq_qsize = VTRND_RINGSZ;
 	vi_softc_linkup(&sc->vs, &vtrnd_vi_consts, sc, pi, &sc->vq);
 	if (vi_pci_init(&sc->vs, VIRTIO_ID_ENTROPY, PCIC_CRYPTO,
-		PCIS_CRYPTO_OTHER, nvl) != 0) {
+			PCIS_CRYPTO_OTHER, nvl) != 0) {
 		vi_pci_fini(&sc->vs);
 		free(sc);
 		pi->pi_arg = NULL;

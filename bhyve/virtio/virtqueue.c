@@ -31,8 +31,7 @@
 #include "virtio_impl.h"
 #include "vmmapi.h"
 
-static int
-vq_fail(struct vqueue_info *vq, const char *fmt, ...)
+static int vq_fail(struct vqueue_info *vq, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static int
@@ -64,15 +63,16 @@ vq_start(struct virtio_softc *vs, struct vqueue_info *vq)
 		return 0;
 	if (!vq_is_pow2(n) || n > vq->vq_maxsize)
 		return vq_fail(vq, "size %u is not a power of two <= %u", n,
-		    vq->vq_maxsize);
+			       vq->vq_maxsize);
 	/* 2.7: descriptor table 16-, avail 2-, used 4-byte aligned. */
 	if ((vq->vq_desc_gpa & 15) != 0 || (vq->vq_avail_gpa & 1) != 0 ||
 	    (vq->vq_used_gpa & 3) != 0)
-		return vq_fail(vq, "misaligned ring (desc %#llx avail %#llx "
-				   "used %#llx)",
-		    (unsigned long long)vq->vq_desc_gpa,
-		    (unsigned long long)vq->vq_avail_gpa,
-		    (unsigned long long)vq->vq_used_gpa);
+		return vq_fail(vq,
+			       "misaligned ring (desc %#llx avail %#llx "
+			       "used %#llx)",
+			       (unsigned long long)vq->vq_desc_gpa,
+			       (unsigned long long)vq->vq_avail_gpa,
+			       (unsigned long long)vq->vq_used_gpa);
 	vq->vq_desc = vm_map_gpa(ctx, vq->vq_desc_gpa, VRING_DESC_SIZE(n));
 	vq->vq_avail = vm_map_gpa(ctx, vq->vq_avail_gpa, VRING_AVAIL_SIZE(n));
 	vq->vq_used = vm_map_gpa(ctx, vq->vq_used_gpa, VRING_USED_SIZE(n));
@@ -81,11 +81,12 @@ vq_start(struct virtio_softc *vs, struct vqueue_info *vq)
 		vq->vq_desc = NULL;
 		vq->vq_avail = NULL;
 		vq->vq_used = NULL;
-		return vq_fail(vq, "ring outside guest RAM (desc %#llx avail "
-				   "%#llx used %#llx, size %u)",
-		    (unsigned long long)vq->vq_desc_gpa,
-		    (unsigned long long)vq->vq_avail_gpa,
-		    (unsigned long long)vq->vq_used_gpa, n);
+		return vq_fail(vq,
+			       "ring outside guest RAM (desc %#llx avail "
+			       "%#llx used %#llx, size %u)",
+			       (unsigned long long)vq->vq_desc_gpa,
+			       (unsigned long long)vq->vq_avail_gpa,
+			       (unsigned long long)vq->vq_used_gpa, n);
 	}
 	vq->vq_last_avail = 0;
 	vq->vq_next_used = 0;
@@ -98,8 +99,7 @@ vq_start(struct virtio_softc *vs, struct vqueue_info *vq)
 }
 
 int
-vq_start_legacy(struct virtio_softc *vs, struct vqueue_info *vq,
-    uint32_t pfn)
+vq_start_legacy(struct virtio_softc *vs, struct vqueue_info *vq, uint32_t pfn)
 {
 	uint64_t n = vq->vq_maxsize;
 	uint64_t base = (uint64_t)pfn * VRING_LEGACY_ALIGN;
@@ -107,8 +107,8 @@ vq_start_legacy(struct virtio_softc *vs, struct vqueue_info *vq,
 	vq->vq_qsize = vq->vq_maxsize;
 	vq->vq_desc_gpa = base;
 	vq->vq_avail_gpa = base + VRING_DESC_SIZE(n);
-	vq->vq_used_gpa = (vq->vq_avail_gpa + VRING_AVAIL_SIZE(n) +
-			      VRING_LEGACY_ALIGN - 1) &
+	vq->vq_used_gpa =
+	    (vq->vq_avail_gpa + VRING_AVAIL_SIZE(n) + VRING_LEGACY_ALIGN - 1) &
 	    ~(uint64_t)(VRING_LEGACY_ALIGN - 1);
 	return vq_start(vs, vq);
 }
@@ -186,27 +186,26 @@ struct vq_walk {
 /* Maps one buffer descriptor into the next iovec. */
 static int
 vq_add_buf(struct vqueue_info *vq, const struct vring_desc *d,
-    struct vq_walk *w)
+	   struct vq_walk *w)
 {
 	void *p;
 
 	if (w->n >= w->niov)
-		return vq_fail(vq, "chain longer than %d descriptors",
-		    w->niov);
+		return vq_fail(vq, "chain longer than %d descriptors", w->niov);
 	if (d->addr + d->len < d->addr)
 		return vq_fail(vq, "buffer %#llx+%u wraps",
-		    (unsigned long long)d->addr, d->len);
+			       (unsigned long long)d->addr, d->len);
 	p = vm_map_gpa(vq->vq_vs->vs_ctx, d->addr, d->len);
 	if (p == NULL)
 		return vq_fail(vq, "buffer %#llx+%u outside guest RAM",
-		    (unsigned long long)d->addr, d->len);
+			       (unsigned long long)d->addr, d->len);
 	if (d->flags & VRING_DESC_F_WRITE) {
 		w->writable = true;
 		w->wlen += d->len;
 	} else {
 		if (w->writable)
-			return vq_fail(vq,
-			    "device-readable buffer after a writable one");
+			return vq_fail(
+			    vq, "device-readable buffer after a writable one");
 		w->rlen += d->len;
 		w->nread++;
 	}
@@ -221,7 +220,7 @@ vq_add_buf(struct vqueue_info *vq, const struct vring_desc *d,
 /* An indirect table (2.7.5.3): the last element of its chain. */
 static int
 vq_walk_indirect(struct vqueue_info *vq, const struct vring_desc *ind,
-    struct vq_walk *w)
+		 struct vq_walk *w)
 {
 	const uint8_t *table;
 	struct vring_desc d;
@@ -236,11 +235,11 @@ vq_walk_indirect(struct vqueue_info *vq, const struct vring_desc *ind,
 	count = ind->len / (uint32_t)sizeof(struct vring_desc);
 	if (count > vq->vq_qsize)
 		return vq_fail(vq, "indirect table of %u > %u entries", count,
-		    vq->vq_qsize);
+			       vq->vq_qsize);
 	table = vm_map_gpa(vq->vq_vs->vs_ctx, ind->addr, ind->len);
 	if (table == NULL)
 		return vq_fail(vq, "indirect table %#llx+%u outside guest RAM",
-		    (unsigned long long)ind->addr, ind->len);
+			       (unsigned long long)ind->addr, ind->len);
 	for (;;) {
 		if (steps++ >= count)
 			return vq_fail(vq, "loop in indirect table");
@@ -253,7 +252,7 @@ vq_walk_indirect(struct vqueue_info *vq, const struct vring_desc *ind,
 			return 0;
 		if (d.next >= count)
 			return vq_fail(vq, "indirect next %u >= %u", d.next,
-			    count);
+				       count);
 		i = d.next;
 	}
 }
@@ -269,7 +268,7 @@ vq_walk_chain(struct vqueue_info *vq, uint16_t head, struct vq_walk *w)
 		/* A chain visits each descriptor at most once. */
 		if (steps++ >= vq->vq_qsize)
 			return vq_fail(vq, "descriptor loop from head %u",
-			    head);
+				       head);
 		vq_read_desc(&vq->vq_desc[idx], &d);
 		if (d.flags & VRING_DESC_F_INDIRECT)
 			return vq_walk_indirect(vq, &d, w);
@@ -279,7 +278,7 @@ vq_walk_chain(struct vqueue_info *vq, uint16_t head, struct vq_walk *w)
 			return 0;
 		if (d.next >= vq->vq_qsize)
 			return vq_fail(vq, "next %u >= size %u", d.next,
-			    vq->vq_qsize);
+				       vq->vq_qsize);
 		idx = d.next;
 	}
 }
@@ -292,14 +291,14 @@ static uint16_t
 vq_publish_avail_event(struct vqueue_info *vq)
 {
 	__atomic_store_n(vq_avail_event(vq), vq->vq_last_avail,
-	    __ATOMIC_RELAXED);
+			 __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return vq_avail_idx(vq);
 }
 
 int
 vq_getchain(struct vqueue_info *vq, struct iovec *iov, int niov,
-    struct vi_req *req)
+	    struct vi_req *req)
 {
 	struct vq_walk w = {.iov = iov, .niov = niov};
 	uint16_t avail, pending, head;
@@ -320,7 +319,7 @@ vq_getchain(struct vqueue_info *vq, struct iovec *iov, int niov,
 	pending = (uint16_t)(avail - vq->vq_last_avail);
 	if (pending > vq->vq_qsize)
 		return vq_fail(vq, "avail idx %u is %u ahead of %u", avail,
-		    pending, vq->vq_last_avail);
+			       pending, vq->vq_last_avail);
 	head = __atomic_load_n(
 	    &vq->vq_avail->ring[vq->vq_last_avail & (vq->vq_qsize - 1)],
 	    __ATOMIC_RELAXED);
@@ -356,8 +355,7 @@ vq_relchain(struct vqueue_info *vq, uint16_t idx, uint32_t len)
 	__atomic_store_n(&ue->id, (uint32_t)idx, __ATOMIC_RELAXED);
 	__atomic_store_n(&ue->len, len, __ATOMIC_RELAXED);
 	vq->vq_next_used++;
-	__atomic_store_n(&vq->vq_used->idx, vq->vq_next_used,
-	    __ATOMIC_RELEASE);
+	__atomic_store_n(&vq->vq_used->idx, vq->vq_next_used, __ATOMIC_RELEASE);
 }
 
 void
@@ -380,9 +378,9 @@ vq_endchains(struct vqueue_info *vq, bool used_all_avail)
 		/* vring_need_event(): event lies in [old, new). */
 		intr = (uint16_t)(new - event - 1) < (uint16_t)(new - old);
 	} else {
-		intr = new != old &&
-		    !(__atomic_load_n(&vq->vq_avail->flags, __ATOMIC_RELAXED) &
-			VRING_AVAIL_F_NO_INTERRUPT);
+		intr = new != old && !(__atomic_load_n(&vq->vq_avail->flags,
+						       __ATOMIC_RELAXED) &
+				       VRING_AVAIL_F_NO_INTERRUPT);
 	}
 	if (!intr && used_all_avail &&
 	    vi_has_feature(vs, VIRTIO_F_NOTIFY_ON_EMPTY))
@@ -399,7 +397,7 @@ vq_kick_disable(struct vqueue_info *vq)
 	    vi_has_feature(vq->vq_vs, VIRTIO_RING_F_EVENT_IDX))
 		return;
 	__atomic_or_fetch(&vq->vq_used->flags, VRING_USED_F_NO_NOTIFY,
-	    __ATOMIC_RELAXED);
+			  __ATOMIC_RELAXED);
 }
 
 bool
@@ -410,10 +408,11 @@ vq_kick_enable(struct vqueue_info *vq)
 		return false;
 	if (vi_has_feature(vq->vq_vs, VIRTIO_RING_F_EVENT_IDX)) {
 		__atomic_store_n(vq_avail_event(vq), vq->vq_last_avail,
-		    __ATOMIC_RELAXED);
+				 __ATOMIC_RELAXED);
 	} else {
 		__atomic_and_fetch(&vq->vq_used->flags,
-		    (uint16_t)~VRING_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+				   (uint16_t)~VRING_USED_F_NO_NOTIFY,
+				   __ATOMIC_RELAXED);
 	}
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return vq_avail_idx(vq) != vq->vq_last_avail;

@@ -76,6 +76,11 @@ e2e_parse() {
 	[[ "${SCN[l1-smp]}" =~ ^[1-9][0-9]*$ ]] ||
 		rig_usage_error "$file: l1-smp must be a number"
 	[ -n "${SCN[l1-mem]:-}" ] || SCN[l1-mem]=2G
+	# Rig times stretch with host load; E2E_TIMEOUT_SCALE=N gives slow or
+	# busy machines N times the time limits.
+	[[ "${E2E_TIMEOUT_SCALE:-1}" =~ ^[1-9][0-9]*$ ]] ||
+		rig_usage_error "E2E_TIMEOUT_SCALE must be a positive integer"
+	SCN[timeout]=$((SCN[timeout] * ${E2E_TIMEOUT_SCALE:-1}))
 	return 0
 }
 

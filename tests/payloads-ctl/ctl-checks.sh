@@ -47,8 +47,9 @@ start_vm() {
 # (Helpers use their own variable names: sh has no local variables.)
 wait_ready() {
 	_w=0
-	while [ $_w -lt 300 ]; do
-		if ctl --vm="$1" --read-mem="$MARKER",8 2>/dev/null |
+	while [ $_w -lt 150 ]; do
+		if timeout 10 "$BHYVECTL" --rundir="$RD" --vm="$1" \
+			--read-mem="$MARKER",8 2>/dev/null |
 			grep -q '|!beehive|'; then
 			return 0
 		fi
@@ -81,7 +82,10 @@ start_vm vm1
 pid=$vm_pid
 if ! wait_ready vm1; then
 	fail "vm1 did not start"
-	cat "$OUT/vm1.log"
+	sed 's/^/# /' "$OUT/vm1.log"
+	timeout 10 "$BHYVECTL" --rundir="$RD" --list 2>&1 | sed 's/^/# /'
+	timeout 10 "$BHYVECTL" --rundir="$RD" --vm=vm1 --get-rip 2>&1 |
+		sed 's/^/# /'
 	kill -9 "$pid" 2>/dev/null
 	exit 1
 fi

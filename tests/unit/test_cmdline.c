@@ -93,7 +93,7 @@ test_defaults(void)
 	CHECK(val_is("name", "vm"), "vmname -> name");
 	CHECK(val_is("cpus", "1"), "default cpus 1");
 	CHECK(val_is("memory.size", "256M"), "default memory 256M");
-	CHECK(val_is("acpi_tables", "false"), "default acpi_tables false");
+	CHECK(val_is("acpi_tables", "true"), "default acpi_tables true");
 	CHECK(val_is("x86.strictmsr", "true"), "default strictmsr true");
 	CHECK(val_is("lpc.fwcfg", "bhyve"), "default fwcfg bhyve");
 	CHECK(get_config_value("x86.x2apic") == NULL, "no x2apic by default");

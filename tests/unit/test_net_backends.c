@@ -658,9 +658,11 @@ test_slirp(void)
 	int port = free_port();
 
 	init_config();
-	CHECK(mevent_init() == 0 &&
-		  pthread_create(&th, NULL, mevent_thread, NULL) == 0,
-	    "slirp: mevent loop running");
+	if (mevent_init() != 0 ||
+	    pthread_create(&th, NULL, mevent_thread, NULL) != 0) {
+		printf("FAIL: slirp: cannot start the mevent loop\n");
+		return;
+	}
 	slirp_bad_rules();
 	n = create_config_node("t.slirp");
 	snprintf(rule, sizeof(rule), "tcp:127.0.0.1:%d-:8080", port);

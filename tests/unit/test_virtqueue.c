@@ -64,7 +64,7 @@ dev_fresh(uint64_t features)
 	memset(gmem(DESC_GPA, 0x3000), 0, 0x3000);
 	vs.vs_negotiated_caps = features;
 	vs.vs_status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-	    VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	if (vq_setup_test(&vs, 0, QSZ, DESC_GPA, AVAIL_GPA, USED_GPA) != 0)
 		printf("FAIL: queue setup\n");
 	desc = (struct vring_desc *)gmem(DESC_GPA, VRING_DESC_SIZE(QSZ));
@@ -74,7 +74,7 @@ dev_fresh(uint64_t features)
 
 static void
 set_desc(struct vring_desc *t, int i, uint64_t addr, uint32_t len,
-    uint16_t flags, uint16_t next)
+	 uint16_t flags, uint16_t next)
 {
 	t[i] = (struct vring_desc){addr, len, flags, next};
 }
@@ -91,7 +91,7 @@ static bool
 broken_and_quiet(void)
 {
 	return vs.vs_broken && (vs.vs_status & VIRTIO_CONFIG_S_NEEDS_RESET) &&
-	    used->idx == 0;
+	       used->idx == 0;
 }
 
 /* Runs one malformed ring through vq_getchain; expects NEEDS_RESET. */
@@ -118,7 +118,7 @@ test_normal_chain(void)
 	dev_fresh(VIRTIO_F_VERSION_1);
 	CHECK(qenables == 1, "queue enable reported to the device");
 	CHECK(vq_getchain(&queues[0], iov, QSZ, &req) == 0,
-	    "empty ring: no chain");
+	      "empty ring: no chain");
 	set_desc(desc, 3, BUF_GPA, 16, VRING_DESC_F_NEXT, 5);
 	set_desc(desc, 5, BUF_GPA + 0x100, 100, VRING_DESC_F_NEXT, 0);
 	set_desc(desc, 0, BUF_GPA + 0x1000, 512, VRING_DESC_F_WRITE, 0);
@@ -126,37 +126,38 @@ test_normal_chain(void)
 	CHECK(vq_has_descs(&queues[0]), "chain available");
 	n = vq_getchain(&queues[0], iov, QSZ, &req);
 	CHECK(n == 3 && req.idx == 3 && req.readable == 2 &&
-		req.writable == 1 && req.rlen == 116 && req.wlen == 512,
-	    "3-descriptor chain: 2 readable, 1 writable");
+		  req.writable == 1 && req.rlen == 116 && req.wlen == 512,
+	      "3-descriptor chain: 2 readable, 1 writable");
 	CHECK(iov[0].iov_base == gmem(BUF_GPA, 16) && iov[0].iov_len == 16 &&
-		iov[1].iov_base == gmem(BUF_GPA + 0x100, 100) &&
-		iov[2].iov_base == gmem(BUF_GPA + 0x1000, 512) &&
-		iov[2].iov_len == 512,
-	    "iovecs point at the guest buffers");
+		  iov[1].iov_base == gmem(BUF_GPA + 0x100, 100) &&
+		  iov[2].iov_base == gmem(BUF_GPA + 0x1000, 512) &&
+		  iov[2].iov_len == 512,
+	      "iovecs point at the guest buffers");
 	CHECK(vq_getchain(&queues[0], iov, QSZ, &req) == 0 &&
-		!vq_has_descs(&queues[0]),
-	    "ring drained");
+		  !vq_has_descs(&queues[0]),
+	      "ring drained");
 	vq_relchain(&queues[0], 3, 77);
 	CHECK(used->idx == 1 && used->ring[0].id == 3 &&
-		used->ring[0].len == 77,
-	    "relchain publishes id and length");
+		  used->ring[0].len == 77,
+	      "relchain publishes id and length");
 	/* A chain of exactly the queue size is legal. */
 	for (int i = 0; i < QSZ; i++)
 		set_desc(desc, i, BUF_GPA + 64 * (uint64_t)i, 64,
-		    i < QSZ - 1 ? VRING_DESC_F_NEXT : 0, (uint16_t)(i + 1));
+			 i < QSZ - 1 ? VRING_DESC_F_NEXT : 0,
+			 (uint16_t)(i + 1));
 	push(0);
 	CHECK(vq_getchain(&queues[0], iov, QSZ, &req) == QSZ,
-	    "chain as long as the queue accepted");
+	      "chain as long as the queue accepted");
 	/* Put back and take again. */
 	vq_retchains(&queues[0], 1);
 	CHECK(vq_getchain(&queues[0], iov, QSZ, &req) == QSZ && req.idx == 0,
-	    "retchains returns the chain");
+	      "retchains returns the chain");
 	/* Zero-length buffers inside RAM are allowed by the spec. */
 	set_desc(desc, 1, BUF_GPA, 0, VRING_DESC_F_WRITE, 0);
 	push(1);
 	CHECK(vq_getchain(&queues[0], iov, QSZ, &req) == 1 &&
-		iov[0].iov_len == 0,
-	    "zero-length buffer accepted");
+		  iov[0].iov_len == 0,
+	      "zero-length buffer accepted");
 	CHECK(!vs.vs_broken, "device still healthy");
 }
 
@@ -174,21 +175,20 @@ test_indirect(void)
 	set_desc(desc, 4, IND_GPA, 3 * 16, VRING_DESC_F_INDIRECT, 0);
 	push(4);
 	CHECK(vq_getchain(&queues[0], iov, QSZ, &req) == 3 && req.idx == 4 &&
-		req.readable == 2 && req.writable == 1 &&
-		iov[2].iov_base == gmem(BUF_GPA + 0x80, 30),
-	    "indirect table walked in next order");
+		  req.readable == 2 && req.writable == 1 &&
+		  iov[2].iov_base == gmem(BUF_GPA + 0x80, 30),
+	      "indirect table walked in next order");
 	/* A direct prefix followed by an indirect table (2.7.5.3.1). */
 	set_desc(desc, 6, BUF_GPA + 0x200, 8, VRING_DESC_F_NEXT, 4);
 	push(6);
-	CHECK(vq_getchain(&queues[0], iov, QSZ, &req) == 4 &&
-		req.readable == 3,
-	    "direct descriptor then indirect table");
+	CHECK(vq_getchain(&queues[0], iov, QSZ, &req) == 4 && req.readable == 3,
+	      "direct descriptor then indirect table");
 	/* An unaligned table is fine: it is copied, not dereferenced. */
 	memmove((uint8_t *)ind + 8, ind, 48);
 	set_desc(desc, 4, IND_GPA + 8, 3 * 16, VRING_DESC_F_INDIRECT, 0);
 	push(4);
 	CHECK(vq_getchain(&queues[0], iov, QSZ, &req) == 3,
-	    "unaligned indirect table");
+	      "unaligned indirect table");
 	CHECK(!vs.vs_broken, "device still healthy");
 }
 
@@ -246,7 +246,7 @@ test_violations(void)
 
 	dev_fresh(f);
 	set_desc(desc, 0, BUF_GPA, 8, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
-	    1);
+		 1);
 	set_desc(desc, 1, BUF_GPA, 8, 0, 0);
 	push(0);
 	expect_violation("readable after writable", QSZ);
@@ -254,7 +254,7 @@ test_violations(void)
 	dev_fresh(f);
 	for (int i = 0; i < 4; i++)
 		set_desc(desc, i, BUF_GPA, 8, i < 3 ? VRING_DESC_F_NEXT : 0,
-		    (uint16_t)(i + 1));
+			 (uint16_t)(i + 1));
 	push(0);
 	expect_violation("chain longer than the device's iovecs", 3);
 
@@ -287,7 +287,7 @@ test_violations(void)
 
 	dev_fresh(f);
 	set_desc(desc, 0, IND_GPA, 16,
-	    VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1);
+		 VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1);
 	set_desc(desc, 1, BUF_GPA, 8, 0, 0);
 	push(0);
 	expect_violation("indirect with NEXT", QSZ);
@@ -312,8 +312,7 @@ test_violations(void)
 	expect_violation("indirect next >= table size", QSZ);
 
 	dev_fresh(f);
-	set_desc(ind, 0, BUF_GPA, 8, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
-	    1);
+	set_desc(ind, 0, BUF_GPA, 8, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
 	set_desc(ind, 1, BUF_GPA, 8, 0, 0);
 	set_desc(desc, 0, IND_GPA, 32, VRING_DESC_F_INDIRECT, 0);
 	push(0);
@@ -327,19 +326,19 @@ test_violations(void)
 		set_desc(desc, 2, BUF_GPA, 8, 0, 0);
 		push(2);
 		CHECK(vq_getchain(&queues[0], iov, QSZ, &req) == -1,
-		    "broken device refuses valid chains");
+		      "broken device refuses valid chains");
 		vq_relchain(&queues[0], 2, 8);
 		CHECK(used->idx == 0, "broken device publishes nothing");
 		resets = 0;
 		vi_status_write(&vs, 0);
 		CHECK(resets == 1 && !vs.vs_broken && vs.vs_status == 0 &&
-			!queues[0].vq_enabled,
-		    "reset clears NEEDS_RESET and the queue");
+			  !queues[0].vq_enabled,
+		      "reset clears NEEDS_RESET and the queue");
 		dev_fresh(f);
 		set_desc(desc, 2, BUF_GPA, 8, 0, 0);
 		push(2);
 		CHECK(vq_getchain(&queues[0], iov, QSZ, &req) == 1,
-		    "works again after reset");
+		      "works again after reset");
 	}
 }
 
@@ -348,45 +347,45 @@ test_enable_checks(void)
 {
 	vi_status_write(&vs, 0);
 	CHECK(vq_setup_test(&vs, 0, 3, DESC_GPA, AVAIL_GPA, USED_GPA) == -1 &&
-		vs.vs_broken,
-	    "queue size 3 (not a power of two) refused");
+		  vs.vs_broken,
+	      "queue size 3 (not a power of two) refused");
 	vi_status_write(&vs, 0);
 	CHECK(vq_setup_test(&vs, 0, 2 * QSZ, DESC_GPA, AVAIL_GPA, USED_GPA) ==
-		    -1 &&
-		vs.vs_broken,
-	    "queue size above the maximum refused");
+		      -1 &&
+		  vs.vs_broken,
+	      "queue size above the maximum refused");
 	vi_status_write(&vs, 0);
 	CHECK(vq_setup_test(&vs, 0, 0, DESC_GPA, AVAIL_GPA, USED_GPA) == -1,
-	    "queue size 0 refused");
+	      "queue size 0 refused");
 	vi_status_write(&vs, 0);
 	CHECK(vq_setup_test(&vs, 0, QSZ, DESC_GPA + 8, AVAIL_GPA, USED_GPA) ==
-		-1,
-	    "misaligned descriptor table refused");
+		  -1,
+	      "misaligned descriptor table refused");
 	vi_status_write(&vs, 0);
 	CHECK(vq_setup_test(&vs, 0, QSZ, DESC_GPA, AVAIL_GPA, USED_GPA + 2) ==
-		-1,
-	    "misaligned used ring refused");
+		  -1,
+	      "misaligned used ring refused");
 	vi_status_write(&vs, 0);
 	CHECK(vq_setup_test(&vs, 0, QSZ, DESC_GPA, AVAIL_GPA,
-		  MEMSIZE - VRING_USED_SIZE(QSZ) + 4) == -1 &&
-		!queues[0].vq_enabled,
-	    "used ring crossing the end of RAM refused");
+			    MEMSIZE - VRING_USED_SIZE(QSZ) + 4) == -1 &&
+		  !queues[0].vq_enabled,
+	      "used ring crossing the end of RAM refused");
 	vi_status_write(&vs, 0);
-	CHECK(vq_setup_test(&vs, 0, QSZ, 0xC0000000ULL, AVAIL_GPA,
-		  USED_GPA) == -1,
-	    "descriptor table outside RAM refused");
+	CHECK(vq_setup_test(&vs, 0, QSZ, 0xC0000000ULL, AVAIL_GPA, USED_GPA) ==
+		  -1,
+	      "descriptor table outside RAM refused");
 	vi_status_write(&vs, 0);
 	CHECK(vq_setup_test(&vs, 0, QSZ / 2, DESC_GPA, AVAIL_GPA, USED_GPA) ==
-		    0 &&
-		queues[0].vq_qsize == QSZ / 2,
-	    "smaller power-of-two size accepted");
+		      0 &&
+		  queues[0].vq_qsize == QSZ / 2,
+	      "smaller power-of-two size accepted");
 	vi_status_write(&vs, 0);
 	queues[0].vq_qsize = QSZ;
 	CHECK(vq_start_legacy(&vs, &queues[0], 0x10) == 0 &&
-		queues[0].vq_desc_gpa == 0x10000 &&
-		queues[0].vq_avail_gpa == 0x10000 + 16 * QSZ &&
-		queues[0].vq_used_gpa == 0x11000,
-	    "legacy layout from the PFN (2.7.2)");
+		  queues[0].vq_desc_gpa == 0x10000 &&
+		  queues[0].vq_avail_gpa == 0x10000 + 16 * QSZ &&
+		  queues[0].vq_used_gpa == 0x11000,
+	      "legacy layout from the PFN (2.7.2)");
 	vi_status_write(&vs, 0);
 }
 
@@ -408,7 +407,7 @@ test_event_idx(void)
 	while (vq_getchain(&queues[0], iov, QSZ, &req) > 0)
 		;
 	CHECK(*avail_event == 4,
-	    "avail_event = next index to consume after draining");
+	      "avail_event = next index to consume after draining");
 	*used_event = 0; /* interrupt once used idx passes 0 */
 	before = queues[0].vq_nintr;
 	vq_relchain(&queues[0], 0, 8);
@@ -417,7 +416,7 @@ test_event_idx(void)
 	vq_relchain(&queues[0], 1, 8);
 	vq_endchains(&queues[0], true);
 	CHECK(queues[0].vq_nintr == before + 1,
-	    "used_event 0 already passed: suppressed");
+	      "used_event 0 already passed: suppressed");
 	*used_event = 3; /* wants the interrupt when idx goes 3 -> 4 */
 	vq_relchain(&queues[0], 2, 8);
 	vq_endchains(&queues[0], true);
@@ -444,10 +443,11 @@ test_event_idx(void)
 	vq_endchains(&queues[0], false);
 	CHECK(queues[0].vq_nintr == before + 1, "interrupt without the flag");
 	vq_kick_disable(&queues[0]);
-	CHECK(used->flags & VRING_USED_F_NO_NOTIFY, "kick_disable sets NO_NOTIFY");
-	CHECK(vq_kick_enable(&queues[0]) && !(used->flags &
-						VRING_USED_F_NO_NOTIFY),
-	    "kick_enable clears it and reports the pending chain");
+	CHECK(used->flags & VRING_USED_F_NO_NOTIFY,
+	      "kick_disable sets NO_NOTIFY");
+	CHECK(vq_kick_enable(&queues[0]) &&
+		  !(used->flags & VRING_USED_F_NO_NOTIFY),
+	      "kick_enable clears it and reports the pending chain");
 	(void)vq_getchain(&queues[0], iov, QSZ, &req);
 	CHECK(!vq_kick_enable(&queues[0]), "kick_enable: nothing pending");
 }
@@ -472,7 +472,7 @@ test_wrap(void)
 		got++;
 	}
 	CHECK(got == 4 && avail->idx == 2 && used->idx == 2 && !vs.vs_broken,
-	    "indices wrap at 65536");
+	      "indices wrap at 65536");
 }
 
 int
