@@ -62,7 +62,7 @@ check(bool ok)
 
 static int
 fz_init(struct net_backend *be, const char *spec, struct config_node *nvl,
-    int *queues, char *err, size_t errlen)
+	int *queues, char *err, size_t errlen)
 {
 	*queues = 1;
 	return socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, fz_sv);
@@ -240,7 +240,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t base = RING_GPA + 0x1000ULL * i;
 
 		vq_setup_test(vs, (int)i, QSIZE, base, base + 0x400,
-		    base + 0x800);
+			      base + 0x800);
 	}
 	virtio_unlock(vs);
 

@@ -26,30 +26,6 @@ SET_DECLARE(net_backend_set, const struct net_backend_ops);
 
 #define NETBE_MAX_IOV 256
 
-int
-netbe_iov_skip(const struct iovec *iov, int iovcnt, size_t skip,
-    struct iovec *out, int outmax)
-{
-	int i, n = 0;
-
-	for (i = 0; i < iovcnt; i++) {
-		size_t len = iov[i].iov_len;
-		char *base = iov[i].iov_base;
-
-		if (skip >= len) {
-			skip -= len;
-			continue;
-		}
-		if (n == outmax)
-			return -1;
-		out[n].iov_base = base + skip;
-		out[n].iov_len = len - skip;
-		skip = 0;
-		n++;
-	}
-	return skip == 0 ? n : -1;
-}
-
 /* "tap0" and "tap=NAME" select tap; the rest by prefix, as bhyve does. */
 static const struct net_backend_ops *
 netbe_find(const char *spec)
@@ -67,8 +43,8 @@ netbe_find(const char *spec)
 }
 
 struct net_backend *
-netbe_open(const char *spec, struct config_node *nvl, int max_queues,
-    char *err, size_t errlen)
+netbe_open(const char *spec, struct config_node *nvl, int max_queues, char *err,
+	   size_t errlen)
 {
 	const struct net_backend_ops *ops;
 	struct net_backend *be;
@@ -81,13 +57,13 @@ netbe_open(const char *spec, struct config_node *nvl, int max_queues,
 	ops = netbe_find(spec);
 	if (ops == NULL) {
 		snprintf(err, errlen,
-		    "unknown network backend '%s' (tapN, tap=NAME, slirp)",
-		    spec);
+			 "unknown network backend '%s' (tapN, tap=NAME, slirp)",
+			 spec);
 		return NULL;
 	}
 	be = calloc(1, sizeof(*be));
 	if (be == NULL || (ops->priv_size &&
-			      (be->priv = calloc(1, ops->priv_size)) == NULL)) {
+			   (be->priv = calloc(1, ops->priv_size)) == NULL)) {
 		free(be);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -157,8 +133,7 @@ netbe_hdrlen(const struct net_backend *be)
 }
 
 ssize_t
-netbe_send(struct net_backend *be, int q, const struct iovec *iov,
-    int iovcnt)
+netbe_send(struct net_backend *be, int q, const struct iovec *iov, int iovcnt)
 {
 	if (q < 0 || q >= be->queues || iovcnt < 0) {
 		errno = EINVAL;
@@ -218,8 +193,8 @@ struct tap_priv {
 
 /* "tap0" names itself; "tap=NAME" names NAME; anything else is refused. */
 static int
-tap_parse_name(const char *spec, struct config_node *nvl, char *name,
-    char *err, size_t errlen)
+tap_parse_name(const char *spec, struct config_node *nvl, char *name, char *err,
+	       size_t errlen)
 {
 	const char *n = spec;
 
@@ -279,7 +254,7 @@ tap_close_all(struct tap_priv *tp)
 
 static int
 tap_init(struct net_backend *be, const char *spec, struct config_node *nvl,
-    int *queues, char *err, size_t errlen)
+	 int *queues, char *err, size_t errlen)
 {
 	struct tap_priv *tp = be->priv;
 	unsigned feats = 0;
@@ -300,7 +275,7 @@ tap_init(struct net_backend *be, const char *spec, struct config_node *nvl,
 	}
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open tap '%s': %s", tp->name,
-		    strerror(errno));
+			 strerror(errno));
 		return -1;
 	}
 	tp->fd[tp->nfd++] = fd;
@@ -309,15 +284,15 @@ tap_init(struct net_backend *be, const char *spec, struct config_node *nvl,
 		tp->vnet_hdr = true;
 	if (!tp->vnet_hdr || tap_configure(fd, be->hdrlen, 0) != 0) {
 		snprintf(err, errlen, "tap '%s': no virtio-net header support",
-		    tp->name);
+			 tp->name);
 		tap_close_all(tp);
 		return -1;
 	}
 	for (i = 1; i < *queues; i++) {
 		fd = tap_open_one(tp->name, true, true);
 		if (fd < 0 || tap_configure(fd, be->hdrlen, 0) != 0) {
-			snprintf(err, errlen, "tap '%s' queue %d: %s",
-			    tp->name, i, strerror(errno));
+			snprintf(err, errlen, "tap '%s' queue %d: %s", tp->name,
+				 i, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			tap_close_all(tp);
@@ -420,7 +395,8 @@ tap_set_active(struct net_backend *be, int active)
 		return 0;
 	for (i = 0; i < tp->nfd; i++) {
 		memset(&ifr, 0, sizeof(ifr));
-		ifr.ifr_flags = i < active ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+		ifr.ifr_flags =
+		    i < active ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
 		/* EINVAL: already in that state. */
 		if (ioctl(tp->fd[i], TUNSETQUEUE, &ifr) != 0 && errno != EINVAL)
 			return -1;

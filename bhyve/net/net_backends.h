@@ -26,34 +26,34 @@
 #include "linker_set.h"
 
 /* virtio-net feature bits (virtio 1.2, 5.1.3). */
-#define VIRTIO_NET_F_CSUM	      (1ULL << 0)
-#define VIRTIO_NET_F_GUEST_CSUM	      (1ULL << 1)
+#define VIRTIO_NET_F_CSUM		 (1ULL << 0)
+#define VIRTIO_NET_F_GUEST_CSUM		 (1ULL << 1)
 #define VIRTIO_NET_F_CTRL_GUEST_OFFLOADS (1ULL << 2)
-#define VIRTIO_NET_F_MTU	      (1ULL << 3)
-#define VIRTIO_NET_F_MAC	      (1ULL << 5)
-#define VIRTIO_NET_F_GUEST_TSO4	      (1ULL << 7)
-#define VIRTIO_NET_F_GUEST_TSO6	      (1ULL << 8)
-#define VIRTIO_NET_F_GUEST_ECN	      (1ULL << 9)
-#define VIRTIO_NET_F_GUEST_UFO	      (1ULL << 10)
-#define VIRTIO_NET_F_HOST_TSO4	      (1ULL << 11)
-#define VIRTIO_NET_F_HOST_TSO6	      (1ULL << 12)
-#define VIRTIO_NET_F_HOST_ECN	      (1ULL << 13)
-#define VIRTIO_NET_F_HOST_UFO	      (1ULL << 14)
-#define VIRTIO_NET_F_MRG_RXBUF	      (1ULL << 15)
-#define VIRTIO_NET_F_STATUS	      (1ULL << 16)
-#define VIRTIO_NET_F_CTRL_VQ	      (1ULL << 17)
-#define VIRTIO_NET_F_CTRL_RX	      (1ULL << 18)
-#define VIRTIO_NET_F_CTRL_VLAN	      (1ULL << 19)
-#define VIRTIO_NET_F_GUEST_ANNOUNCE   (1ULL << 21)
-#define VIRTIO_NET_F_MQ		      (1ULL << 22)
-#define VIRTIO_NET_F_CTRL_MAC_ADDR    (1ULL << 23)
+#define VIRTIO_NET_F_MTU		 (1ULL << 3)
+#define VIRTIO_NET_F_MAC		 (1ULL << 5)
+#define VIRTIO_NET_F_GUEST_TSO4		 (1ULL << 7)
+#define VIRTIO_NET_F_GUEST_TSO6		 (1ULL << 8)
+#define VIRTIO_NET_F_GUEST_ECN		 (1ULL << 9)
+#define VIRTIO_NET_F_GUEST_UFO		 (1ULL << 10)
+#define VIRTIO_NET_F_HOST_TSO4		 (1ULL << 11)
+#define VIRTIO_NET_F_HOST_TSO6		 (1ULL << 12)
+#define VIRTIO_NET_F_HOST_ECN		 (1ULL << 13)
+#define VIRTIO_NET_F_HOST_UFO		 (1ULL << 14)
+#define VIRTIO_NET_F_MRG_RXBUF		 (1ULL << 15)
+#define VIRTIO_NET_F_STATUS		 (1ULL << 16)
+#define VIRTIO_NET_F_CTRL_VQ		 (1ULL << 17)
+#define VIRTIO_NET_F_CTRL_RX		 (1ULL << 18)
+#define VIRTIO_NET_F_CTRL_VLAN		 (1ULL << 19)
+#define VIRTIO_NET_F_GUEST_ANNOUNCE	 (1ULL << 21)
+#define VIRTIO_NET_F_MQ			 (1ULL << 22)
+#define VIRTIO_NET_F_CTRL_MAC_ADDR	 (1ULL << 23)
 
 /* The offloads a backend may be able to carry. */
 #define NETBE_OFFLOADS                                                         \
 	(VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM |                         \
-	    VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6 |                \
-	    VIRTIO_NET_F_GUEST_ECN | VIRTIO_NET_F_HOST_TSO4 |                  \
-	    VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_HOST_ECN)
+	 VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6 |                   \
+	 VIRTIO_NET_F_GUEST_ECN | VIRTIO_NET_F_HOST_TSO4 |                     \
+	 VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_HOST_ECN)
 
 /* The virtio-net header (5.1.6); num_buffers only in the 12-byte form. */
 struct virtio_net_hdr {
@@ -87,15 +87,16 @@ struct net_backend_ops {
 	size_t priv_size;
 	/* Opens up to *queues queues, lowering *queues if it must. */
 	int (*init)(struct net_backend *be, const char *spec,
-	    struct config_node *nvl, int *queues, char *err, size_t errlen);
+		    struct config_node *nvl, int *queues, char *err,
+		    size_t errlen);
 	void (*cleanup)(struct net_backend *be);
 	/* Offload features (VIRTIO_NET_F_*) the backend can carry. */
 	uint64_t (*get_cap)(struct net_backend *be);
 	/* Applies the negotiated features and header length. */
 	int (*set_cap)(struct net_backend *be, uint64_t features,
-	    size_t hdrlen);
+		       size_t hdrlen);
 	ssize_t (*send)(struct net_backend *be, int q, const struct iovec *iov,
-	    int iovcnt);
+			int iovcnt);
 	/* One frame with its header; 0 when none is waiting. */
 	ssize_t (*recv)(struct net_backend *be, int q, void *buf, size_t len);
 	int (*rx_fd)(struct net_backend *be, int q);
@@ -121,7 +122,7 @@ struct net_backend {
  * NULL with a one-line reason in err.
  */
 struct net_backend *netbe_open(const char *spec, struct config_node *nvl,
-    int max_queues, char *err, size_t errlen);
+			       int max_queues, char *err, size_t errlen);
 void netbe_close(struct net_backend *be);
 int netbe_queues(const struct net_backend *be);
 const char *netbe_type(const struct net_backend *be);
@@ -134,7 +135,7 @@ size_t netbe_hdrlen(const struct net_backend *be);
  * error (EAGAIN when the host side is full: the frame is dropped).
  */
 ssize_t netbe_send(struct net_backend *be, int q, const struct iovec *iov,
-    int iovcnt);
+		   int iovcnt);
 /* Receives one frame with its header into buf; 0 if none, -1 on error. */
 ssize_t netbe_recv(struct net_backend *be, int q, void *buf, size_t len);
 int netbe_rx_fd(struct net_backend *be, int q);
@@ -144,9 +145,5 @@ int netbe_tap_fd(struct net_backend *be, int q);
  * steer frames to the others.
  */
 int netbe_set_active(struct net_backend *be, int active);
-
-/* For backends: the header-less frame of iov after skipping hdrlen. */
-int netbe_iov_skip(const struct iovec *iov, int iovcnt, size_t skip,
-    struct iovec *out, int outmax);
 
 #endif

@@ -111,7 +111,7 @@ slirp_timerfd_arm(int fd, uint64_t ns)
 {
 	struct itimerspec its = {
 	    .it_value = {.tv_sec = (time_t)(ns / 1000000000ULL),
-		.tv_nsec = (long)(ns % 1000000000ULL)}};
+			 .tv_nsec = (long)(ns % 1000000000ULL)}};
 
 	timerfd_settime(fd, 0, &its, NULL);
 }
@@ -297,8 +297,7 @@ slirp_epoll_set(struct slirp_priv *sp, int fd, uint32_t events, bool known)
 	/* A descriptor slirp closed and reused may be absent, or present. */
 	if (known && epoll_ctl(sp->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
 		return;
-	if (epoll_ctl(sp->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 &&
-	    errno == EEXIST)
+	if (epoll_ctl(sp->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
 		epoll_ctl(sp->epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
@@ -354,10 +353,10 @@ slirp_pump_locked(struct slirp_priv *sp)
 	sp->npfd = 0;
 	slirp_pollfds_fill(sp->slirp, &timeout, slirp_add_poll, sp);
 	slirp_sync_epoll(sp);
-	slirp_timerfd_arm(sp->tickfd, timeout == UINT32_MAX
-					  ? 0
-					  : (uint64_t)(timeout ? timeout : 1) *
-						1000000ULL);
+	slirp_timerfd_arm(sp->tickfd,
+			  timeout == UINT32_MAX
+			      ? 0
+			      : (uint64_t)(timeout ? timeout : 1) * 1000000ULL);
 }
 
 static void
@@ -393,8 +392,8 @@ slirp_ready(int fd, enum ev_type type, void *arg)
 
 /* "tcp:[haddr]:hport-[gaddr]:gport"; 0, or -1 with the reason. */
 static int
-slirp_parse_fwd(const char *rule, bool *udp, struct in_addr *haddr,
-    int *hport, struct in_addr *gaddr, int *gport, char *err, size_t errlen)
+slirp_parse_fwd(const char *rule, bool *udp, struct in_addr *haddr, int *hport,
+		struct in_addr *gaddr, int *gport, char *err, size_t errlen)
 {
 	char ha[64], ga[64], tail;
 	unsigned hp, gp;
@@ -410,13 +409,14 @@ slirp_parse_fwd(const char *rule, bool *udp, struct in_addr *haddr,
 	}
 	r = rule + 4;
 	ha[0] = ga[0] = '\0';
-	if (sscanf(r, "%63[0-9.]:%u-%63[0-9.]:%u%c", ha, &hp, ga, &gp,
-		&tail) != 4 &&
+	if (sscanf(r, "%63[0-9.]:%u-%63[0-9.]:%u%c", ha, &hp, ga, &gp, &tail) !=
+		4 &&
 	    sscanf(r, ":%u-%63[0-9.]:%u%c", &hp, ga, &gp, &tail) != 3 &&
 	    sscanf(r, "%63[0-9.]:%u-:%u%c", ha, &hp, &gp, &tail) != 3 &&
 	    sscanf(r, ":%u-:%u%c", &hp, &gp, &tail) != 2) {
 		snprintf(err, errlen,
-		    "hostfwd '%s': want tcp:[haddr]:hport-[gaddr]:gport", rule);
+			 "hostfwd '%s': want tcp:[haddr]:hport-[gaddr]:gport",
+			 rule);
 		return -1;
 	}
 	if (hp == 0 || hp > 65535 || gp == 0 || gp > 65535) {
@@ -435,7 +435,7 @@ slirp_parse_fwd(const char *rule, bool *udp, struct in_addr *haddr,
 
 static int
 slirp_add_fwds(struct slirp_priv *sp, const char *list, char *err,
-    size_t errlen)
+	       size_t errlen)
 {
 	char *copy, *cur, *rule;
 	int rc = 0, n = 0;
@@ -454,16 +454,17 @@ slirp_add_fwds(struct slirp_priv *sp, const char *list, char *err,
 			continue;
 		if (++n > SLIRP_MAX_FWD) {
 			snprintf(err, errlen, "more than %d hostfwd rules",
-			    SLIRP_MAX_FWD);
+				 SLIRP_MAX_FWD);
 			rc = -1;
 		} else if (slirp_parse_fwd(rule, &udp, &ha, &hp, &ga, &gp, err,
-			       errlen) != 0) {
+					   errlen) != 0) {
 			rc = -1;
 		} else if (slirp_add_hostfwd(sp->slirp, udp, ha, hp, ga, gp) !=
 			   0) {
-			snprintf(err, errlen, "hostfwd '%s': cannot listen on "
-					      "the host port",
-			    rule);
+			snprintf(err, errlen,
+				 "hostfwd '%s': cannot listen on "
+				 "the host port",
+				 rule);
 			rc = -1;
 		}
 	}
@@ -520,14 +521,13 @@ slirp_teardown(struct slirp_priv *sp)
 }
 
 static int
-slirp_be_init(struct net_backend *be, const char *spec,
-    struct config_node *nvl, int *queues, char *err, size_t errlen)
+slirp_be_init(struct net_backend *be, const char *spec, struct config_node *nvl,
+	      int *queues, char *err, size_t errlen)
 {
 	struct slirp_priv *sp = be->priv;
 	const char *fwd = nvl ? get_config_value_node(nvl, "hostfwd") : NULL;
-	bool restricted = nvl ? get_config_bool_node_default(nvl, "restrict",
-				    false)
-			      : false;
+	bool restricted =
+	    nvl ? get_config_bool_node_default(nvl, "restrict", false) : false;
 	int bufsz = 1 << 20;
 	SlirpConfig cfg;
 
@@ -539,10 +539,10 @@ slirp_be_init(struct net_backend *be, const char *spec,
 	pthread_mutex_init(&sp->mtx, NULL);
 	sp->sv[0] = sp->sv[1] = sp->epfd = sp->tickfd = -1;
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-		sp->sv) != 0 ||
+		       sp->sv) != 0 ||
 	    (sp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    (sp->tickfd = timerfd_create(CLOCK_MONOTONIC,
-		 TFD_NONBLOCK | TFD_CLOEXEC)) < 0) {
+					 TFD_NONBLOCK | TFD_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "slirp: %s", strerror(errno));
 		slirp_teardown(sp);
 		return -1;
@@ -595,7 +595,7 @@ slirp_set_cap(struct net_backend *be, uint64_t features, size_t hdrlen)
 
 static ssize_t
 slirp_be_send(struct net_backend *be, int q, const struct iovec *iov,
-    int iovcnt)
+	      int iovcnt)
 {
 	struct slirp_priv *sp = be->priv;
 	size_t skip = be->hdrlen, len = 0, total = 0;
@@ -633,7 +633,7 @@ slirp_be_recv(struct net_backend *be, int q, void *buf, size_t len)
 	ssize_t n;
 
 	n = recv(sp->sv[1], (char *)buf + be->hdrlen, len - be->hdrlen,
-	    MSG_DONTWAIT | MSG_TRUNC);
+		 MSG_DONTWAIT | MSG_TRUNC);
 	if (n < 0)
 		return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
 	if ((size_t)n > len - be->hdrlen) {
@@ -660,8 +660,8 @@ struct slirp_priv {
 };
 
 static int
-slirp_be_init(struct net_backend *be, const char *spec,
-    struct config_node *nvl, int *queues, char *err, size_t errlen)
+slirp_be_init(struct net_backend *be, const char *spec, struct config_node *nvl,
+	      int *queues, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "slirp: this bhyve was built without libslirp");
 	return -1;
@@ -686,7 +686,7 @@ slirp_set_cap(struct net_backend *be, uint64_t features, size_t hdrlen)
 
 static ssize_t
 slirp_be_send(struct net_backend *be, int q, const struct iovec *iov,
-    int iovcnt)
+	      int iovcnt)
 {
 	errno = ENOTSUP;
 	return -1;

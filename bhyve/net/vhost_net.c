@@ -111,7 +111,7 @@ vhost_net_set_ring(struct vhost_net *vn, const struct vhost_ring_cfg *rc)
 {
 	struct vhost_vring_state num = {.index = rc->idx, .num = rc->size};
 	struct vhost_vring_state base = {.index = rc->idx,
-	    .num = rc->last_avail};
+					 .num = rc->last_avail};
 	struct vhost_vring_addr addr = {
 	    .index = rc->idx,
 	    .desc_user_addr = (uint64_t)(uintptr_t)rc->desc,

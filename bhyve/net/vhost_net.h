@@ -22,7 +22,7 @@ struct vhost_net;
 struct vhost_ring_cfg {
 	unsigned idx; /* VHOST_NET_RX or VHOST_NET_TX */
 	uint16_t size;
-	uint16_t last_avail; /* where the kernel starts consuming */
+	uint16_t last_avail;	   /* where the kernel starts consuming */
 	void *desc, *avail, *used; /* host addresses of the three parts */
 	int kickfd, callfd;
 };

@@ -31,14 +31,14 @@
 #include "virtio_net.h"
 #include "vmmapi.h"
 
-#define VTNET_RINGSZ	   1024
-#define VTNET_CTLQ_RINGSZ  64
-#define VTNET_MAXSEGS	   256
-#define VTNET_CTRL_MAX	   (16 * 1024)
-#define VTNET_RX_BUDGET	   256
-#define VTNET_MIN_MTU	   68
-#define VTNET_MAX_MTU	   65535
-#define VTNET_ETH_HLEN	   14
+#define VTNET_RINGSZ	  1024
+#define VTNET_CTLQ_RINGSZ 64
+#define VTNET_MAXSEGS	  256
+#define VTNET_CTRL_MAX	  (16 * 1024)
+#define VTNET_RX_BUDGET	  256
+#define VTNET_MIN_MTU	  68
+#define VTNET_MAX_MTU	  65535
+#define VTNET_ETH_HLEN	  14
 
 #define VTNET_F_CTRL_RX_EXTRA (1ULL << 20)
 
@@ -56,25 +56,25 @@ struct vtnet_config {
 #define VTNET_OK  0
 #define VTNET_ERR 1
 
-#define VTNET_CTRL_RX		    0
-#define VTNET_CTRL_RX_PROMISC	    0
-#define VTNET_CTRL_RX_ALLMULTI	    1
-#define VTNET_CTRL_RX_ALLUNI	    2
-#define VTNET_CTRL_RX_NOMULTI	    3
-#define VTNET_CTRL_RX_NOUNI	    4
-#define VTNET_CTRL_RX_NOBCAST	    5
-#define VTNET_CTRL_MAC		    1
-#define VTNET_CTRL_MAC_TABLE_SET    0
-#define VTNET_CTRL_MAC_ADDR_SET	    1
-#define VTNET_CTRL_MQ		    4
-#define VTNET_CTRL_MQ_VQ_PAIRS_SET  0
-#define VTNET_CTRL_GUEST_OFFLOADS   5
+#define VTNET_CTRL_RX		      0
+#define VTNET_CTRL_RX_PROMISC	      0
+#define VTNET_CTRL_RX_ALLMULTI	      1
+#define VTNET_CTRL_RX_ALLUNI	      2
+#define VTNET_CTRL_RX_NOMULTI	      3
+#define VTNET_CTRL_RX_NOUNI	      4
+#define VTNET_CTRL_RX_NOBCAST	      5
+#define VTNET_CTRL_MAC		      1
+#define VTNET_CTRL_MAC_TABLE_SET      0
+#define VTNET_CTRL_MAC_ADDR_SET	      1
+#define VTNET_CTRL_MQ		      4
+#define VTNET_CTRL_MQ_VQ_PAIRS_SET    0
+#define VTNET_CTRL_GUEST_OFFLOADS     5
 #define VTNET_CTRL_GUEST_OFFLOADS_SET 0
 
 #define VTNET_GUEST_OFFLOADS                                                   \
 	(VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 |                   \
-	    VIRTIO_NET_F_GUEST_TSO6 | VIRTIO_NET_F_GUEST_ECN |                 \
-	    VIRTIO_NET_F_GUEST_UFO)
+	 VIRTIO_NET_F_GUEST_TSO6 | VIRTIO_NET_F_GUEST_ECN |                    \
+	 VIRTIO_NET_F_GUEST_UFO)
 
 struct vtnet_used {
 	uint16_t idx;
@@ -87,9 +87,9 @@ struct vtnet_pair {
 	struct vtnet_softc *sc;
 	int idx;
 	struct mevent *rx_ev;
-	bool rx_on;	 /* rx_ev enabled */
-	uint8_t *rxbuf;	 /* one frame with its header */
-	size_t rxlen;	 /* length of the frame waiting in rxbuf, or 0 */
+	bool rx_on;	/* rx_ev enabled */
+	uint8_t *rxbuf; /* one frame with its header */
+	size_t rxlen;	/* length of the frame waiting in rxbuf, or 0 */
 	struct vtnet_used *used; /* chains one merged frame took */
 	/* vhost-net */
 	struct vhost_net *vn;
@@ -140,7 +140,7 @@ vtnet_ctlq(const struct vtnet_softc *sc)
 /* Copies up to len bytes from iov (from byte off) into buf. */
 static size_t
 vtnet_iov_read(const struct iovec *iov, int n, size_t off, void *buf,
-    size_t len)
+	       size_t len)
 {
 	size_t done = 0;
 	int i;
@@ -154,7 +154,7 @@ vtnet_iov_read(const struct iovec *iov, int n, size_t off, void *buf,
 		}
 		c = l - off < len - done ? l - off : len - done;
 		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off,
-		    c);
+		       c);
 		done += c;
 		off = 0;
 	}
@@ -163,7 +163,7 @@ vtnet_iov_read(const struct iovec *iov, int n, size_t off, void *buf,
 
 static size_t
 vtnet_iov_write(const struct iovec *iov, int n, size_t off, const void *buf,
-    size_t len)
+		size_t len)
 {
 	size_t done = 0;
 	int i;
@@ -177,17 +177,17 @@ vtnet_iov_write(const struct iovec *iov, int n, size_t off, const void *buf,
 		}
 		c = l - off < len - done ? l - off : len - done;
 		memcpy((uint8_t *)iov[i].iov_base + off,
-		    (const uint8_t *)buf + done, c);
+		       (const uint8_t *)buf + done, c);
 		done += c;
 		off = 0;
 	}
 	return done;
 }
 
-/* The (at most two) pieces of iov holding bytes [off, off + 2). */
+/* The (at most two) pieces of iov holding bytes [off, off + len). */
 static int
 vtnet_iov_slice(const struct iovec *iov, int n, size_t off, size_t len,
-    struct iovec out[2])
+		struct iovec out[2])
 {
 	int i, k = 0;
 
@@ -230,8 +230,7 @@ vtnet_mac_in(const uint8_t (*tab)[6], int n, const uint8_t *mac)
 }
 
 static bool
-vtnet_rx_accept(const struct vtnet_softc *sc, const uint8_t *frame,
-    size_t len)
+vtnet_rx_accept(const struct vtnet_softc *sc, const uint8_t *frame, size_t len)
 {
 	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	const struct vtnet_rxfilter *f = &sc->rxf;
@@ -247,13 +246,13 @@ vtnet_rx_accept(const struct vtnet_softc *sc, const uint8_t *frame,
 		if (f->nomulti)
 			return false;
 		return f->allmulti || f->multi_overflow ||
-		    vtnet_mac_in(f->multi, f->nmulti, dst);
+		       vtnet_mac_in(f->multi, f->nmulti, dst);
 	}
 	if (f->nouni)
 		return false;
 	return f->alluni || f->uni_overflow ||
-	    memcmp(dst, sc->cfg.mac, 6) == 0 ||
-	    vtnet_mac_in(f->uni, f->nuni, dst);
+	       memcmp(dst, sc->cfg.mac, 6) == 0 ||
+	       vtnet_mac_in(f->uni, f->nuni, dst);
 }
 
 /* ---- receive: backend -> guest ---- */
@@ -295,9 +294,10 @@ vtnet_rx_deliver(struct vtnet_softc *sc, struct vtnet_pair *p)
 			return 0;
 		}
 		if (req.readable != 0) {
-			vi_set_needs_reset(&sc->vs, "receive chain %u has "
-						    "device-readable buffers",
-			    req.idx);
+			vi_set_needs_reset(&sc->vs,
+					   "receive chain %u has "
+					   "device-readable buffers",
+					   req.idx);
 			return -1;
 		}
 		if (nused == 0) {
@@ -310,12 +310,14 @@ vtnet_rx_deliver(struct vtnet_softc *sc, struct vtnet_pair *p)
 				return -1;
 			}
 			/* Where num_buffers lands, filled in at the end. */
-			nnb = vtnet_iov_slice(iov, n,
+			nnb = vtnet_iov_slice(
+			    iov, n,
 			    offsetof(struct virtio_net_hdr, num_buffers),
 			    sizeof(nbuf), nb);
 		}
 		n = (int)vtnet_iov_write(iov, n, 0, p->rxbuf + off,
-		    len - off < req.wlen ? len - off : req.wlen);
+					 len - off < req.wlen ? len - off
+							      : req.wlen);
 		p->used[nused].idx = req.idx;
 		p->used[nused].len = (uint32_t)n;
 		nused++;
@@ -346,11 +348,12 @@ vtnet_rx_pair(struct vtnet_softc *sc, struct vtnet_pair *p)
 	for (budget = VTNET_RX_BUDGET; budget > 0; budget--) {
 		if (p->rxlen == 0) {
 			n = netbe_recv(sc->be, p->idx, p->rxbuf,
-			    NETBE_MAX_FRAME + VIRTIO_NET_HDR_LEN_MRG);
+				       NETBE_MAX_FRAME +
+					   VIRTIO_NET_HDR_LEN_MRG);
 			if (n <= 0)
 				break;
 			if (!vtnet_rx_accept(sc, p->rxbuf + sc->hdrlen,
-				(size_t)n - sc->hdrlen)) {
+					     (size_t)n - sc->hdrlen)) {
 				sc->stats.rx_filtered++;
 				continue;
 			}
@@ -393,7 +396,7 @@ vtnet_rx_ready(int fd, enum ev_type type, void *arg)
 /* Whether the header asks only for what was negotiated (5.1.6.2). */
 static bool
 vtnet_tx_hdr_ok(const struct vtnet_softc *sc, const struct virtio_net_hdr *h,
-    size_t framelen)
+		size_t framelen)
 {
 	uint64_t f = sc->vs.vs_negotiated_caps;
 	uint8_t gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
@@ -435,8 +438,8 @@ vtnet_tx_pair(struct vtnet_softc *sc, int pair)
 
 	while ((n = vq_getchain(vq, iov, VTNET_MAXSEGS, &req)) > 0) {
 		if (req.writable != 0 || req.rlen < sc->hdrlen) {
-			vi_set_needs_reset(&sc->vs, "transmit chain %u: %s",
-			    req.idx,
+			vi_set_needs_reset(
+			    &sc->vs, "transmit chain %u: %s", req.idx,
 			    req.writable ? "device-writable buffers"
 					 : "shorter than the header");
 			return;
@@ -458,8 +461,7 @@ vtnet_tx_pair(struct vtnet_softc *sc, int pair)
 /* ---- control queue (5.1.6.5) ---- */
 
 static uint8_t
-vtnet_ctrl_rx(struct vtnet_softc *sc, uint8_t cmd, const uint8_t *d,
-    size_t len)
+vtnet_ctrl_rx(struct vtnet_softc *sc, uint8_t cmd, const uint8_t *d, size_t len)
 {
 	struct vtnet_rxfilter *f = &sc->rxf;
 	bool on;
@@ -500,8 +502,8 @@ vtnet_ctrl_rx(struct vtnet_softc *sc, uint8_t cmd, const uint8_t *d,
  * up to VTNET_MAC_TABLE; more sets the overflow flag (accept the class).
  */
 static bool
-vtnet_mac_table(const uint8_t *d, size_t len, size_t *off,
-    uint8_t (*tab)[6], int *n, bool *overflow)
+vtnet_mac_table(const uint8_t *d, size_t len, size_t *off, uint8_t (*tab)[6],
+		int *n, bool *overflow)
 {
 	uint32_t entries;
 	size_t i;
@@ -523,7 +525,7 @@ vtnet_mac_table(const uint8_t *d, size_t len, size_t *off,
 
 static uint8_t
 vtnet_ctrl_mac(struct vtnet_softc *sc, uint8_t cmd, const uint8_t *d,
-    size_t len)
+	       size_t len)
 {
 	struct vtnet_rxfilter nf = sc->rxf;
 	size_t off = 0;
@@ -533,9 +535,9 @@ vtnet_ctrl_mac(struct vtnet_softc *sc, uint8_t cmd, const uint8_t *d,
 		if (!vi_has_feature(&sc->vs, VIRTIO_NET_F_CTRL_RX))
 			return VTNET_ERR;
 		if (!vtnet_mac_table(d, len, &off, nf.uni, &nf.nuni,
-			&nf.uni_overflow) ||
+				     &nf.uni_overflow) ||
 		    !vtnet_mac_table(d, len, &off, nf.multi, &nf.nmulti,
-			&nf.multi_overflow) ||
+				     &nf.multi_overflow) ||
 		    off != len)
 			return VTNET_ERR;
 		sc->rxf = nf;
@@ -554,8 +556,7 @@ vtnet_ctrl_mac(struct vtnet_softc *sc, uint8_t cmd, const uint8_t *d,
 static void vtnet_rx_resume(struct vtnet_softc *sc, struct vtnet_pair *p);
 
 static uint8_t
-vtnet_ctrl_mq(struct vtnet_softc *sc, uint8_t cmd, const uint8_t *d,
-    size_t len)
+vtnet_ctrl_mq(struct vtnet_softc *sc, uint8_t cmd, const uint8_t *d, size_t len)
 {
 	uint16_t pairs;
 	int i;
@@ -581,7 +582,7 @@ vtnet_ctrl_mq(struct vtnet_softc *sc, uint8_t cmd, const uint8_t *d,
 
 static uint8_t
 vtnet_ctrl_offloads(struct vtnet_softc *sc, uint8_t cmd, const uint8_t *d,
-    size_t len)
+		    size_t len)
 {
 	uint64_t want, f = sc->vs.vs_negotiated_caps;
 
@@ -633,8 +634,8 @@ vtnet_ctrl(struct vtnet_softc *sc, struct vqueue_info *vq)
 	while ((n = vq_getchain(vq, iov, VTNET_MAXSEGS, &req)) > 0) {
 		/* 5.1.6.5: class and command readable, ack writable. */
 		if (req.readable == 0 || req.writable == 0) {
-			vi_set_needs_reset(&sc->vs,
-			    "control chain %u without %s", req.idx,
+			vi_set_needs_reset(
+			    &sc->vs, "control chain %u without %s", req.idx,
 			    req.readable ? "an ack byte" : "a command");
 			return;
 		}
@@ -643,7 +644,7 @@ vtnet_ctrl(struct vtnet_softc *sc, struct vqueue_info *vq)
 			ack = VTNET_ERR;
 		} else {
 			vtnet_iov_read(iov, req.readable, 0, sc->ctrlbuf,
-			    req.rlen);
+				       req.rlen);
 			ack = vtnet_ctrl_exec(sc, sc->ctrlbuf, req.rlen);
 		}
 		if (ack != VTNET_OK)
@@ -683,9 +684,9 @@ vtnet_vhost_stop(struct vtnet_softc *sc, struct vtnet_pair *p)
 		vhost_net_set_backend(p->vn, VHOST_NET_RX, -1);
 		vhost_net_set_backend(p->vn, VHOST_NET_TX, -1);
 		vi_queue_kick_external(&sc->vs, &sc->vqs[vtnet_rxq(p->idx)],
-		    false);
+				       false);
 		vi_queue_kick_external(&sc->vs, &sc->vqs[vtnet_txq(p->idx)],
-		    false);
+				       false);
 		p->vhost_on = false;
 	}
 	for (i = 0; i < 2; i++) {
@@ -706,7 +707,7 @@ vtnet_vhost_stop(struct vtnet_softc *sc, struct vtnet_pair *p)
  */
 static int
 vtnet_vhost_callfd(struct vtnet_softc *sc, struct vtnet_pair *p, int i,
-    uint16_t vector)
+		   uint16_t vector)
 {
 	struct vqueue_info *vq =
 	    &sc->vqs[i == VHOST_NET_RX ? vtnet_rxq(p->idx) : vtnet_txq(p->idx)];
@@ -726,7 +727,7 @@ vtnet_vhost_callfd(struct vtnet_softc *sc, struct vtnet_pair *p, int i,
 
 static int
 vtnet_vhost_ring(struct vtnet_softc *sc, struct vtnet_pair *p, unsigned i,
-    int callfd)
+		 int callfd)
 {
 	struct vqueue_info *vq =
 	    &sc->vqs[i == VHOST_NET_RX ? vtnet_rxq(p->idx) : vtnet_txq(p->idx)];
@@ -754,7 +755,7 @@ vtnet_vhost_ring(struct vtnet_softc *sc, struct vtnet_pair *p, unsigned i,
 /* Hands pair p to the kernel; device lock held. */
 static int
 vtnet_vhost_start_pair(struct vtnet_softc *sc, struct vtnet_pair *p,
-    const int callfd[2])
+		       const int callfd[2])
 {
 	int tapfd = netbe_tap_fd(sc->be, p->idx);
 
@@ -791,8 +792,8 @@ vtnet_vhost_start(int fd, enum ev_type type, void *arg)
 	virtio_unlock(&sc->vs);
 	for (i = 0; i < sc->max_pairs; i++)
 		for (q = 0; q < 2; q++)
-			callfd[i][q] = vtnet_vhost_callfd(sc, &sc->pairs[i], q,
-			    vec[i][q]);
+			callfd[i][q] =
+			    vtnet_vhost_callfd(sc, &sc->pairs[i], q, vec[i][q]);
 	virtio_lock(&sc->vs);
 	for (i = 0; i < sc->max_pairs && !failed; i++) {
 		struct vtnet_pair *p = &sc->pairs[i];
@@ -804,9 +805,9 @@ vtnet_vhost_start(int fd, enum ev_type type, void *arg)
 		if (callfd[i][0] < 0 || callfd[i][1] < 0 ||
 		    vtnet_vhost_start_pair(sc, p, callfd[i]) != 0) {
 			fprintf(stderr,
-			    "virtio-net %s: vhost-net start failed (%s); "
-			    "userspace datapath\n",
-			    sc->vs.vs_pi->pi_name, strerror(errno));
+				"virtio-net %s: vhost-net start failed (%s); "
+				"userspace datapath\n",
+				sc->vs.vs_pi->pi_name, strerror(errno));
 			failed = true;
 		}
 	}
@@ -821,10 +822,10 @@ vtnet_vhost_start(int fd, enum ev_type type, void *arg)
 		/* Buffers made available before the kernel listened. */
 		for (i = 0; i < sc->max_pairs; i++) {
 			if (sc->pairs[i].vhost_on) {
-				eventfd_write(
-				    sc->vqs[vtnet_rxq(i)].vq_kickfd, 1);
-				eventfd_write(
-				    sc->vqs[vtnet_txq(i)].vq_kickfd, 1);
+				eventfd_write(sc->vqs[vtnet_rxq(i)].vq_kickfd,
+					      1);
+				eventfd_write(sc->vqs[vtnet_txq(i)].vq_kickfd,
+					      1);
 			}
 		}
 	}
@@ -896,13 +897,13 @@ vtnet_apply_features(void *arg, uint64_t negotiated)
 
 	sc->mrg = (negotiated & VIRTIO_NET_F_MRG_RXBUF) != 0;
 	/* 5.1.6.1: num_buffers is there with either of these. */
-	sc->hdrlen = (negotiated & (VIRTIO_NET_F_MRG_RXBUF |
-				       VIRTIO_F_VERSION_1))
-			 ? VIRTIO_NET_HDR_LEN_MRG
-			 : VIRTIO_NET_HDR_LEN_LEGACY;
+	sc->hdrlen =
+	    (negotiated & (VIRTIO_NET_F_MRG_RXBUF | VIRTIO_F_VERSION_1))
+		? VIRTIO_NET_HDR_LEN_MRG
+		: VIRTIO_NET_HDR_LEN_LEGACY;
 	if (netbe_set_cap(sc->be, off, sc->hdrlen) != 0) {
 		vi_set_needs_reset(&sc->vs, "backend refused features %#llx",
-		    (unsigned long long)off);
+				   (unsigned long long)off);
 		return;
 	}
 	sc->offloads = off;
@@ -970,15 +971,15 @@ vtnet_parse_mac(const char *s, uint8_t mac[6])
 	char tail;
 	int i;
 
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2],
-		&v[3], &v[4], &v[5], &tail) != 6 ||
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &tail) != 6 ||
 	    strlen(s) != 17)
 		return -1;
 	for (i = 0; i < 6; i++)
 		mac[i] = (uint8_t)v[i];
 	/* A station address: not multicast, not all zeros. */
-	if ((mac[0] & 1) || (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] |
-				mac[5]) == 0)
+	if ((mac[0] & 1) ||
+	    (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0)
 		return -1;
 	return 0;
 }
@@ -989,14 +990,14 @@ vtnet_parse_mac(const char *s, uint8_t mac[6])
  */
 void
 vtnet_default_mac(const char *vmname, int bus, int slot, int func,
-    uint8_t mac[6])
+		  uint8_t mac[6])
 {
 	char key[160];
 	uint32_t h = 2166136261u;
 	size_t i, n;
 
 	n = (size_t)snprintf(key, sizeof(key), "%s:%d:%d:%d",
-	    vmname ? vmname : "", bus, slot, func);
+			     vmname ? vmname : "", bus, slot, func);
 	if (n >= sizeof(key))
 		n = sizeof(key) - 1;
 	for (i = 0; i < n; i++) {
@@ -1013,7 +1014,7 @@ vtnet_default_mac(const char *vmname, int bus, int slot, int func,
 
 static int
 vtnet_parse_uint(struct config_node *nvl, const char *key, long lo, long hi,
-    long def, const char *name, long *out)
+		 long def, const char *name, long *out)
 {
 	const char *v = get_config_value_node(nvl, key);
 	char *end;
@@ -1027,7 +1028,7 @@ vtnet_parse_uint(struct config_node *nvl, const char *key, long lo, long hi,
 	n = strtol(v, &end, 10);
 	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi) {
 		fprintf(stderr, "%s: invalid %s '%s' (want %ld..%ld)\n", name,
-		    key, v, lo, hi);
+			key, v, lo, hi);
 		return -1;
 	}
 	*out = n;
@@ -1040,8 +1041,8 @@ vtnet_features(struct vtnet_softc *sc, bool mtu)
 {
 	uint64_t cap = netbe_get_cap(sc->be);
 	uint64_t f = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS |
-	    VIRTIO_NET_F_CTRL_VQ | VIRTIO_NET_F_CTRL_RX |
-	    VTNET_F_CTRL_RX_EXTRA | VIRTIO_NET_F_CTRL_MAC_ADDR;
+		     VIRTIO_NET_F_CTRL_VQ | VIRTIO_NET_F_CTRL_RX |
+		     VTNET_F_CTRL_RX_EXTRA | VIRTIO_NET_F_CTRL_MAC_ADDR;
 
 	f |= cap & (NETBE_OFFLOADS | VIRTIO_NET_F_MRG_RXBUF);
 	if (cap & VIRTIO_NET_F_GUEST_CSUM)
@@ -1070,7 +1071,7 @@ vtnet_vhost_open(struct vtnet_softc *sc, char *why, size_t whylen)
 		sc->pairs[i].vn = vhost_net_open();
 		if (sc->pairs[i].vn == NULL) {
 			snprintf(why, whylen, "%s: %s", vhost_net_path,
-			    strerror(errno));
+				 strerror(errno));
 			while (--i >= 0) {
 				vhost_net_close(sc->pairs[i].vn);
 				sc->pairs[i].vn = NULL;
@@ -1121,7 +1122,7 @@ vtnet_setup_pairs(struct vtnet_softc *sc)
 			return -1;
 		/* Also with vhost-net: the fallback if it fails to start. */
 		p->rx_ev = mevent_add(netbe_rx_fd(sc->be, i), EVF_READ,
-		    vtnet_rx_ready, p);
+				      vtnet_rx_ready, p);
 		if (p->rx_ev == NULL)
 			return -1;
 		/* Off until the driver has a receive ring (DRIVER_OK). */
@@ -1141,31 +1142,32 @@ vtnet_init(struct pci_devinst *pi, struct config_node *nvl)
 	long mtu, queues;
 
 	snprintf(name, sizeof(name), "virtio-net %d:%d:%d", pi->pi_bus,
-	    pi->pi_slot, pi->pi_func);
+		 pi->pi_slot, pi->pi_func);
 	if (vtnet_parse_uint(nvl, "mtu", VTNET_MIN_MTU, VTNET_MAX_MTU, 0, name,
-		&mtu) != 0 ||
+			     &mtu) != 0 ||
 	    vtnet_parse_uint(nvl, "queues", 1, VTNET_MAX_PAIRS, 1, name,
-		&queues) != 0)
+			     &queues) != 0)
 		return -1;
 	sc = calloc(1, sizeof(*sc));
 	if (sc == NULL)
 		return -1;
 	mac = get_config_value_node(nvl, "mac");
 	if (mac != NULL && vtnet_parse_mac(mac, sc->mac_default) != 0) {
-		fprintf(stderr, "%s: invalid mac '%s' (want xx:xx:xx:xx:xx:xx, "
-				"unicast)\n",
-		    name, mac);
+		fprintf(stderr,
+			"%s: invalid mac '%s' (want xx:xx:xx:xx:xx:xx, "
+			"unicast)\n",
+			name, mac);
 		free(sc);
 		return -1;
 	}
 	if (mac == NULL)
 		vtnet_default_mac(vm_get_name(pi->pi_vmctx), pi->pi_bus,
-		    pi->pi_slot, pi->pi_func, sc->mac_default);
+				  pi->pi_slot, pi->pi_func, sc->mac_default);
 	backend = get_config_value_node(nvl, "backend");
 	if (backend == NULL && get_config_value_node(nvl, "vnic") != NULL) {
 		/* viona's VNIC: a tap of that name on Linux. */
 		snprintf(err, sizeof(err), "tap=%s",
-		    get_config_value_node(nvl, "vnic"));
+			 get_config_value_node(nvl, "vnic"));
 		backend = err;
 	}
 	sc->be = netbe_open(backend, nvl, (int)queues, err, sizeof(err));
@@ -1196,7 +1198,7 @@ vtnet_init(struct pci_devinst *pi, struct config_node *nvl)
 	sc->consts.vc_hv_caps = vtnet_features(sc, mtu != 0);
 	vi_softc_linkup(&sc->vs, &sc->consts, sc, pi, sc->vqs);
 	if (vi_pci_init(&sc->vs, VIRTIO_ID_NETWORK, VTNET_PCI_CLASS,
-		VTNET_PCI_SUBCLASS, nvl) != 0) {
+			VTNET_PCI_SUBCLASS, nvl) != 0) {
 		pi->pi_arg = NULL;
 		vtnet_free(sc);
 		return -1;
@@ -1211,13 +1213,15 @@ vtnet_init(struct pci_devinst *pi, struct config_node *nvl)
 		}
 	}
 	if (sc->use_vhost)
-		fprintf(stderr, "virtio-net: vhost-net datapath (%s, %d "
-				"queue pair%s)\n",
-		    name, sc->max_pairs, sc->max_pairs > 1 ? "s" : "");
+		fprintf(stderr,
+			"virtio-net: vhost-net datapath (%s, %d "
+			"queue pair%s)\n",
+			name, sc->max_pairs, sc->max_pairs > 1 ? "s" : "");
 	else
-		fprintf(stderr, "virtio-net: userspace datapath (%s, %s "
-				"backend; %s)\n",
-		    name, netbe_type(sc->be), why);
+		fprintf(stderr,
+			"virtio-net: userspace datapath (%s, %s "
+			"backend; %s)\n",
+			name, netbe_type(sc->be), why);
 	return 0;
 }
 

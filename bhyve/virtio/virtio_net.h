@@ -11,8 +11,8 @@
 
 struct pci_devinst;
 
-#define VTNET_MAX_PAIRS	   8  /* queues=1..8 */
-#define VTNET_MAC_TABLE	   64 /* filter entries kept per class */
+#define VTNET_MAX_PAIRS	   8	/* queues=1..8 */
+#define VTNET_MAC_TABLE	   64	/* filter entries kept per class */
 #define VTNET_PCI_CLASS	   0x02 /* network controller */
 #define VTNET_PCI_SUBCLASS 0x00 /* ethernet */
 
@@ -47,6 +47,6 @@ void vtnet_get_state(struct pci_devinst *pi, struct vtnet_state *st);
 int vtnet_parse_mac(const char *s, uint8_t mac[6]);
 /* The stable default: 02:be + a hash of the VM name and the slot. */
 void vtnet_default_mac(const char *vmname, int bus, int slot, int func,
-    uint8_t mac[6]);
+		       uint8_t mac[6]);
 
 #endif

@@ -28,16 +28,17 @@ maxrss_kb() {
 }
 
 # Some busybox versions (1.35 in Debian 12) print ru_maxrss, already in KiB,
-# as if it counted pages: calibrate against a process's own VmHWM.
+# as if it counted pages. Calibrate with a process of known size: dd with a
+# 64 MiB buffer it fills from /dev/zero. (VmHWM of a small process cannot
+# serve: the kernel syncs its RSS counters only every 64 page faults.)
 rss_calibrate() {
-	local hwm t
+	local t
 	RSS_DIV=1
-	time -v -o /tmp/e2e-cal.time cat /proc/self/status >/tmp/e2e-cal.status ||
-		return 0
-	hwm=$(sed -n 's/^VmHWM:[^0-9]*\([0-9]*\).*/\1/p' /tmp/e2e-cal.status)
+	time -v -o /tmp/e2e-cal.time dd if=/dev/zero of=/dev/null bs=64M \
+		count=1 2>/dev/null || return 0
 	t=$(maxrss_kb /tmp/e2e-cal.time)
-	[ -n "$hwm" ] && [ -n "$t" ] && [ "$hwm" -gt 0 ] || return 0
-	RSS_DIV=$(((t + hwm / 2) / hwm))
+	[ -n "$t" ] || return 0
+	RSS_DIV=$(((t + 32768) / 65536))
 	[ "$RSS_DIV" -ge 1 ] || RSS_DIV=1
 }
 

@@ -77,7 +77,7 @@ static uint32_t
 get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
+	       (uint32_t)p[2] << 8 | p[3];
 }
 
 static void
@@ -89,8 +89,8 @@ put32(uint8_t *p, uint32_t v)
 
 /* Sends header-less frame f through the backend with header h. */
 static ssize_t
-be_send(struct net_backend *be, const struct virtio_net_hdr *h,
-    const void *f, size_t len)
+be_send(struct net_backend *be, const struct virtio_net_hdr *h, const void *f,
+	size_t len)
 {
 	struct iovec iov[2] = {
 	    {(void *)h, netbe_hdrlen(be)},
@@ -103,7 +103,7 @@ be_send(struct net_backend *be, const struct virtio_net_hdr *h,
 /* The next frame of ethertype etype within ms; its length or -1. */
 static ssize_t
 be_wait(struct net_backend *be, uint16_t etype, uint8_t *buf, size_t len,
-    int ms)
+	int ms)
 {
 	struct pollfd pfd = {.fd = netbe_rx_fd(be, 0), .events = POLLIN};
 	ssize_t n;
@@ -182,8 +182,8 @@ static int
 packet_socket(int ifindex)
 {
 	struct sockaddr_ll sll = {.sll_family = AF_PACKET,
-	    .sll_protocol = htons(ETYPE_TEST),
-	    .sll_ifindex = ifindex};
+				  .sll_protocol = htons(ETYPE_TEST),
+				  .sll_ifindex = ifindex};
 	int s = socket(AF_PACKET, SOCK_RAW, htons(ETYPE_TEST));
 
 	if (s >= 0 && bind(s, (struct sockaddr *)&sll, sizeof(sll)) != 0) {
@@ -195,7 +195,7 @@ packet_socket(int ifindex)
 
 static size_t
 test_frame(uint8_t *f, const uint8_t *dst, const uint8_t *src,
-    const char *payload)
+	   const char *payload)
 {
 	memcpy(f, dst, 6);
 	memcpy(f + 6, src, 6);
@@ -206,8 +206,7 @@ test_frame(uint8_t *f, const uint8_t *dst, const uint8_t *src,
 
 /* Ethernet + IPv6 fe80::2 -> fe80::1 + UDP 5555 -> 7777. */
 static size_t
-udp6_frame(uint8_t *f, const uint8_t *dst, const char *payload,
-    bool full_csum)
+udp6_frame(uint8_t *f, const uint8_t *dst, const char *payload, bool full_csum)
 {
 	size_t plen = strlen(payload), ulen = 8 + plen;
 	uint8_t *ip = f + 14, *udp = ip + 40, pseudo[40];
@@ -261,8 +260,8 @@ static void
 tap_offload(struct net_backend *be, const uint8_t *tapmac, int ifindex)
 {
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6,
-	    .sin6_port = htons(7777),
-	    .sin6_scope_id = (uint32_t)ifindex};
+				  .sin6_port = htons(7777),
+				  .sin6_scope_id = (uint32_t)ifindex};
 	struct virtio_net_hdr h = {0};
 	uint8_t f[256];
 	size_t fl;
@@ -280,21 +279,21 @@ tap_offload(struct net_backend *be, const uint8_t *tapmac, int ifindex)
 	fl = udp6_frame(f, tapmac, "software-csum", true);
 	be_send(be, &h, f, fl);
 	CHECK(udp_wait(s, "software-csum", 2000),
-	    "tap: datagram with a full checksum delivered");
+	      "tap: datagram with a full checksum delivered");
 
 	fl = udp6_frame(f, tapmac, "partial-no-flag", false);
 	be_send(be, &h, f, fl);
 	CHECK(!udp_wait(s, "partial-no-flag", 300),
-	    "tap: partial checksum without NEEDS_CSUM is dropped");
+	      "tap: partial checksum without NEEDS_CSUM is dropped");
 
 	fl = udp6_frame(f, tapmac, "offloaded-csum", false);
 	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	h.csum_start = 14 + 40;
 	h.csum_offset = 6;
 	CHECK(be_send(be, &h, f, fl) == (ssize_t)(netbe_hdrlen(be) + fl),
-	    "tap: NEEDS_CSUM frame accepted");
+	      "tap: NEEDS_CSUM frame accepted");
 	CHECK(udp_wait(s, "offloaded-csum", 2000),
-	    "tap: NEEDS_CSUM datagram delivered (kernel completed it)");
+	      "tap: NEEDS_CSUM datagram delivered (kernel completed it)");
 	close(s);
 }
 
@@ -311,26 +310,26 @@ tap_frames(struct net_backend *be, const uint8_t *tapmac, int ifindex)
 	CHECK(ps >= 0, "tap: packet socket on the tap");
 	fl = test_frame(f, tapmac, guest_mac, "guest-to-host");
 	CHECK(be_send(be, &h, f, fl) == (ssize_t)(10 + fl),
-	    "tap: send takes header + frame");
+	      "tap: send takes header + frame");
 	pfd = (struct pollfd){.fd = ps, .events = POLLIN};
 	n = poll(&pfd, 1, 2000) == 1 ? recv(ps, got, sizeof(got), 0) : -1;
 	CHECK(n == (ssize_t)fl && memcmp(got, f, fl) == 0,
-	    "tap: the frame arrives on the host side intact");
+	      "tap: the frame arrives on the host side intact");
 
 	fl = test_frame(f, guest_mac, tapmac, "host-to-guest");
 	CHECK(send(ps, f, fl, 0) == (ssize_t)fl, "tap: host sends a frame");
 	n = be_wait(be, ETYPE_TEST, got, sizeof(got), 2000);
 	CHECK(n == (ssize_t)(10 + fl) && memcmp(got + 10, f, fl) == 0 &&
 		  got[1] == VIRTIO_NET_HDR_GSO_NONE,
-	    "tap: the backend receives it behind a 10-byte header");
+	      "tap: the backend receives it behind a 10-byte header");
 
 	CHECK(netbe_set_cap(be, NETBE_OFFLOADS, 12) == 0 &&
 		  netbe_hdrlen(be) == 12,
-	    "tap: offloads and a 12-byte header negotiated");
+	      "tap: offloads and a 12-byte header negotiated");
 	CHECK(send(ps, f, fl, 0) == (ssize_t)fl, "tap: host sends again");
 	n = be_wait(be, ETYPE_TEST, got, sizeof(got), 2000);
 	CHECK(n == (ssize_t)(12 + fl) && memcmp(got + 12, f, fl) == 0,
-	    "tap: now behind a 12-byte header");
+	      "tap: now behind a 12-byte header");
 	CHECK(netbe_set_cap(be, 0, 10) == 0, "tap: back to no offloads");
 	CHECK(netbe_set_cap(be, 0, 11) != 0, "tap: header length 11 refused");
 	close(ps);
@@ -347,23 +346,23 @@ tap_multiqueue(void)
 	CHECK(be != NULL && netbe_queues(be) == 2 &&
 		  netbe_rx_fd(be, 0) != netbe_rx_fd(be, 1) &&
 		  netbe_tap_fd(be, 1) >= 0,
-	    "tap: two queues, two file descriptors");
+	      "tap: two queues, two file descriptors");
 	if (be != NULL) {
 		CHECK(netbe_set_active(be, 1) == 0 &&
 			  netbe_set_active(be, 2) == 0 &&
 			  netbe_set_active(be, 3) != 0,
-		    "tap: queues detached and re-attached; 3 refused");
+		      "tap: queues detached and re-attached; 3 refused");
 		netbe_close(be);
 	}
 
 	/* An existing single-queue tap: carry on with one queue. */
 	be = netbe_open("tap2", NULL, 1, err, sizeof(err));
 	CHECK(be != NULL && ioctl(netbe_tap_fd(be, 0), TUNSETPERSIST, one) == 0,
-	    "tap: persistent single-queue tap2");
+	      "tap: persistent single-queue tap2");
 	netbe_close(be);
 	be = netbe_open("tap2", NULL, 4, err, sizeof(err));
 	CHECK(be != NULL && netbe_queues(be) == 1,
-	    "tap: queues=4 on a single-queue tap falls back to 1");
+	      "tap: queues=4 on a single-queue tap falls back to 1");
 	if (be != NULL) {
 		ioctl(netbe_tap_fd(be, 0), TUNSETPERSIST, zero);
 		netbe_close(be);
@@ -380,7 +379,7 @@ tap_child(void)
 
 	if (unshare(CLONE_NEWNET) != 0) {
 		printf("FAIL: tap: unshare(CLONE_NEWNET): %s (needs root)\n",
-		    strerror(errno));
+		       strerror(errno));
 		return 1;
 	}
 	/* No duplicate address detection: fe80::1 is usable at once. */
@@ -389,14 +388,14 @@ tap_child(void)
 	be = netbe_open("tap=bvt0", NULL, 1, err, sizeof(err));
 	CHECK(be != NULL && strcmp(netbe_type(be), "tap") == 0 &&
 		  netbe_queues(be) == 1,
-	    "tap: new tap bvt0 created");
+	      "tap: new tap bvt0 created");
 	if (be == NULL) {
 		printf("    %s\n", err);
 		return test_done();
 	}
 	CHECK((netbe_get_cap(be) & NETBE_OFFLOADS) == NETBE_OFFLOADS &&
 		  netbe_hdrlen(be) == 10,
-	    "tap: offloads available, 10-byte header by default");
+	      "tap: offloads available, 10-byte header by default");
 	ifindex = (int)if_nametoindex("bvt0");
 	CHECK(ifindex > 0 && link_up("bvt0", tapmac), "tap: link up");
 	tap_frames(be, tapmac, ifindex);
@@ -415,15 +414,15 @@ test_tap(void)
 
 	CHECK(netbe_open("tap=", NULL, 1, err, sizeof(err)) == NULL &&
 		  strstr(err, "invalid tap") != NULL,
-	    "tap: empty name refused");
+	      "tap: empty name refused");
 	CHECK(netbe_open("tap=abcdefghijklmnopq", NULL, 1, err, sizeof(err)) ==
-		      NULL,
-	    "tap: name longer than IFNAMSIZ refused");
+		  NULL,
+	      "tap: name longer than IFNAMSIZ refused");
 	CHECK(netbe_open("nosuch", NULL, 1, err, sizeof(err)) == NULL &&
 		  strstr(err, "unknown network backend") != NULL,
-	    "unknown backend refused");
+	      "unknown backend refused");
 	CHECK(netbe_open(NULL, NULL, 1, err, sizeof(err)) == NULL,
-	    "missing backend refused");
+	      "missing backend refused");
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
@@ -434,7 +433,7 @@ test_tap(void)
 	}
 	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
 		  WEXITSTATUS(st) == 0,
-	    "tap: namespace child passed");
+	      "tap: namespace child passed");
 }
 
 /* ---- slirp ---- */
@@ -460,7 +459,7 @@ arp_request(uint8_t *f)
 	memcpy(f, bcast, 6);
 	memcpy(f + 6, guest_mac, 6);
 	put16(f + 12, 0x0806);
-	put16(a, 1);	    /* Ethernet */
+	put16(a, 1);	      /* Ethernet */
 	put16(a + 2, 0x0800); /* IPv4 */
 	a[4] = 6;
 	a[5] = 4;
@@ -481,8 +480,7 @@ struct tcpconn {
 
 /* Ethernet + IPv4 + TCP (no options) from the guest to the peer. */
 static size_t
-tcp_frame(uint8_t *f, const struct tcpconn *c, uint8_t flags,
-    const char *data)
+tcp_frame(uint8_t *f, const struct tcpconn *c, uint8_t flags, const char *data)
 {
 	size_t dl = data ? strlen(data) : 0, tl = 20 + dl;
 	uint8_t *ip = f + 14, *t = ip + 20, pseudo[12];
@@ -525,8 +523,7 @@ tcp_frame(uint8_t *f, const struct tcpconn *c, uint8_t flags,
 
 /* The next TCP segment to guest port 8080; its TCP header offset. */
 static size_t
-tcp_wait(struct net_backend *be, uint8_t *buf, size_t len, size_t *plen,
-    int ms)
+tcp_wait(struct net_backend *be, uint8_t *buf, size_t len, size_t *plen, int ms)
 {
 	size_t h = netbe_hdrlen(be);
 	ssize_t n;
@@ -568,11 +565,8 @@ static void
 slirp_bad_rules(void)
 {
 	static const char *const bad[] = {
-	    "tcp:127.0.0.1:0-:80",
-	    "sctp::1000-:80",
-	    "tcp:1.2.3:1000-:80",
-	    "tcp::1000-:70000",
-	    "tcp:1000:80",
+	    "tcp:127.0.0.1:0-:80", "sctp::1000-:80", "tcp:1.2.3:1000-:80",
+	    "tcp::1000-:70000",	   "tcp:1000:80",
 	};
 	struct config_node *n = create_config_node("t.bad");
 	char err[256], name[96];
@@ -581,10 +575,10 @@ slirp_bad_rules(void)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		set_config_value_node(n, "hostfwd", bad[i]);
 		snprintf(name, sizeof(name), "slirp: hostfwd '%s' refused",
-		    bad[i]);
+			 bad[i]);
 		CHECK(netbe_open("slirp", n, 1, err, sizeof(err)) == NULL &&
 			  strstr(err, "hostfwd") != NULL,
-		    name);
+		      name);
 	}
 }
 
@@ -592,7 +586,7 @@ static void
 slirp_tcp(struct net_backend *be, int port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET,
-	    .sin_port = htons((uint16_t)port)};
+				 .sin_port = htons((uint16_t)port)};
 	struct virtio_net_hdr h = {0};
 	uint8_t buf[4096], f[256];
 	struct tcpconn c;
@@ -604,10 +598,10 @@ slirp_tcp(struct net_backend *be, int port)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	s = socket(AF_INET, SOCK_STREAM, 0);
 	CHECK(s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0,
-	    "slirp: host connects to the forwarded port on 127.0.0.1");
+	      "slirp: host connects to the forwarded port on 127.0.0.1");
 	t = tcp_wait(be, buf, sizeof(buf), &plen, 3000);
 	CHECK(t != 0 && (buf[t + 13] & TCP_SYN),
-	    "slirp: the guest gets a SYN to port 8080");
+	      "slirp: the guest gets a SYN to port 8080");
 	if (t == 0)
 		goto out;
 	memcpy(c.peer_mac, buf + netbe_hdrlen(be) + 6, 6);
@@ -623,9 +617,9 @@ slirp_tcp(struct net_backend *be, int port)
 	do {
 		t = tcp_wait(be, buf, sizeof(buf), &plen, 3000);
 	} while (t != 0 && plen == 0);
-	CHECK(t != 0 && plen == 14 && memcmp(buf + t + 20, "ping-from-host",
-					  14) == 0,
-	    "slirp: the guest receives the host's data");
+	CHECK(t != 0 && plen == 14 &&
+		  memcmp(buf + t + 20, "ping-from-host", 14) == 0,
+	      "slirp: the guest receives the host's data");
 	if (t == 0)
 		goto out;
 	c.rcv_nxt = get32(buf + t + 4) + (uint32_t)plen;
@@ -635,7 +629,7 @@ slirp_tcp(struct net_backend *be, int port)
 	pfd = (struct pollfd){.fd = s, .events = POLLIN};
 	if (poll(&pfd, 1, 3000) == 1 && recv(s, got, sizeof(got) - 1, 0) > 0)
 		CHECK(strcmp(got, "pong-from-guest") == 0,
-		    "slirp: the host receives the guest's data");
+		      "slirp: the host receives the guest's data");
 	else
 		CHECK(0, "slirp: the host receives the guest's data");
 	fl = tcp_frame(f, &c, TCP_FIN | TCP_ACK, NULL);
@@ -670,24 +664,24 @@ test_slirp(void)
 	be = netbe_open("slirp", n, 4, err, sizeof(err));
 	CHECK(be != NULL && netbe_queues(be) == 1 &&
 		  (netbe_get_cap(be) & NETBE_OFFLOADS) == 0,
-	    "slirp: backend with a hostfwd rule, one queue, no offloads");
+	      "slirp: backend with a hostfwd rule, one queue, no offloads");
 	if (be == NULL) {
 		printf("    %s\n", err);
 		goto out;
 	}
 	be2 = netbe_open("slirp", n, 1, err, sizeof(err));
 	CHECK(be2 == NULL && strstr(err, "cannot listen") != NULL,
-	    "slirp: a second forward of the same port is refused");
+	      "slirp: a second forward of the same port is refused");
 	netbe_close(be2);
 
 	fl = arp_request(f);
 	CHECK(be_send(be, &h, f, fl) == (ssize_t)(10 + fl),
-	    "slirp: guest ARP request sent");
+	      "slirp: guest ARP request sent");
 	r = be_wait(be, 0x0806, buf, sizeof(buf), 2000);
 	CHECK(r >= 10 + 42 && get16(buf + 10 + 14 + 6) == 2 &&
 		  memcmp(buf + 10 + 14 + 14, gw_ip, 4) == 0 &&
 		  memcmp(buf + 10, guest_mac, 6) == 0,
-	    "slirp: the gateway 10.0.2.2 answers ARP");
+	      "slirp: the gateway 10.0.2.2 answers ARP");
 	CHECK(netbe_set_cap(be, 0, 12) == 0, "slirp: 12-byte header");
 	slirp_tcp(be, port);
 	netbe_close(be);

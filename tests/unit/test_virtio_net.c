@@ -26,12 +26,12 @@
 #include "virtio_net.h"
 #include "vmmapi.h"
 
-#define MEM_SIZE  (32u << 20)
-#define QSIZE	  64
-#define RING_GPA  0x100000ULL /* queue q's rings at RING_GPA + q * 64K */
-#define BUF_GPA	  0x800000ULL
-#define SLOT	  3
-#define HDR	  12
+#define MEM_SIZE (32u << 20)
+#define QSIZE	 64
+#define RING_GPA 0x100000ULL /* queue q's rings at RING_GPA + q * 64K */
+#define BUF_GPA	 0x800000ULL
+#define SLOT	 3
+#define HDR	 12
 
 static struct vmctx *ctx;
 
@@ -46,13 +46,13 @@ static int tb_active;
 
 static int
 tb_init(struct net_backend *be, const char *spec, struct config_node *nvl,
-    int *queues, char *err, size_t errlen)
+	int *queues, char *err, size_t errlen)
 {
 	int q;
 
 	for (q = 0; q < *queues && q < 2; q++) {
 		if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0,
-			tb_pair[q]) != 0) {
+			       tb_pair[q]) != 0) {
 			snprintf(err, errlen, "socketpair");
 			return -1;
 		}
@@ -238,10 +238,9 @@ tdev_start(struct tdev *d, uint64_t features, unsigned qmask)
 	virtio_lock(d->vs);
 	d->vs->vs_negotiated_caps = features;
 	d->vs->vs_vc->vc_apply_features(d->vs->vs_sc, features);
-	d->vs->vs_status = VIRTIO_CONFIG_S_ACKNOWLEDGE |
-			   VIRTIO_CONFIG_S_DRIVER |
-			   VIRTIO_CONFIG_S_FEATURES_OK |
-			   VIRTIO_CONFIG_S_DRIVER_OK;
+	d->vs->vs_status =
+	    VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+	    VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	for (q = 0; q < 5; q++) {
 		uint64_t base = RING_GPA + 0x10000ULL * (uint64_t)q;
 
@@ -250,8 +249,8 @@ tdev_start(struct tdev *d, uint64_t features, unsigned qmask)
 		d->q[q].desc = base;
 		d->q[q].avail = base + 0x4000;
 		d->q[q].used = base + 0x8000;
-		if (vq_setup_test(d->vs, q, QSIZE, d->q[q].desc,
-			d->q[q].avail, d->q[q].used) != 0) {
+		if (vq_setup_test(d->vs, q, QSIZE, d->q[q].desc, d->q[q].avail,
+				  d->q[q].used) != 0) {
 			virtio_unlock(d->vs);
 			return false;
 		}
@@ -273,7 +272,7 @@ tdev_post(struct tdev *d, int q, const struct seg *s, int n)
 		desc.addr = s[i].gpa;
 		desc.len = s[i].len;
 		desc.flags = (uint16_t)((s[i].write ? VRING_DESC_F_WRITE : 0) |
-		    (i + 1 < n ? VRING_DESC_F_NEXT : 0));
+					(i + 1 < n ? VRING_DESC_F_NEXT : 0));
 		desc.next = (uint16_t)((idx + 1) % QSIZE);
 		gput(t->desc + 16ULL * idx, &desc, sizeof(desc));
 	}
@@ -347,7 +346,7 @@ cfg16(struct tdev *d, int off)
 /* Issues one control command; returns the ack byte (0xee: none). */
 static uint8_t
 tdev_ctrl(struct tdev *d, uint8_t cls, uint8_t cmd, const void *data,
-    size_t len)
+	  size_t len)
 {
 	uint8_t hdr[2] = {cls, cmd}, ack = 0xee;
 	struct seg s[3];
@@ -357,7 +356,7 @@ tdev_ctrl(struct tdev *d, uint8_t cls, uint8_t cmd, const void *data,
 	s[n++] = (struct seg){tdev_alloc(d, hdr, 2), 2, false};
 	if (len > 0)
 		s[n++] = (struct seg){tdev_alloc(d, data, len), (uint32_t)len,
-		    false};
+				      false};
 	s[n] = (struct seg){tdev_alloc(d, &ack, 1), 1, true};
 	n++;
 	tdev_post(d, 4, s, n);
@@ -398,38 +397,36 @@ test_config(struct tdev *d)
 		  (f & VIRTIO_NET_F_MQ) && (f & VIRTIO_NET_F_MTU) &&
 		  (f & VIRTIO_NET_F_MRG_RXBUF) && (f & VIRTIO_NET_F_CSUM) &&
 		  (f & VIRTIO_NET_F_GUEST_TSO4) &&
-		  (f & VIRTIO_NET_F_CTRL_MAC_ADDR) &&
-		  (f & VIRTIO_F_VERSION_1),
-	    "offers MAC, STATUS, CTRL_VQ/RX, MQ, MTU, MRG_RXBUF, offloads");
+		  (f & VIRTIO_NET_F_CTRL_MAC_ADDR) && (f & VIRTIO_F_VERSION_1),
+	      "offers MAC, STATUS, CTRL_VQ/RX, MQ, MTU, MRG_RXBUF, offloads");
 	CHECK(!(f & VIRTIO_NET_F_GUEST_UFO) && !(f & VIRTIO_NET_F_HOST_UFO),
-	    "UFO is not offered");
+	      "UFO is not offered");
 	for (i = 0; i < 6; i++)
 		ok &= cfg8(d, i) == dev_mac[i];
 	CHECK(ok, "config: mac= is the MAC");
 	CHECK_EQ_U64(cfg16(d, 6), 1, "config: link up");
 	CHECK_EQ_U64(cfg16(d, 8), 2, "config: max_virtqueue_pairs = queues");
 	CHECK_EQ_U64(cfg16(d, 10), 9000, "config: mtu");
-	CHECK_EQ_U64(d->pi->pi_cfgdata[PCIR_CLASS], 0x02,
-	    "PCI class: network");
+	CHECK_EQ_U64(d->pi->pi_cfgdata[PCIR_CLASS], 0x02, "PCI class: network");
 }
 
 /* Negotiation reaches the backend: header length and guest offloads. */
 static void
 test_features(struct tdev *d)
 {
-	uint64_t f = VIRTIO_NET_F_MAC | VIRTIO_NET_F_CSUM |
-	    VIRTIO_NET_F_GUEST_CSUM;
+	uint64_t f =
+	    VIRTIO_NET_F_MAC | VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM;
 
 	CHECK(tdev_start(d, f, 0x3), "legacy features: start");
-	CHECK(tb_hdrlen == 10 && tb_features == (VIRTIO_NET_F_CSUM |
-						    VIRTIO_NET_F_GUEST_CSUM),
-	    "legacy header (10 bytes), offloads passed to the backend");
+	CHECK(tb_hdrlen == 10 &&
+		  tb_features == (VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM),
+	      "legacy header (10 bytes), offloads passed to the backend");
 	tdev_reset(d);
 	CHECK(tdev_start(d, f | VIRTIO_F_VERSION_1, 0x3) && tb_hdrlen == 12,
-	    "VERSION_1: 12-byte header");
+	      "VERSION_1: 12-byte header");
 	tdev_reset(d);
 	CHECK(tb_hdrlen == 10 && tb_features == 0,
-	    "reset: backend back to no offloads");
+	      "reset: backend back to no offloads");
 }
 
 static void
@@ -449,9 +446,9 @@ test_tx(struct tdev *d)
 	tdev_kick(d, 1);
 	n = recv(tb_sv[0], got, sizeof(got), MSG_DONTWAIT);
 	CHECK(n == (ssize_t)(HDR + fl) && memcmp(got + HDR, frame, fl) == 0,
-	    "tx: header + frame reach the backend");
+	      "tx: header + frame reach the backend");
 	CHECK(tdev_used(d, 1, &id, &len) && id == 0 && len == 0,
-	    "tx: chain returned used");
+	      "tx: chain returned used");
 
 	/* Checksum offload request inside the frame: passed through. */
 	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -462,7 +459,7 @@ test_tx(struct tdev *d)
 	tdev_kick(d, 1);
 	n = recv(tb_sv[0], got, sizeof(got), MSG_DONTWAIT);
 	CHECK(n == (ssize_t)(HDR + fl) && got[0] == VIRTIO_NET_HDR_F_NEEDS_CSUM,
-	    "tx: NEEDS_CSUM header passed to the backend");
+	      "tx: NEEDS_CSUM header passed to the backend");
 	CHECK(tdev_used(d, 1, &id, &len), "tx: csum chain used");
 
 	/* Not negotiated (UDP GSO), or csum beyond the frame: dropped. */
@@ -479,9 +476,9 @@ test_tx(struct tdev *d)
 	vtnet_get_stats(d->pi, &st1);
 	CHECK(recv(tb_sv[0], got, sizeof(got), MSG_DONTWAIT) < 0 &&
 		  st1.tx_dropped == st0.tx_dropped + 2,
-	    "tx: un-negotiated GSO and out-of-frame csum are dropped");
+	      "tx: un-negotiated GSO and out-of-frame csum are dropped");
 	CHECK(tdev_used(d, 1, &id, &len) && tdev_used(d, 1, &id, &len),
-	    "tx: dropped chains are still returned");
+	      "tx: dropped chains are still returned");
 }
 
 /* Injects one frame with a zero header into the backend. */
@@ -530,12 +527,11 @@ test_rx(struct tdev *d)
 	gpa = post_rx(d, 1, 2048);
 	tdev_kick(d, 0);
 	CHECK(tdev_used(d, 0, &id, &len) && len == HDR + fl,
-	    "rx: delivered once a buffer is posted");
+	      "rx: delivered once a buffer is posted");
 	gget(gpa, &h, sizeof(h));
 	gget(gpa + HDR, got, fl);
-	CHECK(h.num_buffers == 1 && h.flags == 0 &&
-		  memcmp(got, frame, fl) == 0,
-	    "rx: header num_buffers = 1 and the frame intact");
+	CHECK(h.num_buffers == 1 && h.flags == 0 && memcmp(got, frame, fl) == 0,
+	      "rx: header num_buffers = 1 and the frame intact");
 
 	/* A 5000-byte frame over 2048-byte buffers: three merged. */
 	fl = make_frame(frame, dev_mac, 4986, 0x22);
@@ -545,20 +541,20 @@ test_rx(struct tdev *d)
 	CHECK(tdev_used(d, 0, &id, &len) && tdev_used(d, 0, &id, &l2) &&
 		  tdev_used(d, 0, &id, &l3) && len == 2048 && l2 == 2048 &&
 		  len + l2 + l3 == HDR + fl,
-	    "rx: mergeable frame spans three buffers");
+	      "rx: mergeable frame spans three buffers");
 	gget(gpa, &h, sizeof(h));
 	gget(gpa + HDR, got, 2048 - HDR);
 	gget(gpa + 2048, got + 2048 - HDR, 2048);
 	gget(gpa + 4096, got + 4096 - HDR, fl - (4096 - HDR));
 	CHECK(h.num_buffers == 3 && memcmp(got, frame, fl) == 0,
-	    "rx: num_buffers = 3 and the frame reassembles");
+	      "rx: num_buffers = 3 and the frame reassembles");
 
 	/* The fourth buffer is still available for the next frame. */
 	fl = make_frame(frame, bcast, 60, 0x33);
 	inject(frame, fl);
 	tdev_kick(d, 0);
 	CHECK(tdev_used(d, 0, &id, &len) && len == HDR + fl,
-	    "rx: leftover buffer takes the next frame");
+	      "rx: leftover buffer takes the next frame");
 }
 
 static void
@@ -607,19 +603,19 @@ test_ctrl(struct tdev *d)
 	n = 0;
 	memcpy(tbl + 10, &n, 4);
 	CHECK(tdev_ctrl(d, 1, 0, tbl, sizeof(tbl)) == 0,
-	    "ctrl: MAC_TABLE_SET acked");
+	      "ctrl: MAC_TABLE_SET acked");
 	rx_expect(d, other, true, "rx filter: table unicast accepted");
 	CHECK(tdev_ctrl(d, 1, 0, bad, sizeof(bad)) == 1,
-	    "ctrl: MAC table with 2^28 entries refused");
+	      "ctrl: MAC table with 2^28 entries refused");
 	CHECK(tdev_ctrl(d, 1, 0, tbl, 6) == 1,
-	    "ctrl: truncated MAC table refused");
+	      "ctrl: truncated MAC table refused");
 	CHECK(tdev_ctrl(d, 1, 1, mac2, 6) == 0, "ctrl: MAC_ADDR_SET acked");
 	for (i = 0; i < 6; i++)
 		ok &= cfg8(d, i) == mac2[i];
 	CHECK(ok, "ctrl: MAC_ADDR_SET shows in config space");
 	pairs = 2;
 	CHECK(tdev_ctrl(d, 4, 0, &pairs, 2) == 0 && tb_active == 2,
-	    "ctrl: MQ VQ_PAIRS_SET 2 acked, backend told");
+	      "ctrl: MQ VQ_PAIRS_SET 2 acked, backend told");
 	pairs = 3;
 	CHECK(tdev_ctrl(d, 4, 0, &pairs, 2) == 1, "ctrl: 3 pairs refused");
 	pairs = 0;
@@ -628,28 +624,28 @@ test_ctrl(struct tdev *d)
 	CHECK(tdev_ctrl(d, 5, 0, &offl, 8) == 0 &&
 		  (tb_features & VIRTIO_NET_F_GUEST_TSO4) == 0 &&
 		  (tb_features & VIRTIO_NET_F_GUEST_CSUM),
-	    "ctrl: GUEST_OFFLOADS_SET narrows the backend's offloads");
+	      "ctrl: GUEST_OFFLOADS_SET narrows the backend's offloads");
 	offl = VIRTIO_NET_F_GUEST_UFO;
 	CHECK(tdev_ctrl(d, 5, 0, &offl, 8) == 1,
-	    "ctrl: un-negotiated offload refused");
+	      "ctrl: un-negotiated offload refused");
 	CHECK(tdev_ctrl(d, 9, 0, NULL, 0) == 1, "ctrl: unknown class refused");
 	CHECK(tdev_ctrl(d, 0, 0, NULL, 0) == 1, "ctrl: missing data refused");
 	vtnet_get_state(d->pi, &st);
 	CHECK(st.active_pairs == 2 && st.rxf.nobcast && !st.rxf.promisc &&
 		  st.rxf.nuni == 1,
-	    "state: pairs, filter flags and table recorded");
+	      "state: pairs, filter flags and table recorded");
 	tdev_reset(d);
 	vtnet_get_state(d->pi, &st);
 	CHECK(st.active_pairs == 1 && st.rxf.promisc && !st.rxf.nobcast &&
 		  memcmp(st.mac, dev_mac, 6) == 0 && tb_active == 1,
-	    "reset: filter, MAC and queue pairs back to defaults");
+	      "reset: filter, MAC and queue pairs back to defaults");
 }
 
 static bool
 broken(struct tdev *d)
 {
 	return d->vs->vs_broken &&
-	    (d->vs->vs_status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	       (d->vs->vs_status & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 static void
@@ -666,7 +662,7 @@ test_malformed(struct tdev *d, uint64_t f)
 	tdev_kick(d, 1);
 	CHECK(broken(d), "malformed: writable tx buffer -> NEEDS_RESET");
 	CHECK(recv(tb_sv[0], buf, sizeof(buf), MSG_DONTWAIT) < 0,
-	    "malformed: nothing sent");
+	      "malformed: nothing sent");
 	tdev_reset(d);
 	CHECK(!broken(d), "malformed: reset clears NEEDS_RESET");
 
@@ -711,9 +707,9 @@ test_malformed(struct tdev *d, uint64_t f)
 	s[1] = (struct seg){tdev_alloc(d, buf, 60), 60, false};
 	tdev_post(d, 1, s, 2);
 	tdev_kick(d, 1);
-	CHECK(!broken(d) && recv(tb_sv[0], buf, sizeof(buf), MSG_DONTWAIT) ==
-				HDR + 60,
-	    "malformed: device transmits again after reset");
+	CHECK(!broken(d) &&
+		  recv(tb_sv[0], buf, sizeof(buf), MSG_DONTWAIT) == HDR + 60,
+	      "malformed: device transmits again after reset");
 	tdev_reset(d);
 }
 
@@ -737,14 +733,14 @@ test_no_mrg(struct tdev *d)
 	tdev_kick(d, 0);
 	vtnet_get_stats(d->pi, &st1);
 	CHECK(tdev_used_idx(d, 0) == 0 && st1.rx_dropped == st0.rx_dropped + 1,
-	    "no-mrg: too-large frame dropped, buffer kept");
+	      "no-mrg: too-large frame dropped, buffer kept");
 	fl = make_frame(frame, dev_mac, 500, 0x67);
 	inject(frame, fl);
 	tdev_kick(d, 0);
 	gget(gpa, &h, sizeof(h));
 	CHECK(tdev_used(d, 0, &id, &len) && len == HDR + fl &&
 		  h.num_buffers == 1,
-	    "no-mrg: next frame uses the kept buffer, num_buffers = 1");
+	      "no-mrg: next frame uses the kept buffer, num_buffers = 1");
 	tdev_reset(d);
 }
 
@@ -776,12 +772,12 @@ test_options(void)
 	vtnet_default_mac("vm1", 0, 3, 0, m2);
 	vtnet_default_mac("vm1", 0, 4, 0, m3);
 	CHECK(memcmp(m1, m2, 6) == 0 && memcmp(m1, m3, 6) != 0,
-	    "default MAC: stable, differs per slot");
+	      "default MAC: stable, differs per slot");
 	CHECK(m1[0] == 0x02 && m1[1] == 0xbe,
-	    "default MAC: locally administered unicast 02:be:...");
+	      "default MAC: locally administered unicast 02:be:...");
 	CHECK(vtnet_parse_mac("02:ab:cd:ef:01:23", m1) == 0 && m1[1] == 0xab &&
 		  m1[5] == 0x23,
-	    "mac= parses");
+	      "mac= parses");
 }
 
 static void
@@ -799,11 +795,10 @@ test_default_mac_device(void)
 		return;
 	vtnet_get_state(pi, &st);
 	vtnet_default_mac(vm_get_name(ctx), 0, 5, 0, want);
-	CHECK(memcmp(st.mac, want, 6) == 0 && st.max_pairs == 1 &&
-		  !st.vhost && !(((struct virtio_softc *)pi->pi_arg)
-				     ->vs_hv_caps &
-				 VIRTIO_NET_F_MQ),
-	    "default MAC from VM name and slot; one pair, no MQ offered");
+	CHECK(memcmp(st.mac, want, 6) == 0 && st.max_pairs == 1 && !st.vhost &&
+		  !(((struct virtio_softc *)pi->pi_arg)->vs_hv_caps &
+		    VIRTIO_NET_F_MQ),
+	      "default MAC from VM name and slot; one pair, no MQ offered");
 	pci_emul_fini();
 }
 
@@ -836,7 +831,7 @@ main(void)
 	/* Everything offered but EVENT_IDX (this driver does not do it). */
 	full = d.vs->vs_hv_caps & ~VIRTIO_RING_F_EVENT_IDX;
 	CHECK(tdev_start(&d, full, 0x13) && tb_hdrlen == 12,
-	    "full features: start");
+	      "full features: start");
 	test_tx(&d);
 	test_rx(&d);
 	test_ctrl(&d);
