@@ -167,7 +167,7 @@ e2e_rig_args() {
 			;;
 		beehive)
 			[ -x "$E2E_BHYVE" ] ||
-				rig_die "no beehive binary at $E2E_BHYVE (build it, or set BEEHIVE=path)"
+				rig_usage_error "no beehive binary at $E2E_BHYVE (build it, or set BEEHIVE=path)"
 			E2E_ADDS+=(--add "$E2E_BHYVE:/rig/bhyve")
 			;;
 		esac
