@@ -49,6 +49,48 @@ pci_legacy_set(struct config_node *nvl, const char *name, const char *value)
 	return 0;
 }
 
+/* A writable copy of opts for strsep(), or NULL after recording why. */
+static char *
+pci_legacy_strdup(const char *opts)
+{
+	char *copy = strdup(opts);
+
+	if (copy == NULL)
+		pci_legacy_error("out of memory");
+	return copy;
+}
+
+/*
+ * A copy of the first comma-separated option of opts; *rest points past
+ * its comma, or is NULL when it is the only one.
+ */
+static char *
+pci_legacy_first(const char *opts, const char **rest)
+{
+	const char *comma = strchr(opts, ',');
+	char *first;
+
+	first = strndup(opts, comma ? (size_t)(comma - opts) : strlen(opts));
+	if (first == NULL)
+		pci_legacy_error("out of memory");
+	*rest = comma ? comma + 1 : NULL;
+	return first;
+}
+
+/* Creates the child node "<prefix>.<n>" of nvl (ports, USB slots). */
+static struct config_node *
+pci_legacy_child(struct config_node *nvl, const char *prefix, int n)
+{
+	struct config_node *child;
+	char node[24];
+
+	snprintf(node, sizeof(node), "%s.%d", prefix, n);
+	child = create_relative_config_node(nvl, node);
+	if (child == NULL)
+		pci_legacy_error("cannot create %s", node);
+	return child;
+}
+
 int
 pci_legacy_generic_config(struct config_node *nvl, const char *opts)
 {
@@ -57,11 +99,9 @@ pci_legacy_generic_config(struct config_node *nvl, const char *opts)
 
 	if (opts == NULL)
 		return 0;
-	copy = cur = strdup(opts);
-	if (copy == NULL) {
-		pci_legacy_error("out of memory");
+	copy = cur = pci_legacy_strdup(opts);
+	if (copy == NULL)
 		return -1;
-	}
 	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
 		eq = strchr(tok, '=');
 		if (eq != NULL) {
@@ -80,18 +120,15 @@ static int
 pci_legacy_first_then_generic(struct config_node *nvl, const char *opts,
 			      const char *key)
 {
-	const char *comma;
+	const char *rest;
 	char *first;
 	int rc;
 
 	if (opts == NULL)
 		return 0;
-	comma = strchr(opts, ',');
-	first = strndup(opts, comma ? (size_t)(comma - opts) : strlen(opts));
-	if (first == NULL) {
-		pci_legacy_error("out of memory");
+	first = pci_legacy_first(opts, &rest);
+	if (first == NULL)
 		return -1;
-	}
 	if (first[0] == '\0') {
 		pci_legacy_error("missing %s", key);
 		rc = -1;
@@ -99,8 +136,8 @@ pci_legacy_first_then_generic(struct config_node *nvl, const char *opts,
 		rc = pci_legacy_set(nvl, key, first);
 	}
 	free(first);
-	if (rc == 0 && comma != NULL)
-		rc = pci_legacy_generic_config(nvl, comma + 1);
+	if (rc == 0 && rest != NULL)
+		rc = pci_legacy_generic_config(nvl, rest);
 	return rc;
 }
 
@@ -154,7 +191,7 @@ pci_legacy_nvme_config(struct config_node *nvl, const char *opts)
 static int
 pci_legacy_vt9p_config(struct config_node *nvl, const char *opts)
 {
-	const char *comma;
+	const char *rest;
 	char *first, *eq;
 	int rc;
 
@@ -162,12 +199,9 @@ pci_legacy_vt9p_config(struct config_node *nvl, const char *opts)
 		pci_legacy_error("needs sharename=path");
 		return -1;
 	}
-	comma = strchr(opts, ',');
-	first = strndup(opts, comma ? (size_t)(comma - opts) : strlen(opts));
-	if (first == NULL) {
-		pci_legacy_error("out of memory");
+	first = pci_legacy_first(opts, &rest);
+	if (first == NULL)
 		return -1;
-	}
 	eq = strchr(first, '=');
 	if (eq == NULL || eq == first || eq[1] == '\0') {
 		pci_legacy_error("needs sharename=path, got '%s'", first);
@@ -179,8 +213,8 @@ pci_legacy_vt9p_config(struct config_node *nvl, const char *opts)
 	if (rc == 0)
 		rc = pci_legacy_set(nvl, "path", eq + 1);
 	free(first);
-	if (rc == 0 && comma != NULL)
-		rc = pci_legacy_generic_config(nvl, comma + 1);
+	if (rc == 0 && rest != NULL)
+		rc = pci_legacy_generic_config(nvl, rest);
 	return rc;
 }
 
@@ -189,7 +223,7 @@ static int
 pci_legacy_passthru_config(struct config_node *nvl, const char *opts)
 {
 	unsigned b, s, f;
-	const char *comma;
+	const char *rest;
 	char *first, tail;
 	int rc = 0;
 
@@ -197,12 +231,9 @@ pci_legacy_passthru_config(struct config_node *nvl, const char *opts)
 		pci_legacy_error("needs the host device as bus/slot/func");
 		return -1;
 	}
-	comma = strchr(opts, ',');
-	first = strndup(opts, comma ? (size_t)(comma - opts) : strlen(opts));
-	if (first == NULL) {
-		pci_legacy_error("out of memory");
+	first = pci_legacy_first(opts, &rest);
+	if (first == NULL)
 		return -1;
-	}
 	if (first[0] == '/') {
 		rc = pci_legacy_set(nvl, "path", first);
 	} else if (sscanf(first, "%u/%u/%u%c", &b, &s, &f, &tail) == 3 &&
@@ -222,48 +253,42 @@ pci_legacy_passthru_config(struct config_node *nvl, const char *opts)
 		rc = -1;
 	}
 	free(first);
-	if (rc == 0 && comma != NULL)
-		rc = pci_legacy_generic_config(nvl, comma + 1);
+	if (rc == 0 && rest != NULL)
+		rc = pci_legacy_generic_config(nvl, rest);
 	return rc;
 }
 
-/* virtio-console: "name=path,..." -> port.N.name / port.N.path. */
-static int
+int
 pci_legacy_vtcon_config(struct config_node *nvl, const char *opts)
 {
-	char *copy, *cur, *tok, *eq, node[24];
+	char *copy, *cur, *tok, *eq;
 	struct config_node *port;
 	int n = 0, rc = 0;
 
 	if (opts == NULL)
 		return 0;
-	copy = cur = strdup(opts);
-	if (copy == NULL) {
-		pci_legacy_error("out of memory");
+	copy = cur = pci_legacy_strdup(opts);
+	if (copy == NULL)
 		return -1;
-	}
 	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
-		if (strcmp(tok, "transport=legacy") == 0 ||
-		    strcmp(tok, "transport=modern") == 0) {
-			rc = pci_legacy_set(nvl, "transport", tok + 10);
-			continue;
-		}
 		eq = strchr(tok, '=');
 		if (eq == NULL || eq == tok || eq[1] == '\0') {
 			pci_legacy_error("port '%s' needs name=path", tok);
 			rc = -1;
 			break;
 		}
+		*eq = '\0';
+		if (strcmp(tok, "transport") == 0) {
+			rc = pci_legacy_set(nvl, "transport", eq + 1);
+			continue;
+		}
 		if (n >= VTCON_MAX_PORTS) {
 			pci_legacy_error("more than %d ports", VTCON_MAX_PORTS);
 			rc = -1;
 			break;
 		}
-		*eq = '\0';
-		snprintf(node, sizeof(node), "port.%d", n++);
-		port = create_relative_config_node(nvl, node);
+		port = pci_legacy_child(nvl, "port", n++);
 		if (port == NULL) {
-			pci_legacy_error("cannot create %s", node);
 			rc = -1;
 			break;
 		}
@@ -279,17 +304,15 @@ pci_legacy_vtcon_config(struct config_node *nvl, const char *opts)
 static int
 pci_legacy_xhci_config(struct config_node *nvl, const char *opts)
 {
-	char *copy, *cur, *tok, *eq, node[24];
+	char *copy, *cur, *tok, *eq;
 	struct config_node *slot;
 	int n = 1, rc = 0;
 
 	if (opts == NULL)
 		return 0;
-	copy = cur = strdup(opts);
-	if (copy == NULL) {
-		pci_legacy_error("out of memory");
+	copy = cur = pci_legacy_strdup(opts);
+	if (copy == NULL)
 		return -1;
-	}
 	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
 		if (n > XHCI_MAX_DEVICES) {
 			pci_legacy_error("more than %d USB devices",
@@ -300,10 +323,8 @@ pci_legacy_xhci_config(struct config_node *nvl, const char *opts)
 		eq = strchr(tok, '=');
 		if (eq != NULL)
 			*eq++ = '\0';
-		snprintf(node, sizeof(node), "slot.%d", n++);
-		slot = create_relative_config_node(nvl, node);
+		slot = pci_legacy_child(nvl, "slot", n++);
 		if (slot == NULL) {
-			pci_legacy_error("cannot create %s", node);
 			rc = -1;
 			break;
 		}
@@ -324,18 +345,16 @@ static int
 pci_legacy_ahci_ports(struct config_node *nvl, const char *opts,
 		      const char *deftype)
 {
-	char *copy, *cur, *next, *hd, *cd, node[24];
+	char *copy, *cur, *next, *hd, *cd;
 	struct config_node *port;
 	const char *type;
 	int n = 0, rc = 0;
 
 	if (opts == NULL)
 		return 0;
-	copy = cur = strdup(opts);
-	if (copy == NULL) {
-		pci_legacy_error("out of memory");
+	copy = cur = pci_legacy_strdup(opts);
+	if (copy == NULL)
 		return -1;
-	}
 	for (; rc == 0 && cur != NULL; cur = next) {
 		type = deftype;
 		if (strncmp(cur, "hd:", 3) == 0 ||
@@ -362,10 +381,8 @@ pci_legacy_ahci_ports(struct config_node *nvl, const char *opts,
 			rc = -1;
 			break;
 		}
-		snprintf(node, sizeof(node), "port.%d", n++);
-		port = create_relative_config_node(nvl, node);
+		port = pci_legacy_child(nvl, "port", n++);
 		if (port == NULL) {
-			pci_legacy_error("cannot create %s", node);
 			rc = -1;
 			break;
 		}

@@ -76,6 +76,11 @@ int pci_legacy_blockif_config(struct config_node *nvl, const char *opts);
 int pci_legacy_netbe_config(struct config_node *nvl, const char *opts);
 /* "path": path=... (uart, virtio-input). */
 int pci_legacy_path_config(struct config_node *nvl, const char *opts);
+/*
+ * virtio-console: "name=path[,name=path...]" -> port.N.name / port.N.path,
+ * plus "transport=legacy|modern|transitional".
+ */
+int pci_legacy_vtcon_config(struct config_node *nvl, const char *opts);
 
 /* Records the reason a converter failed (printf-style, one line). */
 void pci_legacy_error(const char *fmt, ...)

@@ -607,10 +607,14 @@ pci_bar_decoding(struct pci_devinst *pi, const struct pcibar *b)
 	return false;
 }
 
-/* MSI-X table/PBA accesses: aligned, within one entry or PBA qword. */
+/*
+ * MSI-X table/PBA accesses: aligned, within one entry or PBA qword.
+ * *changed is set to the vector whose entry a write modified (for
+ * pe_msix_update), else left alone.
+ */
 static bool
 msix_bar_access(struct pci_devinst *pi, int idx, uint64_t off, int size,
-		bool write, uint64_t *val)
+		bool write, uint64_t *val, int *changed)
 {
 	uint64_t tabend;
 
@@ -621,6 +625,7 @@ msix_bar_access(struct pci_devinst *pi, int idx, uint64_t off, int size,
 	    off - pi->pi_msix.table_offset < tabend) {
 		uint64_t t = off - pi->pi_msix.table_offset;
 		int v = (int)(t / MSIX_TABLE_ENTRY_SIZE);
+		struct msix_table_entry old;
 		uint8_t *e = (uint8_t *)&pi->pi_msix.table[v];
 		int eoff = (int)(t % MSIX_TABLE_ENTRY_SIZE);
 
@@ -634,9 +639,12 @@ msix_bar_access(struct pci_devinst *pi, int idx, uint64_t off, int size,
 			memcpy(val, e + eoff, (size_t)size);
 			return true;
 		}
+		old = pi->pi_msix.table[v];
 		memcpy(e + eoff, val, (size_t)size);
 		/* Only the mask bit of Vector Control is defined. */
 		pi->pi_msix.table[v].vector_control &= PCIM_MSIX_VCTRL_MASK;
+		if (memcmp(&old, e, sizeof(old)) != 0)
+			*changed = v;
 		msix_flush_pending_locked(pi);
 		return true;
 	}
@@ -663,11 +671,15 @@ pci_bar_device_access(struct pci_devinst *pi, int idx, uint64_t off, int size,
 		      bool write, uint64_t *val)
 {
 	const struct pci_devemu *pe = pi->pi_d;
+	int changed = -1;
 	bool handled;
 
 	pthread_mutex_lock(&pi->pi_cfg_lock);
-	handled = msix_bar_access(pi, idx, off, size, write, val);
+	handled = msix_bar_access(pi, idx, off, size, write, val, &changed);
 	pthread_mutex_unlock(&pi->pi_cfg_lock);
+	/* Outside pi_cfg_lock: the model may take its own locks first. */
+	if (changed >= 0 && pe->pe_msix_update != NULL)
+		pe->pe_msix_update(pi, changed);
 	if (handled)
 		return;
 	if (write) {
@@ -1083,11 +1095,25 @@ pci_cfg_write(struct pci_devinst *pi, int off, int bytes, uint32_t val)
 	pci_cfg_masked_write(pi, off, bytes, val);
 }
 
+/*
+ * What decides MSI-X delivery for every vector at once: MSI-X in effect
+ * (enabled, MSI off) and the Function Mask.  Called with pi_cfg_lock held.
+ */
+static unsigned
+msix_global_state(struct pci_devinst *pi)
+{
+	if (pi->pi_msix.capoff == 0)
+		return 0;
+	return (pci_msix_enabled(pi) ? 1u : 0u) |
+	       (pi->pi_msix.function_mask ? 2u : 0u);
+}
+
 void
 pci_emul_cfgrw(bool in, int bus, int slot, int func, int off, int bytes,
 	       uint32_t *val)
 {
 	struct pci_devinst *pi = pci_emul_find_dev(bus, slot, func);
+	unsigned msix_before = 0, msix_after = 0;
 
 	/* No function there, or an access the bus cannot form. */
 	if (pi == NULL || (bytes != 1 && bytes != 2 && bytes != 4) ||
@@ -1098,7 +1124,9 @@ pci_emul_cfgrw(bool in, int bus, int slot, int func, int off, int bytes,
 	}
 	pthread_mutex_lock(&pi->pi_cfg_lock);
 	if (!in) {
+		msix_before = msix_global_state(pi);
 		pci_cfg_write(pi, off, bytes, *val);
+		msix_after = msix_global_state(pi);
 	} else {
 		if (pi->pi_d->pe_cfgread == NULL ||
 		    pi->pi_d->pe_cfgread(pi, off, bytes, val) != 0)
@@ -1114,6 +1142,9 @@ pci_emul_cfgrw(bool in, int bus, int slot, int func, int off, int bytes,
 		}
 	}
 	pthread_mutex_unlock(&pi->pi_cfg_lock);
+	/* After the unlock, as for table writes (pe_msix_update). */
+	if (msix_before != msix_after && pi->pi_d->pe_msix_update != NULL)
+		pi->pi_d->pe_msix_update(pi, -1);
 }
 
 struct pci_devinst *

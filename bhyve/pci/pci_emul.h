@@ -154,6 +154,20 @@ struct pci_devemu {
 	void (*pe_baraddr)(struct pci_devinst *pi, int baridx, bool enabled,
 			   uint64_t address);
 	bool pe_bar64; /* pass 8-byte MMIO accesses through unsplit */
+	/*
+	 * Optional: the guest changed what MSI-X vector 'vector' delivers:
+	 * its table entry (address, data or mask bit; PCI 3.0, 6.8.2.6-9),
+	 * or, with vector = -1, something that affects every vector (MSI-X
+	 * Enable or Function Mask in Message Control, 6.8.2.3, or MSI
+	 * Enable, which turns MSI-X off here).  For models that deliver
+	 * MSI-X outside pci_generate_msix() (KVM MSI routes + irqfds, used
+	 * by a kernel datapath): they re-read the entry and follow it.
+	 * Called on the vCPU thread after the write took effect and with
+	 * no pci_emul lock held, so the hook may take pi_cfg_lock (e.g. via
+	 * pci_generate_msix) and its own locks.  It may be called when
+	 * nothing it cares about changed.
+	 */
+	void (*pe_msix_update)(struct pci_devinst *pi, int vector);
 	/* Optional: frees what pe_init built (pi_arg, files, threads). */
 	void (*pe_fini)(struct pci_devinst *pi);
 };

@@ -770,55 +770,12 @@ static const struct pci_devemu pci_de_vcon = {
 PCI_EMUL_SET(pci_de_vcon);
 
 /*
- * "-s N,virtio-console,NAME=PATH[,NAME=PATH...]" (bhyve(8)), plus
- * "transport=legacy|modern|transitional": port.K.name / port.K.path.
+ * "-s N,virtio-console,NAME=PATH[,NAME=PATH...]" (bhyve(8)): the shared
+ * converter in pci_legacy.c writes port.K.name / port.K.path.
  */
-static int
-vtcon_legacy_config(struct config_node *nvl, const char *opts)
-{
-	char *copy, *cur, *tok, *eq, node[24];
-	struct config_node *port;
-	int n = 0, rc = 0;
-
-	if (opts == NULL)
-		return 0;
-	copy = cur = strdup(opts);
-	if (copy == NULL) {
-		pci_legacy_error("out of memory");
-		return -1;
-	}
-	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
-		eq = strchr(tok, '=');
-		if (eq == NULL || eq == tok || eq[1] == '\0') {
-			pci_legacy_error("port '%s' needs name=path", tok);
-			rc = -1;
-			break;
-		}
-		*eq = '\0';
-		if (strcmp(tok, "transport") == 0) {
-			rc = set_config_value_node(nvl, "transport", eq + 1);
-			continue;
-		}
-		if (n >= VTCON_MAXPORTS) {
-			pci_legacy_error("more than %d ports", VTCON_MAXPORTS);
-			rc = -1;
-			break;
-		}
-		snprintf(node, sizeof(node), "port.%d", n++);
-		port = create_relative_config_node(nvl, node);
-		if (port == NULL || set_config_value_node(port, "name", tok) ||
-		    set_config_value_node(port, "path", eq + 1)) {
-			pci_legacy_error("cannot set %s", node);
-			rc = -1;
-		}
-	}
-	free(copy);
-	return rc;
-}
-
 static const struct pci_legacy_model pci_legacy_virtio_console = {
     .name = "virtio-console",
     .implemented = true,
-    .legacy_config = vtcon_legacy_config,
+    .legacy_config = pci_legacy_vtcon_config,
 };
 PCI_LEGACY_MODEL_SET(pci_legacy_virtio_console);

@@ -44,6 +44,8 @@ void vi_status_write(struct virtio_softc *vs, uint8_t val);
 void vi_queue_notify(struct virtio_softc *vs, int qidx);
 uint8_t vi_isr_read(struct virtio_softc *vs);
 void vi_config_intr(struct virtio_softc *vs);
+/* Frees the MSI-X vectors' routes, irqfds, eventfds and readers. */
+void vi_routes_fini(struct virtio_softc *vs);
 /* The features the modern (or legacy) interface offers. */
 uint64_t vi_offered(const struct virtio_softc *vs, bool modern);
 /* Unlocks without sending queued interrupts (from config-space hooks,

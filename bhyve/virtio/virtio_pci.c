@@ -800,17 +800,7 @@ vi_pci_fini(struct virtio_softc *vs)
 			close(vq->vq_kickfd);
 		vq->vq_kickfd = -1;
 	}
-	for (int v = 0; v < vs->vs_nvec && vs->vs_routes != NULL; v++) {
-		struct virtio_msix_route *r = &vs->vs_routes[v];
-
-		if (r->gsi >= 0) {
-			(void)vm_irqfd(vs->vs_ctx, r->fd, (uint32_t)r->gsi,
-				       true);
-			(void)vm_msi_route_free(vs->vs_ctx, r->gsi);
-		}
-		if (r->fd >= 0)
-			close(r->fd);
-	}
+	vi_routes_fini(vs);
 	free(vs->vs_routes);
 	vs->vs_routes = NULL;
 	vs->vs_nvec = 0;

@@ -166,6 +166,14 @@ struct vmctx *vm_create(const char *name);
  * fuzzers and offline tools.  vCPU calls on it fail with ENODEV.
  */
 struct vmctx *vm_create_detached(const char *name);
+/*
+ * Attaches to a VM another bhyve process runs, through the VM registry's
+ * control socket (docs/control.md): a read-only view of its guest memory
+ * (vm_map_gpa, vm_copyin, vm_get_memmap work; vCPU calls fail, ENODEV).
+ * The run directory is $BEEHIVE_RUNDIR, else the registry's default.
+ */
+struct vmctx *vm_open(const char *name);
+struct vmctx *vm_open_rundir(const char *rundir, const char *name);
 void vm_destroy(struct vmctx *ctx);
 const char *vm_get_name(struct vmctx *ctx);
 int vm_get_kvm_fd(struct vmctx *ctx);

@@ -22,6 +22,9 @@
 #   status        expected VMM exit status (default 0)
 #   status-VMM    expected exit status under VMM (beehive, qemu)
 #   args-VMM      extra VMM arguments (split at blanks)
+#   disk          size of a zero-filled scratch disk image the runner creates
+#                 in L1 before each run, /tmp/e2e-run/disk.img (sparse; name
+#                 it in args-VMM)
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$E2E_DIR/../rig/rig-lib.sh"
@@ -61,7 +64,7 @@ e2e_parse() {
 				rig_usage_error "$file:$n: $key must be a number"
 			SCN[$key]=$val
 			;;
-		mem | l1-mem)
+		mem | l1-mem | disk)
 			[[ "$val" =~ ^[1-9][0-9]*[MG]$ ]] ||
 				rig_usage_error "$file:$n: $key must look like 256M or 1G"
 			SCN[$key]=$val
@@ -136,6 +139,9 @@ e2e_stage() {
 		echo "E2E_NAME=$(rig_sq "${SCN[name]}")"
 		echo "E2E_VMM=$vmm"
 		echo "E2E_TIMEOUT=${SCN[timeout]}"
+		if [ -n "${SCN[disk]:-}" ]; then
+			echo "E2E_DISK_MIB=$(e2e_mib "${SCN[disk]}")"
+		fi
 		printf 'set --'
 		for a in "${E2E_ARGV[@]}"; do printf ' %s' "$(rig_sq "$a")"; done
 		printf '\n'

@@ -2,7 +2,8 @@
 # (busybox sh; tests/e2e/e2e-lib.sh stages the runs and reads the results).
 #
 # Each run is a directory /rig/e2e/NNN/ with
-#   vars.sh       E2E_NAME, E2E_VMM, E2E_TIMEOUT and "set -- VMM ARGV..."
+#   vars.sh       E2E_NAME, E2E_VMM, E2E_TIMEOUT, E2E_DISK_MIB (optional)
+#                 and "set -- VMM ARGV..."
 #   overlay.cpio  /e2e/scenario.sh for the guest, appended to the guest's
 #                 base initramfs /rig/guest-base.cpio
 # and produces one block on stdout:
@@ -45,12 +46,15 @@ rss_calibrate() {
 run_one() {
 	local dir=$1 id t0 t1 vpid wpid apid st sig to us rss
 	id=$(basename "$dir")
-	E2E_NAME=$id E2E_VMM=unknown E2E_TIMEOUT=60
+	E2E_NAME=$id E2E_VMM=unknown E2E_TIMEOUT=60 E2E_DISK_MIB=
 	set --
 	. "$dir/vars.sh"
 	rm -rf "$W"
 	mkdir -p "$W"
 	cat /rig/guest-base.cpio "$dir/overlay.cpio" >"$W/initrd.cpio"
+	if [ -n "$E2E_DISK_MIB" ]; then
+		truncate -s $((E2E_DISK_MIB * 1048576)) "$W/disk.img"
+	fi
 	mkfifo "$W/fifo"
 	# Time-stamps the guest's first userspace line as the VMM prints it.
 	awk -v ts="$W/userspace" '{

@@ -524,6 +524,7 @@ sock_server(int readyfd)
 		return 10;
 	ctx = vm_create_detached("sock-vm");
 	if (ctx == NULL || vm_setup_memory(ctx, 16 * MiB) != 0 ||
+	    vm_copyout(ctx, "vm_open sees me", 0x1000, 16) != 0 ||
 	    control_start(ctx) != 0)
 		return 11;
 	if (write(readyfd, "r", 1) != 1)
@@ -613,6 +614,29 @@ sock_other_uid(const char *rundir)
 	chmod(path, 0600);
 }
 
+/* libvmmapi's vm_open(): a read-only view of the served VM's memory. */
+static void
+test_vm_open(const char *rundir)
+{
+	struct vmctx *ctx = vm_open_rundir(rundir, "sock-vm");
+	const char *p;
+
+	CHECK(ctx != NULL, "vm_open: attached through the registry");
+	if (ctx == NULL)
+		return;
+	CHECK_EQ_U64(vm_get_lowmem_size(ctx), 16 * MiB, "vm_open: memory size");
+	p = vm_map_gpa(ctx, 0x1000, 16);
+	CHECK(p != NULL && memcmp(p, "vm_open sees me", 16) == 0,
+	      "vm_open: sees what the VM wrote");
+	CHECK(vm_map_gpa(ctx, 16 * MiB, 1) == NULL, "vm_open: bounds kept");
+	CHECK(vm_vcpu_open(ctx, 0) == NULL && errno == ENODEV,
+	      "vm_open: no vCPU access");
+	vm_destroy(ctx);
+	CHECK(vm_open_rundir(rundir, "no-such-vm") == NULL && errno == ENOENT,
+	      "vm_open: unknown name is ENOENT");
+	CHECK(vm_open_rundir(rundir, "../x") == NULL, "vm_open: bad name");
+}
+
 static void
 test_socket(void)
 {
@@ -667,6 +691,7 @@ test_socket(void)
 	json_decref(o);
 	if (passed >= 0)
 		close(passed);
+	test_vm_open(tmpl);
 	sock_other_uid(tmpl);
 
 	/* An endless line: one error, then the server hangs up. */
