@@ -412,33 +412,23 @@ tap_rx_fd(struct net_backend *be, int q)
 	return tp->fd[q];
 }
 
-static const struct net_backend_ops tap_backend = {
-    .prefix = "tap",
-    .priv_size = sizeof(struct tap_priv),
-    .init = tap_init,
-    .cleanup = tap_cleanup,
-    .get_cap = tap_get_cap,
-    .set_cap = tap_set_cap,
-    .send = tap_send,
-    .recv = tap_recv,
-    .rx_fd = tap_rx_fd,
-    .tap_fd = tap_rx_fd,
-    .set_active = tap_set_active,
-};
-NET_BACKEND_SET(tap_backend);
+/* Every backend that is a Linux tap: the same ops under its own prefix. */
+#define TAP_BACKEND(var, pfx)                                                  \
+	static const struct net_backend_ops var = {                            \
+	    .prefix = pfx,                                                     \
+	    .priv_size = sizeof(struct tap_priv),                              \
+	    .init = tap_init,                                                  \
+	    .cleanup = tap_cleanup,                                            \
+	    .get_cap = tap_get_cap,                                            \
+	    .set_cap = tap_set_cap,                                            \
+	    .send = tap_send,                                                  \
+	    .recv = tap_recv,                                                  \
+	    .rx_fd = tap_rx_fd,                                                \
+	    .tap_fd = tap_rx_fd,                                               \
+	    .set_active = tap_set_active,                                      \
+	};                                                                     \
+	NET_BACKEND_SET(var)
 
+TAP_BACKEND(tap_backend, "tap");
 /* FreeBSD's vmnetN is a tap variant; here it is a tap of that name. */
-static const struct net_backend_ops vmnet_backend = {
-    .prefix = "vmnet",
-    .priv_size = sizeof(struct tap_priv),
-    .init = tap_init,
-    .cleanup = tap_cleanup,
-    .get_cap = tap_get_cap,
-    .set_cap = tap_set_cap,
-    .send = tap_send,
-    .recv = tap_recv,
-    .rx_fd = tap_rx_fd,
-    .tap_fd = tap_rx_fd,
-    .set_active = tap_set_active,
-};
-NET_BACKEND_SET(vmnet_backend);
+TAP_BACKEND(vmnet_backend, "vmnet");

@@ -15,6 +15,7 @@
 #include "cmdline.h"
 #include "config.h"
 #include "e820.h"
+#include "fwtable.h"
 #include "hpet.h"
 #include "platform.h"
 #include "pm.h"
@@ -79,16 +80,6 @@ get_le(const uint8_t *p, int n)
 	for (int i = n - 1; i >= 0; i--)
 		v = v << 8 | p[i];
 	return v;
-}
-
-static uint8_t
-acpi_sum8(const uint8_t *p, size_t len)
-{
-	uint8_t s = 0;
-
-	while (len-- > 0)
-		s = (uint8_t)(s + *p++);
-	return s;
 }
 
 /* Generic Address Structure (5.2.3.2). */
@@ -869,14 +860,21 @@ acpi_file_name(enum acpi_file f)
 	return f == ACPI_FILE_RSDP ? ACPI_FWCFG_RSDP : ACPI_FWCFG_TABLES;
 }
 
+/* Starts an entry: the command, then the file it acts on, the rest zero. */
+static void
+loader_entry(uint8_t e[LOADER_ENTRY_LEN], uint32_t cmd, enum acpi_file f)
+{
+	memset(e, 0, LOADER_ENTRY_LEN);
+	put_le(e, cmd, 4);
+	strncpy((char *)e + 4, acpi_file_name(f), LOADER_FILE_LEN - 1);
+}
+
 static void
 loader_alloc(struct aml_buf *l, enum acpi_file f, uint32_t align, uint8_t zone)
 {
 	uint8_t e[LOADER_ENTRY_LEN];
 
-	memset(e, 0, sizeof(e));
-	put_le(e, LOADER_ALLOCATE, 4);
-	strncpy((char *)e + 4, acpi_file_name(f), LOADER_FILE_LEN - 1);
+	loader_entry(e, LOADER_ALLOCATE, f);
 	put_le(e + 4 + LOADER_FILE_LEN, align, 4);
 	e[4 + LOADER_FILE_LEN + 4] = zone;
 	aml_bytes(l, e, sizeof(e));
@@ -887,9 +885,7 @@ loader_pointer(struct aml_buf *l, const struct acpi_ptr *p)
 {
 	uint8_t e[LOADER_ENTRY_LEN];
 
-	memset(e, 0, sizeof(e));
-	put_le(e, LOADER_ADD_POINTER, 4);
-	strncpy((char *)e + 4, acpi_file_name(p->file), LOADER_FILE_LEN - 1);
+	loader_entry(e, LOADER_ADD_POINTER, p->file);
 	strncpy((char *)e + 4 + LOADER_FILE_LEN, ACPI_FWCFG_TABLES,
 		LOADER_FILE_LEN - 1);
 	put_le(e + 4 + 2 * LOADER_FILE_LEN, p->off, 4);
@@ -902,9 +898,7 @@ loader_checksum(struct aml_buf *l, const struct acpi_sum *s)
 {
 	uint8_t e[LOADER_ENTRY_LEN];
 
-	memset(e, 0, sizeof(e));
-	put_le(e, LOADER_ADD_CHECKSUM, 4);
-	strncpy((char *)e + 4, acpi_file_name(s->file), LOADER_FILE_LEN - 1);
+	loader_entry(e, LOADER_ADD_CHECKSUM, s->file);
 	put_le(e + 4 + LOADER_FILE_LEN, s->off, 4);
 	put_le(e + 8 + LOADER_FILE_LEN, s->start, 4);
 	put_le(e + 12 + LOADER_FILE_LEN, s->len, 4);
@@ -943,7 +937,7 @@ acpi_relocate(const struct acpi_builder *ab, uint8_t *tables, uint8_t *rsdp,
 		uint8_t *d = s->file == ACPI_FILE_RSDP ? rsdp : tables;
 
 		d[s->off] = 0;
-		d[s->off] = (uint8_t)(0x100 - acpi_sum8(d + s->start, s->len));
+		d[s->off] = fwtable_checksum(d + s->start, s->len);
 	}
 }
 

@@ -14,6 +14,7 @@
 
 #include "acpi.h"
 #include "config.h"
+#include "fwtable.h"
 #include "platform.h"
 #include "vmmapi.h"
 
@@ -100,16 +101,6 @@ mp_bus(struct mp_buf *b, int id, const char *type)
 	e[0] = MP_ENT_BUS;
 	e[1] = (uint8_t)id;
 	memcpy(e + 2, type, 6);
-}
-
-static uint8_t
-mp_checksum(const uint8_t *p, size_t n)
-{
-	uint8_t s = 0;
-
-	while (n-- > 0)
-		s = (uint8_t)(s + *p++);
-	return (uint8_t)(0x100 - s);
 }
 
 /* Processors, then buses, the I/O APIC, I/O and local interrupts. */
@@ -222,7 +213,7 @@ mptable_build(struct vmctx *ctx, int ncpus)
 	memcpy(ct + 16, "FreeBSD HV  ", 12);
 	mp_le(ct + 34, (uint64_t)b.count, 2);
 	mp_le(ct + 36, ACPI_LAPIC_ADDR, 4);
-	ct[7] = mp_checksum(ct, MP_CT_HDRLEN + b.len);
+	ct[7] = fwtable_checksum(ct, MP_CT_HDRLEN + b.len);
 
 	memset(fp, 0, MP_FP_LEN);
 	memcpy(fp, "_MP_", 4);
@@ -231,7 +222,7 @@ mptable_build(struct vmctx *ctx, int ncpus)
 	fp[9] = MP_SPEC_REV;
 	/* Feature byte 1 = 0: a configuration table is present; byte 2
 	 * bit 7 clear: virtual wire mode, no IMCR. */
-	fp[10] = mp_checksum(fp, MP_FP_LEN);
+	fp[10] = fwtable_checksum(fp, MP_FP_LEN);
 	return 0;
 }
 

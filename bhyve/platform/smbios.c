@@ -12,6 +12,7 @@
 #include "acpi.h"
 #include "aml.h"
 #include "config.h"
+#include "fwtable.h"
 #include "platform.h"
 #include "smbios.h"
 #include "vmmapi.h"
@@ -443,16 +444,6 @@ smb_build_structs(struct smb_builder *sb, struct vmctx *ctx)
 	return 0;
 }
 
-static uint8_t
-smb_checksum(const uint8_t *p, size_t n)
-{
-	uint8_t s = 0;
-
-	while (n-- > 0)
-		s = (uint8_t)(s + *p++);
-	return (uint8_t)(0x100 - s);
-}
-
 /* 5.2.2 SMBIOS 3.0 (64-bit) entry point. */
 static void
 smb_ep30(uint8_t *ep, const struct smb_builder *sb, uint64_t addr)
@@ -465,7 +456,7 @@ smb_ep30(uint8_t *ep, const struct smb_builder *sb, uint64_t addr)
 	ep[10] = 1; /* entry point revision 3.0 */
 	smb_le(ep + 12, sb->out.len, 4);
 	smb_le(ep + 16, addr, 8);
-	ep[5] = smb_checksum(ep, SMB_EP30_LEN);
+	ep[5] = fwtable_checksum(ep, SMB_EP30_LEN);
 }
 
 /* 5.2.1 SMBIOS 2.1 (32-bit) entry point. */
@@ -483,8 +474,8 @@ smb_ep21(uint8_t *ep, const struct smb_builder *sb, uint32_t addr)
 	smb_le(ep + 0x18, addr, 4);
 	smb_le(ep + 0x1c, (uint64_t)sb->count, 2);
 	ep[0x1e] = SMB_VERSION_MAJ << 4 | SMB_VERSION_MIN;
-	ep[0x15] = smb_checksum(ep + 0x10, SMB_EP21_LEN - 0x10);
-	ep[4] = smb_checksum(ep, SMB_EP21_LEN);
+	ep[0x15] = fwtable_checksum(ep + 0x10, SMB_EP21_LEN - 0x10);
+	ep[4] = fwtable_checksum(ep, SMB_EP21_LEN);
 }
 
 void

@@ -137,51 +137,51 @@ vtnet_ctlq(const struct vtnet_softc *sc)
 
 /* ---- iovec helpers ---- */
 
-/* Copies up to len bytes from iov (from byte off) into buf. */
+/*
+ * Copies up to len bytes between iov (from byte off) and a flat buffer:
+ * into 'to' when it is set, else out of 'from'.  Returns the bytes copied.
+ */
 static size_t
-vtnet_iov_read(const struct iovec *iov, int n, size_t off, void *buf,
-	       size_t len)
+vtnet_iov_copy(const struct iovec *iov, int n, size_t off, void *to,
+	       const void *from, size_t len)
 {
 	size_t done = 0;
 	int i;
 
 	for (i = 0; i < n && done < len; i++) {
 		size_t l = iov[i].iov_len, c;
+		uint8_t *base;
 
 		if (off >= l) {
 			off -= l;
 			continue;
 		}
+		base = (uint8_t *)iov[i].iov_base + off;
 		c = l - off < len - done ? l - off : len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off,
-		       c);
+		if (to != NULL)
+			memcpy((uint8_t *)to + done, base, c);
+		else
+			memcpy(base, (const uint8_t *)from + done, c);
 		done += c;
 		off = 0;
 	}
 	return done;
 }
 
+/* Copies up to len bytes from iov (from byte off) into buf. */
+static size_t
+vtnet_iov_read(const struct iovec *iov, int n, size_t off, void *buf,
+	       size_t len)
+{
+	return vtnet_iov_copy(iov, n, off, buf, NULL, len);
+}
+
+/* Copies up to len bytes from buf into iov (from byte off). */
 static size_t
 vtnet_iov_write(const struct iovec *iov, int n, size_t off, const void *buf,
 		size_t len)
 {
-	size_t done = 0;
-	int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len, c;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		c = l - off < len - done ? l - off : len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off,
-		       (const uint8_t *)buf + done, c);
-		done += c;
-		off = 0;
-	}
-	return done;
+	return vtnet_iov_copy(iov, n, off, NULL, buf, len);
 }
 
 /* The (at most two) pieces of iov holding bytes [off, off + len). */
@@ -1280,6 +1280,19 @@ static const struct pci_devemu pci_de_vtnet = {
 };
 PCI_EMUL_SET(pci_de_vtnet);
 
+/*
+ * illumos' accelerated NIC is the same device here (vhost-net is the
+ * in-kernel path).  A model of its own name keeps "device=virtio-net-viona"
+ * in the configuration, so a brand's frozen config (-k) boots unchanged.
+ */
+static const struct pci_devemu pci_de_vtnet_viona = {
+    .pe_emu = "virtio-net-viona",
+    .pe_init = vtnet_init,
+    .pe_fini = vtnet_fini,
+    VI_PCI_DEVEMU_HOOKS,
+};
+PCI_EMUL_SET(pci_de_vtnet_viona);
+
 static const struct pci_legacy_model pci_legacy_vtnet = {
     .name = "virtio-net",
     .implemented = true,
@@ -1318,7 +1331,6 @@ vtnet_viona_config(struct config_node *nvl, const char *opts)
 
 static const struct pci_legacy_model pci_legacy_vtnet_viona = {
     .name = "virtio-net-viona",
-    .alias = "virtio-net",
     .implemented = true,
     .legacy_config = vtnet_viona_config,
 };

@@ -20,29 +20,10 @@
 #include "pm.h"
 #include "rtc.h"
 #include "test.h"
+#include "test_util.h"
 #include "vmmapi.h"
 
 #define MiB (1ULL << 20)
-
-static uint64_t
-le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint8_t
-sum8(const uint8_t *p, size_t n)
-{
-	uint8_t s = 0;
-
-	while (n-- > 0)
-		s = (uint8_t)(s + *p++);
-	return s;
-}
 
 static struct vmctx *
 test_vm(void)
@@ -65,10 +46,10 @@ table_at(struct vmctx *ctx, uint64_t gpa, const char *sig)
 
 	if (h == NULL || (sig != NULL && memcmp(h, sig, 4) != 0))
 		return NULL;
-	len = (uint32_t)le(h + 4, 4);
+	len = (uint32_t)test_le(h + 4, 4);
 	if (len < 36 || vm_map_gpa(ctx, gpa, len) == NULL)
 		return NULL;
-	return sum8(h, len) == 0 ? h : NULL;
+	return test_sum8(h, len) == 0 ? h : NULL;
 }
 
 /* Linux's scan: 16-byte steps through 0xE0000-0xFFFFF. */
@@ -79,7 +60,7 @@ find_rsdp(struct vmctx *ctx)
 		const uint8_t *p = vm_map_gpa(ctx, a, 36);
 
 		if (p != NULL && memcmp(p, "RSD PTR ", 8) == 0 &&
-		    sum8(p, 20) == 0)
+		    test_sum8(p, 20) == 0)
 			return a;
 	}
 	return 0;
@@ -89,10 +70,11 @@ find_rsdp(struct vmctx *ctx)
 static const uint8_t *
 find_table(struct vmctx *ctx, const uint8_t *xsdt, const char *sig)
 {
-	uint32_t n = ((uint32_t)le(xsdt + 4, 4) - 36) / 8;
+	uint32_t n = ((uint32_t)test_le(xsdt + 4, 4) - 36) / 8;
 
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *t = table_at(ctx, le(xsdt + 36 + 8 * i, 8), sig);
+		const uint8_t *t =
+		    table_at(ctx, test_le(xsdt + 36 + 8 * i, 8), sig);
 
 		if (t != NULL)
 			return t;
@@ -112,23 +94,23 @@ check_rsdp_and_sdts(struct vmctx *ctx)
 	r = vm_map_gpa(ctx, ACPI_RSDP_ADDR, 36);
 	if (r == NULL)
 		return NULL;
-	CHECK(sum8(r, 20) == 0, "acpi: RSDP checksum");
-	CHECK(sum8(r, 36) == 0, "acpi: RSDP extended checksum");
-	CHECK(r[15] == 2 && le(r + 20, 4) == 36, "acpi: RSDP revision 2");
-	xsdt = table_at(ctx, le(r + 24, 8), "XSDT");
-	rsdt = table_at(ctx, le(r + 16, 4), "RSDT");
+	CHECK(test_sum8(r, 20) == 0, "acpi: RSDP checksum");
+	CHECK(test_sum8(r, 36) == 0, "acpi: RSDP extended checksum");
+	CHECK(r[15] == 2 && test_le(r + 20, 4) == 36, "acpi: RSDP revision 2");
+	xsdt = table_at(ctx, test_le(r + 24, 8), "XSDT");
+	rsdt = table_at(ctx, test_le(r + 16, 4), "RSDT");
 	CHECK(xsdt != NULL, "acpi: XSDT valid");
 	CHECK(rsdt != NULL, "acpi: RSDT valid");
 	if (xsdt == NULL || rsdt == NULL)
 		return NULL;
-	nx = ((uint32_t)le(xsdt + 4, 4) - 36) / 8;
-	nr = ((uint32_t)le(rsdt + 4, 4) - 36) / 4;
+	nx = ((uint32_t)test_le(xsdt + 4, 4) - 36) / 8;
+	nr = ((uint32_t)test_le(rsdt + 4, 4) - 36) / 4;
 	CHECK(nx == nr && nx >= 3, "acpi: XSDT and RSDT list the same tables");
 	for (uint32_t i = 0; i < nx && i < nr; i++) {
-		uint64_t x = le(xsdt + 36 + 8 * i, 8);
+		uint64_t x = test_le(xsdt + 36 + 8 * i, 8);
 
 		if (table_at(ctx, x, NULL) != NULL &&
-		    x == le(rsdt + 36 + 4 * i, 4) && x < ACPI_AREA_END)
+		    x == test_le(rsdt + 36 + 4 * i, 4) && x < ACPI_AREA_END)
 			good++;
 	}
 	CHECK_EQ_U64(good, nx, "acpi: every entry is a valid table");
@@ -145,38 +127,44 @@ check_fadt(struct vmctx *ctx, const uint8_t *xsdt)
 	CHECK(f != NULL, "acpi: FADT present");
 	if (f == NULL)
 		return;
-	CHECK(le(f + 4, 4) == 276 && f[8] == 6, "acpi: FADT revision 6");
-	CHECK_EQ_U64(le(f + 46, 2), 9, "acpi: FADT SCI_INT");
-	CHECK_EQ_U64(le(f + 48, 4), PM_SMI_CMD, "acpi: FADT SMI_CMD");
+	CHECK(test_le(f + 4, 4) == 276 && f[8] == 6, "acpi: FADT revision 6");
+	CHECK_EQ_U64(test_le(f + 46, 2), 9, "acpi: FADT SCI_INT");
+	CHECK_EQ_U64(test_le(f + 48, 4), PM_SMI_CMD, "acpi: FADT SMI_CMD");
 	CHECK(f[52] == PM_ACPI_ENABLE && f[53] == PM_ACPI_DISABLE,
 	      "acpi: FADT ACPI_ENABLE/ACPI_DISABLE");
-	CHECK_EQ_U64(le(f + 56, 4), PM1A_EVT_ADDR, "acpi: FADT PM1a_EVT_BLK");
-	CHECK_EQ_U64(le(f + 64, 4), PM1A_CNT_ADDR, "acpi: FADT PM1a_CNT_BLK");
-	CHECK_EQ_U64(le(f + 76, 4), PM_TMR_ADDR, "acpi: FADT PM_TMR_BLK");
+	CHECK_EQ_U64(test_le(f + 56, 4), PM1A_EVT_ADDR,
+		     "acpi: FADT PM1a_EVT_BLK");
+	CHECK_EQ_U64(test_le(f + 64, 4), PM1A_CNT_ADDR,
+		     "acpi: FADT PM1a_CNT_BLK");
+	CHECK_EQ_U64(test_le(f + 76, 4), PM_TMR_ADDR, "acpi: FADT PM_TMR_BLK");
 	CHECK(f[88] == 4 && f[89] == 2 && f[91] == 4, "acpi: FADT lengths");
 	CHECK_EQ_U64(f[108], RTC_CENTURY_IDX, "acpi: FADT CENTURY");
-	flags = (uint32_t)le(f + 112, 4);
+	flags = (uint32_t)test_le(f + 112, 4);
 	CHECK(flags & (1u << 10), "acpi: FADT RESET_REG_SUP");
 	CHECK(!(flags & (1u << 4)), "acpi: FADT fixed power button");
 	CHECK(!(flags & (1u << 20)), "acpi: FADT not HW_REDUCED");
 	CHECK(flags & (1u << 8), "acpi: FADT 32-bit PM timer");
-	CHECK(f[116] == 1 && f[117] == 8 && le(f + 120, 8) == PM_RESET_PORT,
+	CHECK(f[116] == 1 && f[117] == 8 &&
+		  test_le(f + 120, 8) == PM_RESET_PORT,
 	      "acpi: FADT RESET_REG is I/O 0xCF9");
 	CHECK_EQ_U64(f[128], 6, "acpi: FADT RESET_VALUE");
-	CHECK(f[148] == 1 && f[149] == 32 && le(f + 152, 8) == PM1A_EVT_ADDR,
+	CHECK(f[148] == 1 && f[149] == 32 &&
+		  test_le(f + 152, 8) == PM1A_EVT_ADDR,
 	      "acpi: FADT X_PM1a_EVT_BLK");
-	CHECK(f[172] == 1 && f[173] == 16 && le(f + 176, 8) == PM1A_CNT_ADDR,
+	CHECK(f[172] == 1 && f[173] == 16 &&
+		  test_le(f + 176, 8) == PM1A_CNT_ADDR,
 	      "acpi: FADT X_PM1a_CNT_BLK");
-	CHECK(f[208] == 1 && f[209] == 32 && le(f + 212, 8) == PM_TMR_ADDR,
+	CHECK(f[208] == 1 && f[209] == 32 && test_le(f + 212, 8) == PM_TMR_ADDR,
 	      "acpi: FADT X_PM_TMR_BLK");
-	CHECK(le(f + 40, 4) == le(f + 140, 8), "acpi: FADT DSDT == X_DSDT");
-	CHECK(le(f + 132, 8) == 0 && le(f + 36, 4) % 64 == 0,
+	CHECK(test_le(f + 40, 4) == test_le(f + 140, 8),
+	      "acpi: FADT DSDT == X_DSDT");
+	CHECK(test_le(f + 132, 8) == 0 && test_le(f + 36, 4) % 64 == 0,
 	      "acpi: FACS through FIRMWARE_CTRL, 64-byte aligned");
-	facs = vm_map_gpa(ctx, le(f + 36, 4), 64);
+	facs = vm_map_gpa(ctx, test_le(f + 36, 4), 64);
 	CHECK(facs != NULL && memcmp(facs, "FACS", 4) == 0 &&
-		  le(facs + 4, 4) == 64,
+		  test_le(facs + 4, 4) == 64,
 	      "acpi: FACS");
-	dsdt = table_at(ctx, le(f + 140, 8), "DSDT");
+	dsdt = table_at(ctx, test_le(f + 140, 8), "DSDT");
 	CHECK(dsdt != NULL, "acpi: DSDT valid");
 	if (dsdt != NULL) {
 		static const uint8_t s5[] = {0x08, '\\', '_', 'S',
@@ -184,7 +172,7 @@ check_fadt(struct vmctx *ctx, const uint8_t *xsdt)
 		static const uint8_t pc00[] = {'P',  'C',  '0',	 '0', 0x08,
 					       '_',  'H',  'I',	 'D', 0x0c,
 					       0x41, 0xd0, 0x0a, 0x03};
-		uint32_t len = (uint32_t)le(dsdt + 4, 4);
+		uint32_t len = (uint32_t)test_le(dsdt + 4, 4);
 
 		CHECK(dsdt[8] == 2, "acpi: DSDT revision 2 (64-bit AML)");
 		CHECK(memmem(dsdt + 36, len - 36, s5, sizeof(s5)) != NULL,
@@ -209,7 +197,7 @@ struct madt_view {
 static bool
 madt_parse(const uint8_t *m, struct madt_view *v)
 {
-	uint32_t len = (uint32_t)le(m + 4, 4);
+	uint32_t len = (uint32_t)test_le(m + 4, 4);
 
 	memset(v, 0, sizeof(*v));
 	for (uint32_t off = 44; off < len;) {
@@ -220,26 +208,26 @@ madt_parse(const uint8_t *m, struct madt_view *v)
 		switch (e[0]) {
 		case 0:
 			v->nlapic++;
-			if (v->nids < 512 && (le(e + 4, 4) & 1))
+			if (v->nids < 512 && (test_le(e + 4, 4) & 1))
 				v->ids[v->nids++] = e[3];
 			break;
 		case 9:
 			v->nx2apic++;
-			if (v->nids < 512 && (le(e + 8, 4) & 1))
-				v->ids[v->nids++] = (uint32_t)le(e + 4, 4);
+			if (v->nids < 512 && (test_le(e + 8, 4) & 1))
+				v->ids[v->nids++] = (uint32_t)test_le(e + 4, 4);
 			break;
 		case 1:
 			v->nioapic++;
 			v->ioapic_id = e[2];
-			v->ioapic_addr = (uint32_t)le(e + 4, 4);
-			v->ioapic_gsi = (uint32_t)le(e + 8, 4);
+			v->ioapic_addr = (uint32_t)test_le(e + 4, 4);
+			v->ioapic_gsi = (uint32_t)test_le(e + 8, 4);
 			break;
 		case 2:
 			v->niso++;
-			if (e[3] == 0 && le(e + 4, 4) == 2)
+			if (e[3] == 0 && test_le(e + 4, 4) == 2)
 				v->iso0 = true;
-			if (e[3] == 9 && le(e + 4, 4) == 9 &&
-			    le(e + 8, 2) == 0xd)
+			if (e[3] == 9 && test_le(e + 4, 4) == 9 &&
+			    test_le(e + 8, 2) == 0xd)
 				v->iso9 = true;
 			break;
 		case 4:
@@ -296,20 +284,20 @@ check_others(struct vmctx *ctx, const uint8_t *xsdt, bool com1)
 	const uint8_t *h = find_table(ctx, xsdt, "HPET");
 	const uint8_t *s = find_table(ctx, xsdt, "SPCR");
 
-	CHECK(h != NULL && le(h + 36, 4) == HPET_BLOCK_ID &&
-		  le(h + 44, 8) == HPET_BASE && h[40] == 0,
+	CHECK(h != NULL && test_le(h + 36, 4) == HPET_BLOCK_ID &&
+		  test_le(h + 44, 8) == HPET_BASE && h[40] == 0,
 	      "acpi: HPET table matches hpet.h");
 	if (com1)
-		CHECK(s != NULL && le(s + 44, 8) == 0x3f8 && s[53] == 4,
+		CHECK(s != NULL && test_le(s + 44, 8) == 0x3f8 && s[53] == 4,
 		      "acpi: SPCR for COM1");
 	else
 		CHECK(s == NULL, "acpi: no SPCR without COM1");
 	{
 		const uint8_t *m = find_table(ctx, xsdt, "MCFG");
 
-		CHECK(m != NULL && le(m + 4, 4) == 60 &&
-			  le(m + 44, 8) == pci_emul_ecam_base() && m[54] == 0 &&
-			  m[55] == 255,
+		CHECK(m != NULL && test_le(m + 4, 4) == 60 &&
+			  test_le(m + 44, 8) == pci_emul_ecam_base() &&
+			  m[54] == 0 && m[55] == 255,
 		      "acpi: MCFG describes the ECAM for buses 0-255");
 	}
 }
@@ -351,7 +339,7 @@ sim_loader(const struct acpi_image *img, struct sim_file *files, uint8_t *arena)
 		struct sim_file *a, *b;
 		uint32_t o, st, ln;
 
-		switch (le(e, 4)) {
+		switch (test_le(e, 4)) {
 		case 1: /* ALLOCATE */
 			a = sim_find(files, 2, e + 4);
 			if (a == NULL || a->mem != NULL)
@@ -365,13 +353,14 @@ sim_loader(const struct acpi_image *img, struct sim_file *files, uint8_t *arena)
 		case 2: /* ADD_POINTER */
 			a = sim_find(files, 2, e + 4);
 			b = sim_find(files, 2, e + 60);
-			o = (uint32_t)le(e + 116, 4);
+			o = (uint32_t)test_le(e + 116, 4);
 			if (a == NULL || b == NULL || a->mem == NULL ||
 			    b->mem == NULL || (e[120] != 4 && e[120] != 8) ||
 			    o > a->len || e[120] > a->len - o)
 				return false;
 			{
-				uint64_t p = le(a->mem + o, e[120]) + b->addr;
+				uint64_t p =
+				    test_le(a->mem + o, e[120]) + b->addr;
 
 				for (int i = 0; i < e[120]; i++)
 					a->mem[o + i] = (uint8_t)(p >> (8 * i));
@@ -379,14 +368,14 @@ sim_loader(const struct acpi_image *img, struct sim_file *files, uint8_t *arena)
 			break;
 		case 3: /* ADD_CHECKSUM */
 			a = sim_find(files, 2, e + 4);
-			o = (uint32_t)le(e + 60, 4);
-			st = (uint32_t)le(e + 64, 4);
-			ln = (uint32_t)le(e + 68, 4);
+			o = (uint32_t)test_le(e + 60, 4);
+			st = (uint32_t)test_le(e + 64, 4);
+			ln = (uint32_t)test_le(e + 68, 4);
 			if (a == NULL || a->mem == NULL || o >= a->len ||
 			    st > a->len || ln > a->len - st)
 				return false;
 			a->mem[o] =
-			    (uint8_t)(a->mem[o] - sum8(a->mem + st, ln));
+			    (uint8_t)(a->mem[o] - test_sum8(a->mem + st, ln));
 			break;
 		default:
 			return false;
@@ -418,19 +407,20 @@ check_fwcfg_image(void)
 		return;
 	}
 	r = files[1].mem;
-	CHECK(sum8(r, 20) == 0 && sum8(r, 36) == 0,
+	CHECK(test_sum8(r, 20) == 0 && test_sum8(r, 36) == 0,
 	      "acpi: loaded RSDP checksums");
-	x = files[0].mem + (le(r + 24, 8) - files[0].addr);
-	CHECK(le(r + 24, 8) >= files[0].addr &&
-		  le(r + 24, 8) < files[0].addr + files[0].len &&
-		  memcmp(x, "XSDT", 4) == 0 && sum8(x, le(x + 4, 4)) == 0,
+	x = files[0].mem + (test_le(r + 24, 8) - files[0].addr);
+	CHECK(test_le(r + 24, 8) >= files[0].addr &&
+		  test_le(r + 24, 8) < files[0].addr + files[0].len &&
+		  memcmp(x, "XSDT", 4) == 0 &&
+		  test_sum8(x, test_le(x + 4, 4)) == 0,
 	      "acpi: loaded XSDT valid");
-	n = (int)((le(x + 4, 4) - 36) / 8);
+	n = (int)((test_le(x + 4, 4) - 36) / 8);
 	for (int i = 0; i < n; i++) {
-		uint64_t a = le(x + 36 + 8 * i, 8) - files[0].addr;
+		uint64_t a = test_le(x + 36 + 8 * i, 8) - files[0].addr;
 		const uint8_t *t = files[0].mem + a;
 
-		if (a < files[0].len && sum8(t, le(t + 4, 4)) == 0)
+		if (a < files[0].len && test_sum8(t, test_le(t + 4, 4)) == 0)
 			good++;
 	}
 	CHECK(n > 0 && good == n, "acpi: loaded tables have valid checksums");
@@ -451,7 +441,7 @@ check_iasl(struct vmctx *ctx, const uint8_t *xsdt)
 {
 	char dir[] = "/tmp/beehive-acpi.XXXXXX", path[256], cmd[1024];
 	const uint8_t *f = find_table(ctx, xsdt, "FACP");
-	uint32_t n = ((uint32_t)le(xsdt + 4, 4) - 36) / 8;
+	uint32_t n = ((uint32_t)test_le(xsdt + 4, 4) - 36) / 8;
 	int bad = 0, total = 0;
 
 	CHECK(have_iasl(), "acpi: iasl available (scripts/setup installs "
@@ -459,7 +449,8 @@ check_iasl(struct vmctx *ctx, const uint8_t *xsdt)
 	if (!have_iasl() || mkdtemp(dir) == NULL || f == NULL)
 		return;
 	for (uint32_t i = 0; i <= n; i++) {
-		uint64_t a = i < n ? le(xsdt + 36 + 8 * i, 8) : le(f + 140, 8);
+		uint64_t a =
+		    i < n ? test_le(xsdt + 36 + 8 * i, 8) : test_le(f + 140, 8);
 		const uint8_t *t = table_at(ctx, a, NULL);
 		FILE *fp;
 		int rc;
@@ -471,7 +462,7 @@ check_iasl(struct vmctx *ctx, const uint8_t *xsdt)
 		fp = fopen(path, "wb");
 		if (fp == NULL)
 			continue;
-		fwrite(t, 1, le(t + 4, 4), fp);
+		fwrite(t, 1, test_le(t + 4, 4), fp);
 		fclose(fp);
 		/* iasl exits non-zero on errors; warnings about checksums
 		 * or lengths also count. */
@@ -633,16 +624,16 @@ test_mptable(void)
 	init_config();
 	CHECK(mptable_build(ctx, 3) == 0, "mptable: build for 3 vCPUs");
 	fp = vm_map_gpa(ctx, 0xf0000, 16);
-	CHECK(fp != NULL && memcmp(fp, "_MP_", 4) == 0 && sum8(fp, 16) == 0 &&
-		  fp[8] == 1 && fp[9] == 4,
+	CHECK(fp != NULL && memcmp(fp, "_MP_", 4) == 0 &&
+		  test_sum8(fp, 16) == 0 && fp[8] == 1 && fp[9] == 4,
 	      "mptable: floating pointer with valid checksum");
 	if (fp == NULL)
 		return;
-	ct = vm_map_gpa(ctx, le(fp + 4, 4), 44);
-	len = ct != NULL ? (uint32_t)le(ct + 4, 2) : 0;
+	ct = vm_map_gpa(ctx, test_le(fp + 4, 4), 44);
+	len = ct != NULL ? (uint32_t)test_le(ct + 4, 2) : 0;
 	CHECK(ct != NULL && memcmp(ct, "PCMP", 4) == 0 &&
-		  vm_map_gpa(ctx, le(fp + 4, 4), len) != NULL &&
-		  sum8(ct, len) == 0,
+		  vm_map_gpa(ctx, test_le(fp + 4, 4), len) != NULL &&
+		  test_sum8(ct, len) == 0,
 	      "mptable: configuration table checksum");
 	for (uint32_t off = 44; ct != NULL && off < len;) {
 		uint8_t t = ct[off];

@@ -17,6 +17,7 @@
 #include "block_if.h"
 #include "config.h"
 #include "test.h"
+#include "test_util.h"
 
 #define IMG_SIZE (4u << 20)
 #define NREQ	 64
@@ -84,18 +85,9 @@ static struct config_node *
 node_for(const char *name, const char *opts)
 {
 	struct config_node *n = create_config_node(name);
-	char buf[256], *cur = buf, *tok, *eq;
 
 	set_config_value_node(n, "path", img_path);
-	snprintf(buf, sizeof(buf), "%s", opts);
-	while ((tok = strsep(&cur, ",")) != NULL) {
-		if (tok[0] == '\0')
-			continue;
-		eq = strchr(tok, '=');
-		if (eq != NULL)
-			*eq++ = '\0';
-		set_config_value_node(n, tok, eq ? eq : "true");
-	}
+	test_config_opts(n, opts);
 	return n;
 }
 

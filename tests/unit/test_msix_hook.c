@@ -177,15 +177,30 @@ static struct pci_devemu wrapped;
 static void (*model_hook)(struct pci_devinst *, int);
 static int hook_calls, hook_vector;
 
+/* pi_cfg_lock is recursive: only another thread can tell it is held. */
+static void *
+try_cfg_lock(void *arg)
+{
+	struct pci_devinst *pi = arg;
+
+	if (pthread_mutex_trylock(&pi->pi_cfg_lock) != 0)
+		return NULL;
+	pthread_mutex_unlock(&pi->pi_cfg_lock);
+	return pi;
+}
+
 static void
 rec_hook(struct pci_devinst *pi, int vector)
 {
+	pthread_t t;
+	void *got = NULL;
+
 	hook_calls++;
 	hook_vector = vector;
-	/* pci_emul promises: no pci_emul lock held here. */
-	CHECK(pthread_mutex_trylock(&pi->pi_cfg_lock) == 0 &&
-		  pthread_mutex_unlock(&pi->pi_cfg_lock) == 0,
-	      "hook runs without pi_cfg_lock held by another thread");
+	/* pci_emul promises: none of its locks is held here. */
+	if (pthread_create(&t, NULL, try_cfg_lock, pi) == 0)
+		pthread_join(t, &got);
+	CHECK(got == pi, "hook called without pi_cfg_lock held");
 	if (model_hook != NULL)
 		model_hook(pi, vector);
 }
@@ -274,8 +289,7 @@ pba_pending(int v)
 	return (mmio_read(msix_pba, 8) >> v) & 1;
 }
 
-/* Waits for the mevent thread to have turned a signal into n messages
- * or a pending bit. */
+/* Waits (up to 2 s) for the mevent thread to have made cond true. */
 static bool
 wait_for(bool (*cond)(int), int arg)
 {
@@ -311,9 +325,9 @@ test_hook_calls(void)
 	CHECK(hook_calls == 2 && hook_vector == 1, "data write: hook");
 	mmio_write(entry(0, 8), 4, 0x4040);
 	CHECK(hook_calls == 3 && hook_vector == 0, "vector 0 data: hook(0)");
-	mmio_write(entry(1, 12), 4, 0xfffffffe);
+	mmio_write(entry(1, 12), 4, 0xffffffff); /* still masked */
 	CHECK(hook_calls == 3,
-	      "vector control write with reserved bits only: no hook");
+	      "vector control: reserved bits changed only: no hook");
 	vec_mask(1, false);
 	CHECK(hook_calls == 4 && hook_vector == 1, "unmask: hook");
 	vec_mask(0, false);
@@ -338,12 +352,6 @@ pending_cond(int v)
 	return pba_pending(v);
 }
 
-static bool
-msis_cond(int n)
-{
-	return msis() >= n;
-}
-
 /* The virtio core: routes and irqfds follow the table. */
 static void
 test_routes(struct virtio_softc *vs)
@@ -359,7 +367,7 @@ test_routes(struct virtio_softc *vs)
 	      "vhost's fd: irqfd on a route carrying the entry's message");
 
 	/* Affinity change while live: the route follows the table. */
-	oplog[0] = '\0';
+	memset(oplog, 0, sizeof(oplog));
 	mmio_write(entry(1, 0), 8, 0xfee01000);
 	mmio_write(entry(1, 8), 4, 0x4051);
 	r = attached_to(fd);
@@ -368,7 +376,7 @@ test_routes(struct virtio_softc *vs)
 	CHECK(strcmp(oplog, "uu") == 0, "only route updates, irqfd kept");
 
 	/* Linux's way: mask, rewrite, unmask. */
-	oplog[0] = '\0';
+	memset(oplog, 0, sizeof(oplog));
 	vec_mask(1, true);
 	CHECK(attached_to(fd) == NULL && strcmp(oplog, "D") == 0,
 	      "masked vector: irqfd detached");
@@ -392,8 +400,8 @@ test_routes(struct virtio_softc *vs)
 	CHECK(attached_to(fd) == NULL, "failed route update: irqfd detached");
 	m = msis();
 	mmio_write(entry(1, 8), 4, 0x4072);
-	CHECK(attached_to(fd) != NULL && fake_route(FAKE_GSI_BASE)->data ==
-						 0x4072,
+	CHECK(attached_to(fd) != NULL &&
+		  fake_route(FAKE_GSI_BASE)->data == 0x4072,
 	      "next write retries: route updated and attached");
 	CHECK(msis() == m, "no message from an empty eventfd");
 
@@ -443,16 +451,13 @@ test_masked_pending(struct virtio_softc *vs)
 	CHECK(wait_for(pending_cond, 1) && msis() == m,
 	      "function masked: pending, not delivered");
 	msix_ctrl(PCIM_MSIXCTRL_MSIX_ENABLE);
-	CHECK(msis() == m + 1 && !pba_pending(1),
-	      "function unmask: delivered");
+	CHECK(msis() == m + 1 && !pba_pending(1), "function unmask: delivered");
 
 	/* A second vector gets its own route; both follow their entries. */
-	CHECK(vi_msix_irqfd(vs, 0) >= 0 && vi_msix_irqfd(vs, 0) != fd &&
-		  n_update >= 1,
+	CHECK(vi_msix_irqfd(vs, 0) >= 0 && vi_msix_irqfd(vs, 0) != fd,
 	      "vector 0 bound to its own eventfd");
 	CHECK(vi_msix_irqfd(vs, 2) == -1 && vi_msix_irqfd(vs, -1) == -1,
 	      "vectors outside the table refused");
-	(void)msis_cond;
 }
 
 int

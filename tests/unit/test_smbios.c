@@ -12,30 +12,11 @@
 #include "config.h"
 #include "smbios.h"
 #include "test.h"
+#include "test_util.h"
 #include "vmmapi.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)
-
-static uint64_t
-le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint8_t
-sum8(const uint8_t *p, size_t n)
-{
-	uint8_t s = 0;
-
-	while (n-- > 0)
-		s = (uint8_t)(s + *p++);
-	return s;
-}
 
 struct smb_walk {
 	int count, n0, n1, n3, n4, n16, n17, n19, n32, n127;
@@ -166,23 +147,23 @@ test_tables(void)
 	ep2 = vm_map_gpa(ctx, SMBIOS_EP21_ADDR, 31);
 	if (ep3 == NULL || ep2 == NULL)
 		return;
-	CHECK(sum8(ep3, ep3[6]) == 0 && ep3[6] == 24 && ep3[7] == 3,
+	CHECK(test_sum8(ep3, ep3[6]) == 0 && ep3[6] == 24 && ep3[7] == 3,
 	      "smbios: 3.0 entry point checksum and version");
-	CHECK(sum8(ep2, ep2[5]) == 0 && sum8(ep2 + 16, 15) == 0 &&
+	CHECK(test_sum8(ep2, ep2[5]) == 0 && test_sum8(ep2 + 16, 15) == 0 &&
 		  memcmp(ep2 + 16, "_DMI_", 5) == 0,
 	      "smbios: 2.1 entry point checksums");
-	CHECK(le(ep3 + 16, 8) == le(ep2 + 24, 4) &&
-		  le(ep3 + 12, 4) == le(ep2 + 22, 2),
+	CHECK(test_le(ep3 + 16, 8) == test_le(ep2 + 24, 4) &&
+		  test_le(ep3 + 12, 4) == test_le(ep2 + 22, 2),
 	      "smbios: both entry points describe one table");
-	len = le(ep3 + 12, 4);
-	t = vm_map_gpa(ctx, le(ep3 + 16, 8), len);
+	len = test_le(ep3 + 12, 4);
+	t = vm_map_gpa(ctx, test_le(ep3 + 16, 8), len);
 	CHECK(t != NULL, "smbios: table in RAM");
 	if (t == NULL)
 		return;
 	end = t + len;
 	smb_walk(t, len, &w);
 	CHECK(w.sane, "smbios: every structure well formed up to type 127");
-	CHECK_EQ_U64(w.count, le(ep2 + 28, 2), "smbios: structure count");
+	CHECK_EQ_U64(w.count, test_le(ep2 + 28, 2), "smbios: structure count");
 	CHECK(w.n0 == 1 && w.n1 == 1 && w.n3 == 1 && w.n16 == 1 && w.n17 == 1 &&
 		  w.n32 == 1 && w.n127 == 1,
 	      "smbios: types 0, 1, 3, 16, 17, 32, 127");
@@ -200,19 +181,20 @@ test_tables(void)
 		CHECK_STR(smb_string(w.t0, end, w.t0[4]), "Bees",
 			  "smbios: bios.vendor");
 	if (w.t16 != NULL)
-		CHECK_EQ_U64(le(w.t16 + 7, 4), 3 * GiB >> 10,
+		CHECK_EQ_U64(test_le(w.t16 + 7, 4), 3 * GiB >> 10,
 			     "smbios: type 16 capacity");
 	if (w.t17 != NULL)
-		CHECK_EQ_U64(le(w.t17 + 12, 2), 3072, "smbios: type 17 MiB");
+		CHECK_EQ_U64(test_le(w.t17 + 12, 2), 3072,
+			     "smbios: type 17 MiB");
 	if (w.t19[0] != NULL && w.t19[1] != NULL)
-		CHECK(le(w.t19[0] + 8, 4) == (2 * GiB >> 10) - 1 &&
-			  le(w.t19[1] + 4, 4) == (4 * GiB >> 10) &&
-			  le(w.t19[1] + 8, 4) == (5 * GiB >> 10) - 1,
+		CHECK(test_le(w.t19[0] + 8, 4) == (2 * GiB >> 10) - 1 &&
+			  test_le(w.t19[1] + 4, 4) == (4 * GiB >> 10) &&
+			  test_le(w.t19[1] + 8, 4) == (5 * GiB >> 10) - 1,
 		      "smbios: type 19 ranges");
 	CHECK(smbios_get_image() != NULL &&
 		  smbios_get_image()->tables_len == len &&
 		  memcmp(smbios_get_image()->anchor, "_SM3_", 5) == 0 &&
-		  le(smbios_get_image()->anchor + 16, 8) == 0,
+		  test_le(smbios_get_image()->anchor + 16, 8) == 0,
 	      "smbios: fw_cfg image and anchor");
 	smbios_reset();
 	fini_config();

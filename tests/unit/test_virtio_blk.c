@@ -22,6 +22,7 @@
 #include "mem.h"
 #include "pci_emul.h"
 #include "test.h"
+#include "test_util.h"
 #include "virtio.h"
 #include "virtio_blk.h"
 #include "vmmapi.h"
@@ -47,15 +48,8 @@ struct tdev {
 	struct pci_devinst *pi;
 	struct virtio_softc *vs;
 	int q;
-	uint64_t desc, avail, used; /* ring GPAs */
-	uint16_t avail_idx, used_seen, next_desc;
+	struct test_vring r;
 	char img[64];
-};
-
-struct seg {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
 };
 
 static int
@@ -79,24 +73,6 @@ img_make(char *path, size_t len)
 }
 
 static void
-gput(uint64_t gpa, const void *p, size_t n)
-{
-	if (vm_copyout(ctx, p, gpa, n) != 0) {
-		fprintf(stderr, "gput %#llx\n", (unsigned long long)gpa);
-		exit(1);
-	}
-}
-
-static void
-gget(uint64_t gpa, void *p, size_t n)
-{
-	if (vm_copyin(ctx, gpa, p, n) != 0) {
-		fprintf(stderr, "gget %#llx\n", (unsigned long long)gpa);
-		exit(1);
-	}
-}
-
-static void
 gfill(uint64_t gpa, int c, size_t n)
 {
 	memset(vm_map_gpa(ctx, gpa, n), c, n);
@@ -107,7 +83,7 @@ gbyte(uint64_t gpa)
 {
 	uint8_t b;
 
-	gget(gpa, &b, 1);
+	test_gget(ctx, gpa, &b, 1);
 	return b;
 }
 
@@ -115,7 +91,7 @@ gbyte(uint64_t gpa)
 static bool
 tdev_config(struct tdev *d, int slot, const char *opts)
 {
-	char node[32], buf[256], *cur = buf, *tok, *eq;
+	char node[32];
 	struct config_node *n;
 
 	img_make(d->img, IMG_SIZE);
@@ -123,15 +99,7 @@ tdev_config(struct tdev *d, int slot, const char *opts)
 	n = create_config_node(node);
 	set_config_value_node(n, "device", "virtio-blk");
 	set_config_value_node(n, "path", d->img);
-	snprintf(buf, sizeof(buf), "%s", opts);
-	while ((tok = strsep(&cur, ",")) != NULL) {
-		if (tok[0] == '\0')
-			continue;
-		eq = strchr(tok, '=');
-		if (eq != NULL)
-			*eq++ = '\0';
-		set_config_value_node(n, tok, eq ? eq : "true");
-	}
+	test_config_opts(n, opts);
 	return true;
 }
 
@@ -140,15 +108,16 @@ static bool
 tdev_start(struct tdev *d, int slot, int q)
 {
 	uint64_t base = 0x100000ULL * (uint64_t)(slot + 1);
+	int rc;
 
 	d->pi = pci_emul_find_dev(0, slot, 0);
 	if (d->pi == NULL)
 		return false;
 	d->vs = d->pi->pi_arg;
 	d->q = q;
-	d->desc = base;
-	d->avail = base + 0x4000;
-	d->used = base + 0x8000;
+	d->r.desc = base;
+	d->r.avail = base + 0x4000;
+	d->r.used = base + 0x8000;
 	/* Fresh rings, as a driver allocates them (memory is reused). */
 	gfill(base, 0, 0x10000);
 	virtio_lock(d->vs);
@@ -156,37 +125,16 @@ tdev_start(struct tdev *d, int slot, int q)
 	d->vs->vs_status =
 	    VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 	    VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
-	if (vq_setup_test(d->vs, q, QSIZE, d->desc, d->avail, d->used) != 0) {
-		virtio_unlock(d->vs);
-		return false;
-	}
+	rc = vq_setup_test(d->vs, q, QSIZE, d->r.desc, d->r.avail, d->r.used);
 	virtio_unlock(d->vs);
-	return true;
+	return rc == 0;
 }
 
 /* Writes a chain into the descriptor table and makes it available. */
 static uint16_t
-tdev_post(struct tdev *d, const struct seg *s, int n)
+tdev_post(struct tdev *d, const struct test_seg *s, int n)
 {
-	uint16_t head = d->next_desc, idx, slot;
-	struct vring_desc desc;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		idx = (uint16_t)((head + i) % QSIZE);
-		desc.addr = s[i].gpa;
-		desc.len = s[i].len;
-		desc.flags = (uint16_t)((s[i].write ? VRING_DESC_F_WRITE : 0) |
-					(i + 1 < n ? VRING_DESC_F_NEXT : 0));
-		desc.next = (uint16_t)((idx + 1) % QSIZE);
-		gput(d->desc + 16ULL * idx, &desc, sizeof(desc));
-	}
-	d->next_desc = (uint16_t)((head + n) % QSIZE);
-	slot = d->avail_idx % QSIZE;
-	gput(d->avail + 4 + 2ULL * slot, &head, 2);
-	d->avail_idx++;
-	gput(d->avail + 2, &d->avail_idx, 2);
-	return head;
+	return test_vring_post(ctx, &d->r, QSIZE, s, n);
 }
 
 static void
@@ -201,7 +149,7 @@ tdev_kick(struct tdev *d)
 static bool
 tdev_wait_used(struct tdev *d, uint16_t want)
 {
-	volatile uint16_t *idx = vm_map_gpa(ctx, d->used + 2, 2);
+	volatile uint16_t *idx = vm_map_gpa(ctx, d->r.used + 2, 2);
 	int i;
 
 	for (i = 0; i < 100000; i++) {
@@ -214,16 +162,17 @@ tdev_wait_used(struct tdev *d, uint16_t want)
 
 /* Posts one chain, kicks, waits; returns the used length (-1: none). */
 static long
-tdev_run(struct tdev *d, const struct seg *s, int n)
+tdev_run(struct tdev *d, const struct test_seg *s, int n)
 {
 	struct vring_used_elem ue;
 	uint16_t head = tdev_post(d, s, n);
 
 	tdev_kick(d);
-	if (!tdev_wait_used(d, (uint16_t)(d->used_seen + 1)))
+	if (!tdev_wait_used(d, (uint16_t)(d->r.used_seen + 1)))
 		return -1;
-	gget(d->used + 4 + 8ULL * (d->used_seen % QSIZE), &ue, sizeof(ue));
-	d->used_seen++;
+	test_gget(ctx, d->r.used + 4 + 8ULL * (d->r.used_seen % QSIZE), &ue,
+		  sizeof(ue));
+	d->r.used_seen++;
 	return ue.id == head ? (long)ue.len : -2;
 }
 
@@ -241,7 +190,7 @@ put_hdr(uint32_t type, uint64_t sector)
 		uint64_t sector;
 	} h = {type, 0, sector};
 
-	gput(H_GPA, &h, sizeof(h));
+	test_gput(ctx, H_GPA, &h, sizeof(h));
 	gfill(S_GPA, 0xee, 1);
 }
 
@@ -250,7 +199,7 @@ static long
 rq3(struct tdev *d, uint32_t type, uint64_t sector, uint64_t dgpa,
     uint32_t dlen, bool dwrite)
 {
-	struct seg s[3] = {
+	struct test_seg s[3] = {
 	    {H_GPA, 16, false}, {dgpa, dlen, dwrite}, {S_GPA, 1, true}};
 
 	put_hdr(type, sector);
@@ -306,7 +255,7 @@ test_rw(struct tdev *d, const char *eng)
 
 	for (i = 0; i < sizeof(pat); i++)
 		pat[i] = (uint8_t)(i * 31 + 7);
-	gput(D_GPA, pat, sizeof(pat));
+	test_gput(ctx, D_GPA, pat, sizeof(pat));
 	snprintf(name, sizeof(name), "%s: OUT 8 KiB at sector 8", eng);
 	len = rq3(d, VIRTIO_BLK_T_OUT, 8, D_GPA, 8192, false);
 	CHECK(len == 1 && gbyte(S_GPA) == VIRTIO_BLK_S_OK, name);
@@ -321,19 +270,20 @@ test_rw(struct tdev *d, const char *eng)
 	gfill(D2_GPA, 0, 8192);
 	snprintf(name, sizeof(name), "%s: IN 8 KiB reads it back", eng);
 	len = rq3(d, VIRTIO_BLK_T_IN, 8, D2_GPA, 8192, true);
-	gget(D2_GPA, back, sizeof(back));
+	test_gget(ctx, D2_GPA, back, sizeof(back));
 	CHECK(len == 8193 && gbyte(S_GPA) == VIRTIO_BLK_S_OK &&
 		  memcmp(back, pat, sizeof(pat)) == 0,
 	      name);
 
 	/* ANY_LAYOUT: header+data in one buffer, data+status in another. */
 	{
-		struct seg s[2] = {{H_GPA, 16, false}, {D2_GPA, 4097, true}};
+		struct test_seg s[2] = {{H_GPA, 16, false},
+					{D2_GPA, 4097, true}};
 
 		put_hdr(VIRTIO_BLK_T_IN, 9);
 		gfill(D2_GPA, 0, 4097);
 		len = tdev_run(d, s, 2);
-		gget(D2_GPA, back, 4096);
+		test_gget(ctx, D2_GPA, back, 4096);
 		snprintf(name, sizeof(name),
 			 "%s: IN with data and status in "
 			 "one buffer",
@@ -344,8 +294,8 @@ test_rw(struct tdev *d, const char *eng)
 	}
 	{
 		uint8_t hdr[16 + 512];
-		struct seg s[2] = {{D_GPA, sizeof(hdr), false},
-				   {S_GPA, 1, true}};
+		struct test_seg s[2] = {{D_GPA, sizeof(hdr), false},
+					{S_GPA, 1, true}};
 		struct {
 			uint32_t type, reserved;
 			uint64_t sector;
@@ -353,7 +303,7 @@ test_rw(struct tdev *d, const char *eng)
 
 		memcpy(hdr, &h, 16);
 		memset(hdr + 16, 0x77, 512);
-		gput(D_GPA, hdr, sizeof(hdr));
+		test_gput(ctx, D_GPA, hdr, sizeof(hdr));
 		gfill(S_GPA, 0xee, 1);
 		len = tdev_run(d, s, 2);
 		fd = img_fd(d);
@@ -382,7 +332,7 @@ test_get_id(struct tdev *d, const char *eng, const char *want)
 
 	gfill(D_GPA, 0x55, 32);
 	len = rq3(d, VIRTIO_BLK_T_GET_ID, 0, D_GPA, 20, true);
-	gget(D_GPA, id, 20);
+	test_gget(ctx, D_GPA, id, 20);
 	snprintf(name, sizeof(name), "%s: GET_ID returns the serial", eng);
 	CHECK(len == 21 && gbyte(S_GPA) == 0 && strncmp(id, want, 20) == 0,
 	      name);
@@ -398,7 +348,7 @@ test_get_id(struct tdev *d, const char *eng, const char *want)
 static long
 dwz(struct tdev *d, uint32_t type, const struct vtblk_dwz_seg *segs, int n)
 {
-	gput(D_GPA, segs, sizeof(*segs) * (size_t)n);
+	test_gput(ctx, D_GPA, segs, sizeof(*segs) * (size_t)n);
 	return rq3(d, type, 0, D_GPA, (uint32_t)(sizeof(*segs) * (size_t)n),
 		   false);
 }
@@ -486,7 +436,7 @@ test_discard_zero(struct tdev *d, const char *eng)
 		 "%s: segment list not a multiple of 16: "
 		 "IOERR",
 		 eng);
-	gput(D_GPA, s, 16);
+	test_gput(ctx, D_GPA, s, 16);
 	CHECK(rq3(d, VIRTIO_BLK_T_DISCARD, 0, D_GPA, 12, false) == 1 &&
 		  gbyte(S_GPA) == VIRTIO_BLK_S_IOERR,
 	      name);
@@ -519,7 +469,7 @@ test_bad(struct tdev *d, const char *eng)
 	CHECK(rq3(d, VIRTIO_BLK_T_IN, 0, D2_GPA, 100, true) == 1 &&
 		  gbyte(S_GPA) == VIRTIO_BLK_S_IOERR,
 	      name);
-	gget(D2_GPA, canary, sizeof(canary));
+	test_gget(ctx, D2_GPA, canary, sizeof(canary));
 	same = true;
 	for (i = 0; i < (int)sizeof(canary); i++)
 		same = same && canary[i] == 0xcd;
@@ -534,7 +484,7 @@ test_bad(struct tdev *d, const char *eng)
 		  gbyte(S_GPA) == VIRTIO_BLK_S_UNSUPP,
 	      name);
 	{
-		struct seg s[2] = {{H_GPA, 8, false}, {S_GPA, 1, true}};
+		struct test_seg s[2] = {{H_GPA, 8, false}, {S_GPA, 1, true}};
 
 		put_hdr(VIRTIO_BLK_T_IN, 0);
 		len = tdev_run(d, s, 2);
@@ -542,7 +492,8 @@ test_bad(struct tdev *d, const char *eng)
 		CHECK(len == 1 && gbyte(S_GPA) == VIRTIO_BLK_S_IOERR, name);
 	}
 	{
-		struct seg s[2] = {{H_GPA, 16, false}, {D_GPA, 512, false}};
+		struct test_seg s[2] = {{H_GPA, 16, false},
+					{D_GPA, 512, false}};
 
 		put_hdr(VIRTIO_BLK_T_OUT, 0);
 		len = tdev_run(d, s, 2);
@@ -559,7 +510,7 @@ static void
 test_batch_and_reset(struct tdev *d, const char *eng)
 {
 	struct vtblk_stats st;
-	struct seg s[3];
+	struct test_seg s[3];
 	char name[96];
 	int i, n = 16;
 
@@ -570,22 +521,23 @@ test_batch_and_reset(struct tdev *d, const char *eng)
 			uint64_t sector;
 		} hdr = {VIRTIO_BLK_T_OUT, 0, 1000 + 8ULL * (uint64_t)i};
 
-		gput(h, &hdr, sizeof(hdr));
+		test_gput(ctx, h, &hdr, sizeof(hdr));
 		gfill(D_GPA + 4096ULL * (uint64_t)i, i + 1, 4096);
-		s[0] = (struct seg){h, 16, false};
-		s[1] = (struct seg){D_GPA + 4096ULL * (uint64_t)i, 4096, false};
-		s[2] = (struct seg){h + 16, 1, true};
+		s[0] = (struct test_seg){h, 16, false};
+		s[1] = (struct test_seg){D_GPA + 4096ULL * (uint64_t)i, 4096,
+					 false};
+		s[2] = (struct test_seg){h + 16, 1, true};
 		tdev_post(d, s, 3);
 	}
 	tdev_kick(d);
 	snprintf(name, sizeof(name), "%s: %d requests in one kick complete",
 		 eng, n);
-	CHECK(tdev_wait_used(d, (uint16_t)(d->used_seen + n)), name);
-	d->used_seen = (uint16_t)(d->used_seen + n);
+	CHECK(tdev_wait_used(d, (uint16_t)(d->r.used_seen + n)), name);
+	d->r.used_seen = (uint16_t)(d->r.used_seen + n);
 	for (i = 0; i < n; i++) {
-		s[0] = (struct seg){BUF_GPA + 0x1000, 16, false};
-		s[1] = (struct seg){D_GPA, 4096, false};
-		s[2] = (struct seg){BUF_GPA + 0x1010, 1, true};
+		s[0] = (struct test_seg){BUF_GPA + 0x1000, 16, false};
+		s[1] = (struct test_seg){D_GPA, 4096, false};
+		s[2] = (struct test_seg){BUF_GPA + 0x1010, 1, true};
 		tdev_post(d, s, 3);
 	}
 	tdev_kick(d);
@@ -614,7 +566,7 @@ test_ro(struct tdev *d)
 	fd = img_fd(d);
 	CHECK(pread(fd, &b, 1, 0) == 1 && b == 0, "ro: image unchanged");
 	close(fd);
-	gput(D_GPA, &(struct vtblk_dwz_seg){0, 8, 0}, 16);
+	test_gput(ctx, D_GPA, &(struct vtblk_dwz_seg){0, 8, 0}, 16);
 	CHECK(rq3(d, VIRTIO_BLK_T_WRITE_ZEROES, 0, D_GPA, 16, false) == 1 &&
 		  gbyte(S_GPA) == VIRTIO_BLK_S_UNSUPP,
 	      "ro: WRITE_ZEROES gets UNSUPP");
@@ -743,7 +695,7 @@ test_bad_options(void)
 
 		gfill(D_GPA, 0, 32);
 		rq3(&d, VIRTIO_BLK_T_GET_ID, 0, D_GPA, 20, true);
-		gget(D_GPA, id, 20);
+		test_gget(ctx, D_GPA, id, 20);
 		CHECK(strncmp(id, "BHYVE-", 6) == 0 && strlen(id) == 20,
 		      "default serial BHYVE-XXXX-XXXX-XXXX");
 	}
@@ -774,7 +726,7 @@ test_durability(void)
 	if (pid == 0) {
 		if (init_pci(ctx) != 0 || !tdev_start(&d, 4, 0))
 			_exit(3);
-		gput(D_GPA, pat, sizeof(pat));
+		test_gput(ctx, D_GPA, pat, sizeof(pat));
 		if (rq3(&d, VIRTIO_BLK_T_OUT, 2048, D_GPA, sizeof(pat),
 			false) != 1 ||
 		    gbyte(S_GPA) != 0)

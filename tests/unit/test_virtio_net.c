@@ -21,6 +21,7 @@
 #include "net_backends.h"
 #include "pci_emul.h"
 #include "test.h"
+#include "test_util.h"
 #include "virtio.h"
 #include "virtio_impl.h"
 #include "virtio_net.h"
@@ -133,41 +134,12 @@ NET_BACKEND_SET(tb_ops);
 
 /* ---- a minimal driver ---- */
 
-struct tq {
-	uint64_t desc, avail, used;
-	uint16_t avail_idx, used_seen, next_desc;
-};
-
 struct tdev {
 	struct pci_devinst *pi;
 	struct virtio_softc *vs;
-	struct tq q[5];
+	struct test_vring q[5];
 	uint64_t buf; /* next free buffer GPA */
 };
-
-struct seg {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
-static void
-gput(uint64_t gpa, const void *p, size_t n)
-{
-	if (vm_copyout(ctx, p, gpa, n) != 0) {
-		fprintf(stderr, "gput %#llx\n", (unsigned long long)gpa);
-		exit(1);
-	}
-}
-
-static void
-gget(uint64_t gpa, void *p, size_t n)
-{
-	if (vm_copyin(ctx, gpa, p, n) != 0) {
-		fprintf(stderr, "gget %#llx\n", (unsigned long long)gpa);
-		exit(1);
-	}
-}
 
 static uint64_t
 tdev_alloc(struct tdev *d, const void *data, size_t len)
@@ -175,7 +147,7 @@ tdev_alloc(struct tdev *d, const void *data, size_t len)
 	uint64_t gpa = d->buf;
 
 	if (data != NULL)
-		gput(gpa, data, len);
+		test_gput(ctx, gpa, data, len);
 	d->buf += (len + 63) & ~63ULL;
 	return gpa;
 }
@@ -209,21 +181,13 @@ world_reset(void)
 static void
 dev_config(int slot, const char *opts)
 {
-	char node[32], buf[256], *cur = buf, *tok, *eq;
+	char node[32];
 	struct config_node *n;
 
 	snprintf(node, sizeof(node), "pci.0.%d.0", slot);
 	n = create_config_node(node);
 	set_config_value_node(n, "device", "virtio-net");
-	snprintf(buf, sizeof(buf), "%s", opts);
-	while ((tok = strsep(&cur, ",")) != NULL) {
-		if (tok[0] == '\0')
-			continue;
-		eq = strchr(tok, '=');
-		if (eq != NULL)
-			*eq++ = '\0';
-		set_config_value_node(n, tok, eq ? eq : "true");
-	}
+	test_config_opts(n, opts);
 }
 
 /* Negotiates 'features', enables queues (bitmap), sets DRIVER_OK. */
@@ -260,28 +224,9 @@ tdev_start(struct tdev *d, uint64_t features, unsigned qmask)
 }
 
 static uint16_t
-tdev_post(struct tdev *d, int q, const struct seg *s, int n)
+tdev_post(struct tdev *d, int q, const struct test_seg *s, int n)
 {
-	struct tq *t = &d->q[q];
-	uint16_t head = t->next_desc, idx, slot;
-	struct vring_desc desc;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		idx = (uint16_t)((head + i) % QSIZE);
-		desc.addr = s[i].gpa;
-		desc.len = s[i].len;
-		desc.flags = (uint16_t)((s[i].write ? VRING_DESC_F_WRITE : 0) |
-					(i + 1 < n ? VRING_DESC_F_NEXT : 0));
-		desc.next = (uint16_t)((idx + 1) % QSIZE);
-		gput(t->desc + 16ULL * idx, &desc, sizeof(desc));
-	}
-	t->next_desc = (uint16_t)((head + n) % QSIZE);
-	slot = t->avail_idx % QSIZE;
-	gput(t->avail + 4 + 2ULL * slot, &head, 2);
-	t->avail_idx++;
-	gput(t->avail + 2, &t->avail_idx, 2);
-	return head;
+	return test_vring_post(ctx, &d->q[q], QSIZE, s, n);
 }
 
 static void
@@ -297,7 +242,7 @@ tdev_used_idx(struct tdev *d, int q)
 {
 	uint16_t v;
 
-	gget(d->q[q].used + 2, &v, 2);
+	test_gget(ctx, d->q[q].used + 2, &v, 2);
 	return v;
 }
 
@@ -305,12 +250,13 @@ tdev_used_idx(struct tdev *d, int q)
 static bool
 tdev_used(struct tdev *d, int q, uint32_t *id, uint32_t *len)
 {
-	struct tq *t = &d->q[q];
+	struct test_vring *t = &d->q[q];
 	struct vring_used_elem e;
 
 	if (tdev_used_idx(d, q) == t->used_seen)
 		return false;
-	gget(t->used + 4 + 8ULL * (t->used_seen % QSIZE), &e, sizeof(e));
+	test_gget(ctx, t->used + 4 + 8ULL * (t->used_seen % QSIZE), &e,
+		  sizeof(e));
 	t->used_seen++;
 	*id = e.id;
 	*len = e.len;
@@ -349,21 +295,21 @@ tdev_ctrl(struct tdev *d, uint8_t cls, uint8_t cmd, const void *data,
 	  size_t len)
 {
 	uint8_t hdr[2] = {cls, cmd}, ack = 0xee;
-	struct seg s[3];
+	struct test_seg s[3];
 	uint32_t id, ulen;
 	int n = 0;
 
-	s[n++] = (struct seg){tdev_alloc(d, hdr, 2), 2, false};
+	s[n++] = (struct test_seg){tdev_alloc(d, hdr, 2), 2, false};
 	if (len > 0)
-		s[n++] = (struct seg){tdev_alloc(d, data, len), (uint32_t)len,
-				      false};
-	s[n] = (struct seg){tdev_alloc(d, &ack, 1), 1, true};
+		s[n++] = (struct test_seg){tdev_alloc(d, data, len),
+					   (uint32_t)len, false};
+	s[n] = (struct test_seg){tdev_alloc(d, &ack, 1), 1, true};
 	n++;
 	tdev_post(d, 4, s, n);
 	tdev_kick(d, 4);
 	if (!tdev_used(d, 4, &id, &ulen) || ulen != 1)
 		return 0xee;
-	gget(s[n - 1].gpa, &ack, 1);
+	test_gget(ctx, s[n - 1].gpa, &ack, 1);
 	return ack;
 }
 
@@ -435,13 +381,13 @@ test_tx(struct tdev *d)
 	uint8_t frame[200], hdr[HDR] = {0}, got[512];
 	struct virtio_net_hdr *h = (struct virtio_net_hdr *)hdr;
 	struct vtnet_stats st0, st1;
-	struct seg s[2];
+	struct test_seg s[2];
 	uint32_t id, len;
 	size_t fl = make_frame(frame, bcast, 100, 0x5a);
 	ssize_t n;
 
-	s[0] = (struct seg){tdev_alloc(d, hdr, HDR), HDR, false};
-	s[1] = (struct seg){tdev_alloc(d, frame, fl), (uint32_t)fl, false};
+	s[0] = (struct test_seg){tdev_alloc(d, hdr, HDR), HDR, false};
+	s[1] = (struct test_seg){tdev_alloc(d, frame, fl), (uint32_t)fl, false};
 	tdev_post(d, 1, s, 2);
 	tdev_kick(d, 1);
 	n = recv(tb_sv[0], got, sizeof(got), MSG_DONTWAIT);
@@ -497,14 +443,14 @@ static uint64_t
 post_rx(struct tdev *d, int n, uint32_t len)
 {
 	uint64_t first = 0, gpa;
-	struct seg s;
+	struct test_seg s;
 	int i;
 
 	for (i = 0; i < n; i++) {
 		gpa = tdev_alloc(d, NULL, len);
 		if (i == 0)
 			first = gpa;
-		s = (struct seg){gpa, len, true};
+		s = (struct test_seg){gpa, len, true};
 		tdev_post(d, 0, &s, 1);
 	}
 	return first;
@@ -528,8 +474,8 @@ test_rx(struct tdev *d)
 	tdev_kick(d, 0);
 	CHECK(tdev_used(d, 0, &id, &len) && len == HDR + fl,
 	      "rx: delivered once a buffer is posted");
-	gget(gpa, &h, sizeof(h));
-	gget(gpa + HDR, got, fl);
+	test_gget(ctx, gpa, &h, sizeof(h));
+	test_gget(ctx, gpa + HDR, got, fl);
 	CHECK(h.num_buffers == 1 && h.flags == 0 && memcmp(got, frame, fl) == 0,
 	      "rx: header num_buffers = 1 and the frame intact");
 
@@ -542,10 +488,10 @@ test_rx(struct tdev *d)
 		  tdev_used(d, 0, &id, &l3) && len == 2048 && l2 == 2048 &&
 		  len + l2 + l3 == HDR + fl,
 	      "rx: mergeable frame spans three buffers");
-	gget(gpa, &h, sizeof(h));
-	gget(gpa + HDR, got, 2048 - HDR);
-	gget(gpa + 2048, got + 2048 - HDR, 2048);
-	gget(gpa + 4096, got + 4096 - HDR, fl - (4096 - HDR));
+	test_gget(ctx, gpa, &h, sizeof(h));
+	test_gget(ctx, gpa + HDR, got, 2048 - HDR);
+	test_gget(ctx, gpa + 2048, got + 2048 - HDR, 2048);
+	test_gget(ctx, gpa + 4096, got + 4096 - HDR, fl - (4096 - HDR));
 	CHECK(h.num_buffers == 3 && memcmp(got, frame, fl) == 0,
 	      "rx: num_buffers = 3 and the frame reassembles");
 
@@ -652,12 +598,12 @@ static void
 test_malformed(struct tdev *d, uint64_t f)
 {
 	uint8_t hdr[HDR] = {0}, buf[128] = {0};
-	struct seg s[2];
+	struct test_seg s[2];
 
 	/* A transmit chain with a device-writable buffer. */
 	tdev_start(d, f, 0x13);
-	s[0] = (struct seg){tdev_alloc(d, hdr, HDR), HDR, false};
-	s[1] = (struct seg){tdev_alloc(d, buf, 64), 64, true};
+	s[0] = (struct test_seg){tdev_alloc(d, hdr, HDR), HDR, false};
+	s[1] = (struct test_seg){tdev_alloc(d, buf, 64), 64, true};
 	tdev_post(d, 1, s, 2);
 	tdev_kick(d, 1);
 	CHECK(broken(d), "malformed: writable tx buffer -> NEEDS_RESET");
@@ -668,7 +614,7 @@ test_malformed(struct tdev *d, uint64_t f)
 
 	/* A transmit chain shorter than the header. */
 	tdev_start(d, f, 0x13);
-	s[0] = (struct seg){tdev_alloc(d, hdr, 4), 4, false};
+	s[0] = (struct test_seg){tdev_alloc(d, hdr, 4), 4, false};
 	tdev_post(d, 1, s, 1);
 	tdev_kick(d, 1);
 	CHECK(broken(d), "malformed: tx chain shorter than header");
@@ -676,7 +622,7 @@ test_malformed(struct tdev *d, uint64_t f)
 
 	/* A control chain without an ack byte. */
 	tdev_start(d, f, 0x13);
-	s[0] = (struct seg){tdev_alloc(d, hdr, 3), 3, false};
+	s[0] = (struct test_seg){tdev_alloc(d, hdr, 3), 3, false};
 	tdev_post(d, 4, s, 1);
 	tdev_kick(d, 4);
 	CHECK(broken(d), "malformed: ctrl chain without ack byte");
@@ -684,7 +630,7 @@ test_malformed(struct tdev *d, uint64_t f)
 
 	/* A receive chain with a device-readable buffer. */
 	tdev_start(d, f, 0x13);
-	s[0] = (struct seg){tdev_alloc(d, NULL, 2048), 2048, false};
+	s[0] = (struct test_seg){tdev_alloc(d, NULL, 2048), 2048, false};
 	tdev_post(d, 0, s, 1);
 	inject(buf, 60);
 	tdev_kick(d, 0);
@@ -695,7 +641,7 @@ test_malformed(struct tdev *d, uint64_t f)
 
 	/* A buffer outside guest RAM: the core refuses the chain. */
 	tdev_start(d, f, 0x13);
-	s[0] = (struct seg){MEM_SIZE - 8, 64, false};
+	s[0] = (struct test_seg){MEM_SIZE - 8, 64, false};
 	tdev_post(d, 1, s, 1);
 	tdev_kick(d, 1);
 	CHECK(broken(d), "malformed: buffer beyond RAM -> NEEDS_RESET");
@@ -703,8 +649,8 @@ test_malformed(struct tdev *d, uint64_t f)
 
 	/* The device works again after the reset. */
 	tdev_start(d, f, 0x13);
-	s[0] = (struct seg){tdev_alloc(d, hdr, HDR), HDR, false};
-	s[1] = (struct seg){tdev_alloc(d, buf, 60), 60, false};
+	s[0] = (struct test_seg){tdev_alloc(d, hdr, HDR), HDR, false};
+	s[1] = (struct test_seg){tdev_alloc(d, buf, 60), 60, false};
 	tdev_post(d, 1, s, 2);
 	tdev_kick(d, 1);
 	CHECK(!broken(d) &&
@@ -737,7 +683,7 @@ test_no_mrg(struct tdev *d)
 	fl = make_frame(frame, dev_mac, 500, 0x67);
 	inject(frame, fl);
 	tdev_kick(d, 0);
-	gget(gpa, &h, sizeof(h));
+	test_gget(ctx, gpa, &h, sizeof(h));
 	CHECK(tdev_used(d, 0, &id, &len) && len == HDR + fl &&
 		  h.num_buffers == 1,
 	      "no-mrg: next frame uses the kept buffer, num_buffers = 1");
