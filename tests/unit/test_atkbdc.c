@@ -13,6 +13,7 @@
 #include "inout.h"
 #include "platform.h"
 #include "test.h"
+#include "test_util.h"
 
 struct probe {
 	bool irq1, irq12;
@@ -274,26 +275,11 @@ test_aux(void)
 
 /* --- platform devices through the dispatcher --- */
 
-SET_DECLARE(platform_devs, struct platform_dev);
-
-static const struct platform_dev *
-find_platform_dev(const char *name)
-{
-	struct platform_dev *const *pdp;
-
-	SET_FOREACH(pdp, platform_devs)
-	{
-		if (strcmp((*pdp)->pd_name, name) == 0)
-			return *pdp;
-	}
-	return NULL;
-}
-
 static void
 test_platform(void)
 {
-	const struct platform_dev *kbd = find_platform_dev("atkbdc");
-	const struct platform_dev *post = find_platform_dev("post");
+	const struct platform_dev *kbd = test_platform_dev("atkbdc");
+	const struct platform_dev *post = test_platform_dev("post");
 	uint32_t v;
 
 	CHECK(kbd != NULL && post != NULL, "platform: atkbdc and post");

@@ -15,6 +15,7 @@
 #include "mevent.h"
 #include "platform.h"
 #include "test.h"
+#include "test_util.h"
 #include "vtimer.h"
 
 #define NS 1000000000ULL
@@ -473,25 +474,10 @@ test_real_timer(void)
 
 /* --- the platform device --- */
 
-SET_DECLARE(platform_devs, struct platform_dev);
-
-static const struct platform_dev *
-find_platform_dev(const char *name)
-{
-	struct platform_dev *const *pdp;
-
-	SET_FOREACH(pdp, platform_devs)
-	{
-		if (strcmp((*pdp)->pd_name, name) == 0)
-			return *pdp;
-	}
-	return NULL;
-}
-
 static void
 test_platform(void)
 {
-	const struct platform_dev *pd = find_platform_dev("hpet");
+	const struct platform_dev *pd = test_platform_dev("hpet");
 	uint64_t v = 0;
 
 	CHECK(pd != NULL, "platform: hpet registered");

@@ -15,6 +15,7 @@
 #include "pci_emul.h"
 #include "pci_legacy.h"
 #include "test.h"
+#include "test_util.h"
 #include "vmmapi.h"
 
 /* ---- Interrupt capture ---- */
@@ -181,30 +182,6 @@ static void
 ecam_write(int bus, int slot, int func, int off, int bytes, uint64_t v)
 {
 	mem_emulate(NULL, true, ecam_addr(bus, slot, func, off), bytes, &v);
-}
-
-static uint64_t
-mmio_read(uint64_t gpa, int bytes)
-{
-	uint64_t v = 0;
-
-	mem_emulate(NULL, false, gpa, bytes, &v);
-	return v;
-}
-
-static void
-mmio_write(uint64_t gpa, int bytes, uint64_t v)
-{
-	mem_emulate(NULL, true, gpa, bytes, &v);
-}
-
-static uint32_t
-io_read(int port, int bytes)
-{
-	uint32_t v = 0;
-
-	inout_emulate(NULL, true, (uint16_t)port, bytes, &v);
-	return v;
 }
 
 /* Fresh dispatch tables, config tree and PCI state for one scenario. */
@@ -429,49 +406,49 @@ test_bar_decoding(void)
 	uint32_t newaddr = bar1 + 0x100000;
 
 	bar_reads = 0;
-	CHECK_EQ_U64(mmio_read(bar1 + 0x10, 4), 0x1010,
+	CHECK_EQ_U64(test_mmio_read(bar1 + 0x10, 4), 0x1010,
 		     "mem32 bar decodes: device sees BAR 1 offset 0x10");
 	CHECK(bar_reads == 1 && bar_last_idx == 1 && bar_last_size == 4,
 	      "mem32 bar read reached the device once");
-	CHECK_EQ_U64(mmio_read(pref + 0x20, 8), 0x0000402400004020ULL,
+	CHECK_EQ_U64(test_mmio_read(pref + 0x20, 8), 0x0000402400004020ULL,
 		     "64-bit bar decodes above 4 GiB (8-byte read)");
-	mmio_write(pref + 8, 8, 0x1122334455667788ULL);
+	test_mmio_write(pref + 8, 8, 0x1122334455667788ULL);
 	CHECK(bar_last_off == 12 && bar_last_val == 0x11223344 &&
 		  bar_last_size == 4,
 	      "8-byte write split into dwords for 32-bit models");
-	CHECK_EQ_U64(io_read((int)bar0 + 4, 2), 0x0004,
+	CHECK_EQ_U64(test_io_read((int)bar0 + 4, 2), 0x0004,
 		     "io bar decodes: device sees offset 4");
 	bar_reads = 0;
-	CHECK_EQ_U64(io_read((int)bar0 + 0x1e, 4), 0xffffffff,
+	CHECK_EQ_U64(test_io_read((int)bar0 + 0x1e, 4), 0xffffffff,
 		     "io access straddling bar end: all-ones");
 	CHECK(bar_reads == 0, "straddling access never reaches the device");
 
 	cfg_write(0, 3, 0, PCIR_COMMAND, 2, PCIM_CMD_PORTEN);
 	bar_reads = 0;
-	CHECK_EQ_U64(mmio_read(bar1, 4), 0xffffffff,
+	CHECK_EQ_U64(test_mmio_read(bar1, 4), 0xffffffff,
 		     "memory decode off: bar unclaimed");
-	CHECK_EQ_U64(io_read((int)bar0, 1), 0x00, "io decode still on");
+	CHECK_EQ_U64(test_io_read((int)bar0, 1), 0x00, "io decode still on");
 	cfg_write(0, 3, 0, PCIR_COMMAND, 2, 0);
-	CHECK_EQ_U64(io_read((int)bar0, 1), 0xff, "io decode off");
+	CHECK_EQ_U64(test_io_read((int)bar0, 1), 0xff, "io decode off");
 	CHECK(bar_reads == 1, "disabled bars do not reach the device");
 	cfg_write(0, 3, 0, PCIR_BAR(1), 4, newaddr);
 	cfg_write(0, 3, 0, PCIR_COMMAND, 2, PCIM_CMD_MEMEN | PCIM_CMD_PORTEN);
-	CHECK_EQ_U64(mmio_read(newaddr + 8, 4), 0x1008,
+	CHECK_EQ_U64(test_mmio_read(newaddr + 8, 4), 0x1008,
 		     "moved while disabled: decodes at the new address");
-	CHECK_EQ_U64(mmio_read(bar1 + 8, 4), 0xffffffff,
+	CHECK_EQ_U64(test_mmio_read(bar1 + 8, 4), 0xffffffff,
 		     "old address released");
 	cfg_write(0, 3, 0, PCIR_BAR(1), 4, bar1);
-	CHECK_EQ_U64(mmio_read(bar1 + 8, 4), 0x1008,
+	CHECK_EQ_U64(test_mmio_read(bar1 + 8, 4), 0x1008,
 		     "moved while enabled: decodes at once");
-	CHECK_EQ_U64(mmio_read(newaddr + 8, 4), 0xffffffff,
+	CHECK_EQ_U64(test_mmio_read(newaddr + 8, 4), 0xffffffff,
 		     "moved while enabled: old address released");
 	/* Onto the ECAM window: the window keeps it, the BAR decodes nothing.
 	 */
 	cfg_write(0, 3, 0, PCIR_BAR(1), 4, (uint32_t)PCI_EMUL_ECFG_BASE);
-	CHECK_EQ_U64(mmio_read(PCI_EMUL_ECFG_BASE, 4), 0x12751275,
+	CHECK_EQ_U64(test_mmio_read(PCI_EMUL_ECFG_BASE, 4), 0x12751275,
 		     "bar over ECAM: ECAM still answers");
 	cfg_write(0, 3, 0, PCIR_BAR(1), 4, bar1);
-	CHECK_EQ_U64(mmio_read(bar1 + 8, 4), 0x1008,
+	CHECK_EQ_U64(test_mmio_read(bar1 + 8, 4), 0x1008,
 		     "bar back from conflict decodes again");
 	cfg_write(0, 3, 0, PCIR_COMMAND, 2,
 		  PCIM_CMD_MEMEN | PCIM_CMD_PORTEN | PCIM_CMD_BUSMASTEREN);
@@ -578,17 +555,18 @@ test_msix(void)
 	CHECK_EQ_U64(cfg_read(0, 5, 0, PCIR_BAR(0), 4), 0xffffe000,
 		     "msix bar holds table page + PBA: 8 KiB");
 	cfg_write(0, 5, 0, PCIR_BAR(0), 4, (uint32_t)bar);
-	CHECK_EQ_U64(mmio_read(e1 + 12, 4), 1, "vectors start masked");
-	mmio_write(e1, 4, 0xfee00000);
-	mmio_write(e1 + 4, 4, 0);
-	mmio_write(e1 + 8, 4, 0x31);
-	CHECK_EQ_U64(mmio_read(e1, 8), 0xfee00000, "table entry 8-byte read");
-	CHECK_EQ_U64(mmio_read(e1 + 2, 4), 0xffffffff,
+	CHECK_EQ_U64(test_mmio_read(e1 + 12, 4), 1, "vectors start masked");
+	test_mmio_write(e1, 4, 0xfee00000);
+	test_mmio_write(e1 + 4, 4, 0);
+	test_mmio_write(e1 + 8, 4, 0x31);
+	CHECK_EQ_U64(test_mmio_read(e1, 8), 0xfee00000,
+		     "table entry 8-byte read");
+	CHECK_EQ_U64(test_mmio_read(e1 + 2, 4), 0xffffffff,
 		     "unaligned table read all-ones");
 	msi_count = 0;
 	pci_generate_msix(pi, 1);
 	CHECK(msi_count == 0, "msix disabled: nothing sent, nothing pending");
-	CHECK_EQ_U64(mmio_read(pba, 8), 0, "PBA clear while disabled");
+	CHECK_EQ_U64(test_mmio_read(pba, 8), 0, "PBA clear while disabled");
 	cfg_write(0, 5, 0, cap + 2, 2, 0xffff);
 	CHECK_EQ_U64(cfg_read(0, 5, 0, cap + 2, 2), 0xc002,
 		     "msix ctrl: enable and function mask writable only");
@@ -596,14 +574,14 @@ test_msix(void)
 	CHECK(pci_msix_enabled(pi), "msix enabled");
 	pci_generate_msix(pi, 1);
 	CHECK(msi_count == 0, "masked vector: not sent");
-	CHECK_EQ_U64(mmio_read(pba, 8), 2, "masked vector: PBA bit set");
-	mmio_write(pba, 8, 0);
-	CHECK_EQ_U64(mmio_read(pba, 8), 2, "PBA read-only");
-	mmio_write(e1 + 12, 4, 0xfffffffe);
+	CHECK_EQ_U64(test_mmio_read(pba, 8), 2, "masked vector: PBA bit set");
+	test_mmio_write(pba, 8, 0);
+	CHECK_EQ_U64(test_mmio_read(pba, 8), 2, "PBA read-only");
+	test_mmio_write(e1 + 12, 4, 0xfffffffe);
 	CHECK(msi_count == 1 && msi_addr == 0xfee00000 && msi_data == 0x31,
 	      "unmask delivers the pending vector");
-	CHECK_EQ_U64(mmio_read(pba, 8), 0, "PBA bit cleared on delivery");
-	CHECK_EQ_U64(mmio_read(e1 + 12, 4), 0,
+	CHECK_EQ_U64(test_mmio_read(pba, 8), 0, "PBA bit cleared on delivery");
+	CHECK_EQ_U64(test_mmio_read(e1 + 12, 4), 0,
 		     "vector control reserved bits read 0");
 	pci_generate_msix(pi, 1);
 	CHECK(msi_count == 2, "unmasked vector: sent at once");
@@ -613,11 +591,11 @@ test_msix(void)
 		  PCIM_MSIXCTRL_MSIX_ENABLE | PCIM_MSIXCTRL_FUNCTION_MASK);
 	pci_generate_msix(pi, 1);
 	CHECK(msi_count == 2, "function mask: not sent");
-	CHECK_EQ_U64(mmio_read(pba, 4), 2, "function mask: pending");
+	CHECK_EQ_U64(test_mmio_read(pba, 4), 2, "function mask: pending");
 	cfg_write(0, 5, 0, cap + 2, 2, PCIM_MSIXCTRL_MSIX_ENABLE);
 	CHECK(msi_count == 3, "function unmask delivers pending");
 	bar_reads = 0;
-	mmio_read(bar + 0x1800, 4);
+	test_mmio_read(bar + 0x1800, 4);
 	CHECK(bar_reads == 1, "rest of the msix bar goes to the device");
 	intx_count = 0;
 	pci_lintr_assert(pi);
@@ -893,11 +871,11 @@ test_enable_bars_off(void)
 	CHECK((cfg_read(0, 6, 0, PCIR_BAR(1), 4) & 0xfff) == 0 &&
 		  cfg_read(0, 6, 0, PCIR_BAR(1), 4) != 0,
 	      "bars still assigned");
-	CHECK_EQ_U64(mmio_read(cfg_read(0, 6, 0, PCIR_BAR(1), 4), 4),
+	CHECK_EQ_U64(test_mmio_read(cfg_read(0, 6, 0, PCIR_BAR(1), 4), 4),
 		     0xffffffff, "not decoding until the guest enables it");
 	cfg_write(0, 6, 0, PCIR_COMMAND, 2, PCIM_CMD_MEMEN);
-	mmio_write(cfg_read(0, 6, 0, PCIR_BAR(1), 4) + 8, 4, 0xabcd);
-	CHECK_EQ_U64(mmio_read(cfg_read(0, 6, 0, PCIR_BAR(1), 4) + 8, 4),
+	test_mmio_write(cfg_read(0, 6, 0, PCIR_BAR(1), 4) + 8, 4, 0xabcd);
+	CHECK_EQ_U64(test_mmio_read(cfg_read(0, 6, 0, PCIR_BAR(1), 4) + 8, 4),
 		     0xabcd, "dummy memory bar stores data once enabled");
 }
 

@@ -15,6 +15,7 @@
 #include "platform.h"
 #include "rtc.h"
 #include "test.h"
+#include "test_util.h"
 #include "vmmapi.h"
 
 #define NS 1000000000LL
@@ -382,21 +383,6 @@ test_nvram(void)
 
 /* --- the platform device --- */
 
-SET_DECLARE(platform_devs, struct platform_dev);
-
-static const struct platform_dev *
-find_platform_dev(const char *name)
-{
-	struct platform_dev *const *pdp;
-
-	SET_FOREACH(pdp, platform_devs)
-	{
-		if (strcmp((*pdp)->pd_name, name) == 0)
-			return *pdp;
-	}
-	return NULL;
-}
-
 static uint32_t
 port_rd(int idx)
 {
@@ -417,7 +403,7 @@ bcd(uint32_t v)
 static void
 test_platform(void)
 {
-	const struct platform_dev *pd = find_platform_dev("rtc");
+	const struct platform_dev *pd = test_platform_dev("rtc");
 	struct vmctx *ctx = vm_create_detached("t-rtc");
 	int tries;
 	bool same = false;

@@ -26,6 +26,7 @@
 #include "mevent.h"
 #include "platform.h"
 #include "test.h"
+#include "test_util.h"
 #include "uart_backend.h"
 #include "uart_emul.h"
 
@@ -748,25 +749,10 @@ test_stdio_backend(void)
 
 /* --- COM1 as the platform device, through the port dispatcher --- */
 
-SET_DECLARE(platform_devs, struct platform_dev);
-
-static const struct platform_dev *
-find_platform_dev(const char *name)
-{
-	struct platform_dev *const *pdp;
-
-	SET_FOREACH(pdp, platform_devs)
-	{
-		if (strcmp((*pdp)->pd_name, name) == 0)
-			return *pdp;
-	}
-	return NULL;
-}
-
 static void
 test_lpc_uart(void)
 {
-	const struct platform_dev *pd = find_platform_dev("lpc-uart");
+	const struct platform_dev *pd = test_platform_dev("lpc-uart");
 	const char *path = tmp_path("com1.txt");
 	uint32_t v;
 
