@@ -765,9 +765,20 @@ acpi_build_mcfg(struct acpi_builder *ab, const struct acpi_pci_info *pci)
 {
 	uint8_t t[60];
 	uint64_t buses = pci->ecam_size >> 20;
+	int last = 0;
 
 	if (pci->ecam_size == 0)
 		return;
+	/*
+	 * Describe only the buses that exist.  Linux probes every bus the
+	 * MCFG covers for peer bridges (32 config reads a bus), and each read
+	 * is an exit: 256 buses cost a visible slice of boot time.
+	 */
+	for (int bus = 1; bus < 256 && (uint64_t)bus < buses; bus++) {
+		if (pci_emul_bus_configured(bus))
+			last = bus;
+	}
+	buses = (uint64_t)last + 1;
 	memset(t, 0, sizeof(t));
 	acpi_header(t, "MCFG", sizeof(t), 1, "BVMCFG");
 	put_le(t + 44, pci->ecam_base, 8);

@@ -25,6 +25,20 @@
 #   disk          size of a zero-filled scratch disk image the runner creates
 #                 in L1 before each run, /tmp/e2e-run/disk.img (sparse; name
 #                 it in args-VMM)
+#   l1-before*    shell line run in L1 (in /tmp/e2e-run) before the VMM
+#                 starts; a non-zero status fails the run
+#   l1-during*    shell line run in L1 in the background once a console line
+#                 matches wait-for; waited for (10 s at most) after the VMM
+#                 exits
+#   wait-for      ERE for l1-during (default ^E2E-BEGIN$)
+#   l1-after*     shell line run in L1 after the VMM exited
+#   signal        "TERM after ERE" or "KILL after ERE" (also INT, HUP): L1
+#                 sends the signal to the VMM once a console line matches
+#   expect-stderr*, expect-stderr-VMM*
+#                 ERE some line of the VMM's stderr must match
+# The output of the l1-* lines is added to the console as "L1: <line>"
+# lines (before, then during, then after), so expect/reject can match it.
+# status and status-VMM also accept "killed": the VMM died of SIGKILL.
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$E2E_DIR/../rig/rig-lib.sh"
@@ -36,7 +50,8 @@ E2E_QEMU_FILES="/usr/share/seabios/bios-256k.bin
 	/usr/share/qemu/multiboot_dma.bin"
 
 declare -A SCN
-declare -a SCN_GUEST SCN_EXPECT SCN_REJECT
+declare -a SCN_GUEST SCN_EXPECT SCN_REJECT SCN_L1_BEFORE SCN_L1_DURING
+declare -a SCN_L1_AFTER
 
 # e2e_parse FILE: fills SCN, SCN_GUEST, SCN_EXPECT, SCN_REJECT; bad files are
 # a usage error (exit 4) naming file and line.
@@ -45,8 +60,10 @@ e2e_parse() {
 	[ -r "$file" ] || rig_usage_error "cannot read scenario $file"
 	SCN=([name]=$(basename "$file" .scn) [vmms]=$E2E_VMMS [cpus]=1
 		[mem]=256M [cmdline]="console=ttyS0 panic=-1 quiet" [timeout]=60
-		[status]=0 [guest-status]=0 [file]=$file)
+		[status]=0 [guest-status]=0 [file]=$file
+		[wait-for]='^E2E-BEGIN$')
 	SCN_GUEST=() SCN_EXPECT=() SCN_REJECT=()
+	SCN_L1_BEFORE=() SCN_L1_DURING=() SCN_L1_AFTER=()
 	while IFS= read -r line || [ -n "$line" ]; do
 		n=$((n + 1))
 		case "$line" in '' | '#'*) continue ;; esac
@@ -58,8 +75,24 @@ e2e_parse() {
 		guest) SCN_GUEST+=("$val") ;;
 		expect) SCN_EXPECT+=("$val") ;;
 		reject) SCN_REJECT+=("$val") ;;
-		name | vmms | cmdline | l1-smp | description) SCN[$key]=$val ;;
-		cpus | timeout | status | guest-status | status-beehive | status-qemu)
+		l1-before) SCN_L1_BEFORE+=("$val") ;;
+		l1-during) SCN_L1_DURING+=("$val") ;;
+		l1-after) SCN_L1_AFTER+=("$val") ;;
+		expect-stderr | expect-stderr-beehive | expect-stderr-qemu)
+			SCN[$key]+="$val"$'\n'
+			;;
+		name | vmms | cmdline | l1-smp | description | wait-for) SCN[$key]=$val ;;
+		signal)
+			[[ "$val" =~ ^(TERM|KILL|INT|HUP)\ after\ (.+)$ ]] ||
+				rig_usage_error "$file:$n: signal must be 'TERM|KILL|INT|HUP after REGEX'"
+			SCN[signal]=$val
+			;;
+		status | status-beehive | status-qemu)
+			[[ "$val" =~ ^([0-9]+|killed)$ ]] ||
+				rig_usage_error "$file:$n: $key must be a number or 'killed'"
+			SCN[$key]=$val
+			;;
+		cpus | timeout | guest-status)
 			[[ "$val" =~ ^[0-9]+$ ]] ||
 				rig_usage_error "$file:$n: $key must be a number"
 			SCN[$key]=$val
@@ -130,6 +163,14 @@ e2e_argv() {
 	return 0
 }
 
+# e2e_write_lines FILE LINE...: writes the L1 script FILE when there are lines.
+e2e_write_lines() {
+	local f=$1
+	shift
+	[ $# -gt 0 ] || return 0
+	printf '%s\n' "$@" >"$f"
+}
+
 # e2e_stage STAGE ID VMM: stages one run of the parsed scenario.
 e2e_stage() {
 	local dir=$1/$2 vmm=$3 a cmd
@@ -142,6 +183,11 @@ e2e_stage() {
 		if [ -n "${SCN[disk]:-}" ]; then
 			echo "E2E_DISK_MIB=$(e2e_mib "${SCN[disk]}")"
 		fi
+		echo "E2E_WAIT_FOR=$(rig_sq "${SCN[wait-for]}")"
+		if [ -n "${SCN[signal]:-}" ]; then
+			echo "E2E_SIGNAL=${SCN[signal]%% *}"
+			echo "E2E_SIGNAL_AFTER=$(rig_sq "${SCN[signal]#* after }")"
+		fi
 		printf 'set --'
 		for a in "${E2E_ARGV[@]}"; do printf ' %s' "$(rig_sq "$a")"; done
 		printf '\n'
@@ -151,6 +197,9 @@ e2e_stage() {
 			printf '%s\n' "$cmd"
 		done
 	} >"$dir/overlay/e2e/scenario.sh"
+	e2e_write_lines "$dir/l1-before.sh" ${SCN_L1_BEFORE[@]+"${SCN_L1_BEFORE[@]}"}
+	e2e_write_lines "$dir/l1-during.sh" ${SCN_L1_DURING[@]+"${SCN_L1_DURING[@]}"}
+	e2e_write_lines "$dir/l1-after.sh" ${SCN_L1_AFTER[@]+"${SCN_L1_AFTER[@]}"}
 	rig_mkcpio "$dir/overlay" "$dir/overlay.cpio"
 	rm -rf "$dir/overlay"
 }

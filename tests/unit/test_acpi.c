@@ -294,11 +294,15 @@ check_others(struct vmctx *ctx, const uint8_t *xsdt, bool com1)
 		CHECK(s == NULL, "acpi: no SPCR without COM1");
 	{
 		const uint8_t *m = find_table(ctx, xsdt, "MCFG");
+		int last = 0;
 
+		/* Only the configured buses: Linux probes every one. */
+		for (int bus = 1; bus < 256; bus++)
+			last = pci_emul_bus_configured(bus) ? bus : last;
 		CHECK(m != NULL && test_le(m + 4, 4) == 60 &&
 			  test_le(m + 44, 8) == pci_emul_ecam_base() &&
-			  m[54] == 0 && m[55] == 255,
-		      "acpi: MCFG describes the ECAM for buses 0-255");
+			  m[54] == 0 && m[55] == last,
+		      "acpi: MCFG describes the ECAM of the configured buses");
 	}
 }
 
