@@ -238,6 +238,7 @@ main(int argc, char **argv)
 		return BHYVE_EXIT_ERROR;
 	}
 	rc = mevent_dispatch();
+	gdb_fini(rc < 0 ? BHYVE_EXIT_ERROR : rc);
 	bhyve_teardown();
 	vm_destroy(ctx);
 	return rc < 0 ? BHYVE_EXIT_ERROR : rc;

@@ -91,6 +91,17 @@ pci_legacy_child(struct config_node *nvl, const char *prefix, int n)
 	return child;
 }
 
+/* Creates "port.<n>" of a model that has at most max ports. */
+static struct config_node *
+pci_legacy_port(struct config_node *nvl, int n, int max)
+{
+	if (n >= max) {
+		pci_legacy_error("more than %d ports", max);
+		return NULL;
+	}
+	return pci_legacy_child(nvl, "port", n);
+}
+
 int
 pci_legacy_generic_config(struct config_node *nvl, const char *opts)
 {
@@ -282,12 +293,7 @@ pci_legacy_vtcon_config(struct config_node *nvl, const char *opts)
 			rc = pci_legacy_set(nvl, "transport", eq + 1);
 			continue;
 		}
-		if (n >= VTCON_MAX_PORTS) {
-			pci_legacy_error("more than %d ports", VTCON_MAX_PORTS);
-			rc = -1;
-			break;
-		}
-		port = pci_legacy_child(nvl, "port", n++);
+		port = pci_legacy_port(nvl, n++, VTCON_MAX_PORTS);
 		if (port == NULL) {
 			rc = -1;
 			break;
@@ -376,12 +382,7 @@ pci_legacy_ahci_ports(struct config_node *nvl, const char *opts,
 			rc = -1;
 			break;
 		}
-		if (n >= AHCI_MAX_PORTS) {
-			pci_legacy_error("more than %d ports", AHCI_MAX_PORTS);
-			rc = -1;
-			break;
-		}
-		port = pci_legacy_child(nvl, "port", n++);
+		port = pci_legacy_port(nvl, n++, AHCI_MAX_PORTS);
 		if (port == NULL) {
 			rc = -1;
 			break;

@@ -85,6 +85,11 @@ static struct gdb_stub {
 	struct hw_bp hwbp[GDB_NHWBP];
 
 	pthread_mutex_t send_mtx;
+
+	/* The VM is gone (gdb_fini): touch no VM state any more. */
+	bool vm_gone;
+	bool thread_started;
+	pthread_t tid;
 } stub = {
     .listen_fd = -1,
     .conn_fd = -1,
@@ -774,6 +779,14 @@ stub_attach(void)
 static void
 stub_detach(void)
 {
+	if (__atomic_load_n(&stub.vm_gone, __ATOMIC_ACQUIRE)) {
+		/* Breakpoints died with the guest memory; just hang up. */
+		pthread_mutex_lock(&stub.send_mtx);
+		close(stub.conn_fd);
+		stub.conn_fd = -1;
+		pthread_mutex_unlock(&stub.send_mtx);
+		return;
+	}
 	if (!stub.stopped)
 		(void)stub_stop_all(GDB_SIGTRAP);
 	pthread_mutex_lock(&stub.mtx);
@@ -835,18 +848,24 @@ static void *
 stub_thread(void *arg)
 {
 	pthread_setname_np(pthread_self(), "gdb");
-	for (;;) {
+	while (!__atomic_load_n(&stub.vm_gone, __ATOMIC_ACQUIRE)) {
 		if (stub.conn_fd < 0) {
 			if (stub_accept() != 0) {
-				fprintf(stderr, "bhyve: gdb: accept: %s\n",
-					strerror(errno));
+				if (!__atomic_load_n(&stub.vm_gone,
+					__ATOMIC_ACQUIRE))
+					fprintf(stderr, "bhyve: gdb: accept: "
+						"%s\n", strerror(errno));
 				return NULL;
 			}
+			if (__atomic_load_n(&stub.vm_gone, __ATOMIC_ACQUIRE))
+				break;
 			stub_attach();
 		}
 		(void)stub_serve();
 		stub_detach();
 	}
+	if (stub.conn_fd >= 0)
+		stub_detach();
 	return NULL;
 }
 
@@ -860,7 +879,8 @@ stub_start_thread(int fd, enum ev_type type, void *arg)
 		bhyve_fatal("gdb: cannot start the debug server thread");
 		return;
 	}
-	pthread_detach(tid);
+	stub.tid = tid;
+	stub.thread_started = true;
 }
 
 /* Tells a waiting debugger that the VM is gone (exit status = bhyve's). */
@@ -935,6 +955,26 @@ stub_first_session(void)
 	stub.direct = false;
 }
 
+/*
+ * The VM has ended: report its exit status to an attached debugger, then
+ * wait for the server thread to let go before the VM is destroyed, so it
+ * never restores breakpoints into freed guest memory.
+ */
+void
+gdb_fini(int status)
+{
+	if (stub.listen_fd < 0)
+		return;
+	__atomic_store_n(&stub.vm_gone, true, __ATOMIC_RELEASE);
+	stub_on_exit(status, NULL);
+	shutdown(stub.listen_fd, SHUT_RDWR); /* wakes a blocked accept */
+	if (stub.thread_started)
+		pthread_join(stub.tid, NULL);
+	stub.thread_started = false;
+	close(stub.listen_fd);
+	stub.listen_fd = -1;
+}
+
 int
 gdb_init(struct vmctx *ctx)
 {
@@ -960,7 +1000,6 @@ gdb_init(struct vmctx *ctx)
 	if (stub.listen_fd < 0)
 		return -1;
 	bhyve_set_debug_handler(gdb_debug_exit);
-	on_exit(stub_on_exit, NULL);
 	if (stub.wait)
 		stub_first_session();
 	if (mevent_add_timer_ns(1, 0, stub_start_thread, NULL) == NULL) {

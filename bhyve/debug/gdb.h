@@ -16,5 +16,8 @@ struct vmctx;
  * let the guest run (or detached).  Returns 0, or -1 with a message.
  */
 int gdb_init(struct vmctx *ctx);
+/* At the VM's end, before it is destroyed: tells gdb the exit status and
+ * stops the debug server. */
+void gdb_fini(int status);
 
 #endif

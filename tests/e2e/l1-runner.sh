@@ -4,13 +4,18 @@
 # Each run is a directory /rig/e2e/NNN/ with
 #   vars.sh       E2E_NAME, E2E_VMM, E2E_TIMEOUT, E2E_DISK_MIB (optional)
 #                 and "set -- VMM ARGV..."
+#                 E2E_WAIT_FOR, E2E_SIGNAL and E2E_SIGNAL_AFTER (optional)
 #   overlay.cpio  /e2e/scenario.sh for the guest, appended to the guest's
 #                 base initramfs /rig/guest-base.cpio
+#   l1-before.sh, l1-during.sh, l1-after.sh (optional)
+#                 L1 commands: before the VMM starts, in the background once
+#                 a console line matches E2E_WAIT_FOR, after the VMM exited
 # and produces one block on stdout:
 #   @@E2E-BEGIN NNN
 #   C|<guest console line>...
 #   E|<VMM stderr line>...
-#   @@E2E-END NNN status=N signal=N timedout=0|1 total_ms=N userspace_ms=N maxrss_kb=N
+#   @@E2E-END NNN status=N signal=N timedout=0|1 total_ms=N userspace_ms=N maxrss_kb=N before=N
+# The l1-*.sh output follows the console as "C|L1: <line>" lines.
 # Console lines carry a prefix so guest output can never fake a marker.
 # The VMM runs in its own session under busybox time (for its peak RSS); a
 # watchdog kills the whole session after E2E_TIMEOUT seconds.
@@ -43,10 +48,49 @@ rss_calibrate() {
 	[ "$RSS_DIV" -ge 1 ] || RSS_DIV=1
 }
 
+# console_has ERE: whether a guest console line so far matches ERE.
+console_has() {
+	tr -d '\r' <"$W/console" | grep -Eq -- "$1"
+}
+
+# vmm_pid PID: the VMM, the child of busybox time (PID).
+vmm_pid() {
+	local c
+	read -r c _ <"/proc/$1/task/$1/children" 2>/dev/null
+	echo "$c"
+}
+
+# watch_console ERE PID CMD...: runs CMD once a console line matches ERE,
+# polling while the VMM session PID lives.
+watch_console() {
+	local re=$1 pid=$2
+	shift 2
+	while kill -0 "$pid" 2>/dev/null; do
+		if console_has "$re"; then
+			"$@"
+			return
+		fi
+		sleep 0.2
+	done
+}
+
+signal_vmm() { # signal_vmm SIG PID
+	local v
+	v=$(vmm_pid "$2")
+	[ -n "$v" ] || return 0
+	echo "signal $1 to the VMM (pid $v)" >>"$W/l1-during.out"
+	kill "-$1" "$v"
+}
+
+run_during() {
+	sh "$1" >>"$W/l1-during.out" 2>&1
+}
+
 run_one() {
-	local dir=$1 id t0 t1 vpid wpid apid st sig to us rss
+	local dir=$1 id t0 t1 vpid wpid apid st sig to us rss dpid spid n bst
 	id=$(basename "$dir")
 	E2E_NAME=$id E2E_VMM=unknown E2E_TIMEOUT=60 E2E_DISK_MIB=
+	E2E_WAIT_FOR='^E2E-BEGIN$' E2E_SIGNAL= E2E_SIGNAL_AFTER=
 	set --
 	. "$dir/vars.sh"
 	rm -rf "$W"
@@ -55,10 +99,20 @@ run_one() {
 	if [ -n "$E2E_DISK_MIB" ]; then
 		truncate -s $((E2E_DISK_MIB * 1048576)) "$W/disk.img"
 	fi
+	: >"$W/l1-before.out"
+	: >"$W/l1-during.out"
+	: >"$W/l1-after.out"
+	bst=0
+	if [ -r "$dir/l1-before.sh" ]; then
+		(cd "$W" && sh "$dir/l1-before.sh") >"$W/l1-before.out" 2>&1
+		bst=$?
+	fi
 	mkfifo "$W/fifo"
 	# Time-stamps the guest's first userspace line as the VMM prints it.
+	# fflush: L1-side watchers poll the console file while the VMM runs.
 	awk -v ts="$W/userspace" '{
 		print
+		fflush()
 		if (!seen && /E2E-USERSPACE/) {
 			getline u < "/proc/uptime"; close("/proc/uptime")
 			split(u, a, " "); print a[1] > ts; close(ts); seen = 1
@@ -76,11 +130,40 @@ run_one() {
 		kill -KILL -"$vpid"
 	) 2>/dev/null &
 	wpid=$!
+	dpid=
+	spid=
+	if [ -r "$dir/l1-during.sh" ]; then
+		(cd "$W" && watch_console "$E2E_WAIT_FOR" "$vpid" \
+			run_during "$dir/l1-during.sh") &
+		dpid=$!
+	fi
+	if [ -n "$E2E_SIGNAL" ]; then
+		watch_console "$E2E_SIGNAL_AFTER" "$vpid" \
+			signal_vmm "$E2E_SIGNAL" "$vpid" &
+		spid=$!
+	fi
 	wait "$vpid"
 	st=$?
 	t1=$(uptime_ms)
 	kill "$wpid" 2>/dev/null
 	wait "$apid"
+	[ -n "$spid" ] && kill "$spid" 2>/dev/null
+	if [ -n "$dpid" ]; then
+		# The L1 commands get 10 s to finish after the VMM exited.
+		n=0
+		while kill -0 "$dpid" 2>/dev/null && [ $n -lt 50 ]; do
+			sleep 0.2
+			n=$((n + 1))
+		done
+		if kill -0 "$dpid" 2>/dev/null; then
+			echo "l1-during still running 10 s after the VMM exited: killed" \
+				>>"$W/l1-during.out"
+			pkill_tree "$dpid"
+		fi
+	fi
+	if [ -r "$dir/l1-after.sh" ]; then
+		(cd "$W" && sh "$dir/l1-after.sh") >"$W/l1-after.out" 2>&1
+	fi
 
 	sig=0
 	grep -q 'Command terminated by signal' "$W/time" 2>/dev/null &&
@@ -98,9 +181,21 @@ run_one() {
 	[ -n "$rss" ] && rss=$((rss / RSS_DIV))
 	echo "@@E2E-BEGIN $id"
 	awk '{ print "C|" $0 }' "$W/console"
+	cat "$W/l1-before.out" "$W/l1-during.out" "$W/l1-after.out" |
+		awk '{ print "C|L1: " $0 }'
 	awk '{ print "E|" $0 }' "$W/stderr"
 	echo "@@E2E-END $id status=$st signal=$sig timedout=$to" \
-		"total_ms=$((t1 - t0)) userspace_ms=$us maxrss_kb=${rss:--1}"
+		"total_ms=$((t1 - t0)) userspace_ms=$us maxrss_kb=${rss:--1}" \
+		"before=$bst"
+}
+
+# pkill_tree PID: kills PID and its descendants (children first).
+pkill_tree() {
+	local c
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		pkill_tree "$c"
+	done
+	kill -KILL "$1" 2>/dev/null
 }
 
 if [ ! -c /dev/kvm ]; then

@@ -22,6 +22,7 @@
 #include "inout.h"
 #include "linker_set.h"
 #include "mem.h"
+#include "pci_emul.h"
 #include "platform.h"
 #include "virtio.h"
 #include "vmmapi.h"
@@ -137,6 +138,38 @@ test_platform_dev(const char *name)
 			return *pdp;
 	}
 	return NULL;
+}
+
+/* ---- PCI ---- */
+
+static inline int
+test_no_msi(struct vmctx *c, uint64_t addr, uint64_t data)
+{
+	return 0;
+}
+
+static inline int
+test_no_intx(struct vmctx *c, int irq, bool level)
+{
+	return 0;
+}
+
+/*
+ * A fresh config tree, port and MMIO dispatch and PCI state with only a
+ * hostbridge at 0:0.0 configured; interrupts are dropped.
+ */
+static inline void
+test_pci_world_reset(void)
+{
+	static const struct pci_intr_ops quiet = {test_no_msi, test_no_intx};
+
+	pci_emul_fini();
+	fini_config();
+	init_config();
+	init_inout();
+	init_mem();
+	pci_emul_set_intr_ops(&quiet);
+	set_config_value("pci.0.0.0.device", "hostbridge");
 }
 
 /* ---- a split virtqueue, driver side (virtio 1.2, 2.7) ---- */

@@ -610,39 +610,13 @@ test_dwz_check(void)
 	      "dwz_check: num_sectors above the maximum");
 }
 
-static int
-no_msi(struct vmctx *c, uint64_t a, uint64_t d)
-{
-	return 0;
-}
-
-static int
-no_intx(struct vmctx *c, int irq, bool a)
-{
-	return 0;
-}
-
-static const struct pci_intr_ops cap_ops = {no_msi, no_intx};
-
-static void
-world_reset(void)
-{
-	pci_emul_fini();
-	fini_config();
-	init_config();
-	init_inout();
-	init_mem();
-	pci_emul_set_intr_ops(&cap_ops);
-	set_config_value("pci.0.0.0.device", "hostbridge");
-}
-
 static void
 test_engine(const char *eng)
 {
 	struct tdev d = {0}, dro = {0}, dmq = {0};
 	char opts[96], name[96];
 
-	world_reset();
+	test_pci_world_reset();
 	snprintf(opts, sizeof(opts), "engine=%s,ser=TESTSERIAL-%s", eng, eng);
 	tdev_config(&d, 4, opts);
 	snprintf(opts, sizeof(opts), "engine=%s,ro", eng);
@@ -677,15 +651,15 @@ test_bad_options(void)
 {
 	struct tdev d = {0};
 
-	world_reset();
+	test_pci_world_reset();
 	tdev_config(&d, 4, "num-queues=17");
 	CHECK(init_pci(ctx) != 0, "num-queues=17 refused");
 	unlink(d.img);
-	world_reset();
+	test_pci_world_reset();
 	tdev_config(&d, 4, "sectorsize=333");
 	CHECK(init_pci(ctx) != 0, "bad sectorsize refused");
 	unlink(d.img);
-	world_reset();
+	test_pci_world_reset();
 	tdev_config(&d, 4, "sectorsize=4096");
 	CHECK(init_pci(ctx) == 0 && tdev_start(&d, 4, 0) &&
 		  cfg32(&d, 20) == 4096,
@@ -720,7 +694,7 @@ test_durability(void)
 
 	for (i = 0; i < sizeof(pat); i++)
 		pat[i] = (uint8_t)(i * 131 + 17);
-	world_reset();
+	test_pci_world_reset();
 	tdev_config(&d, 4, "");
 	pid = fork();
 	if (pid == 0) {

@@ -152,32 +152,6 @@ tdev_alloc(struct tdev *d, const void *data, size_t len)
 	return gpa;
 }
 
-static int
-no_msi(struct vmctx *c, uint64_t a, uint64_t v)
-{
-	return 0;
-}
-
-static int
-no_intx(struct vmctx *c, int irq, bool a)
-{
-	return 0;
-}
-
-static const struct pci_intr_ops quiet_ops = {no_msi, no_intx};
-
-static void
-world_reset(void)
-{
-	pci_emul_fini();
-	fini_config();
-	init_config();
-	init_inout();
-	init_mem();
-	pci_emul_set_intr_ops(&quiet_ops);
-	set_config_value("pci.0.0.0.device", "hostbridge");
-}
-
 static void
 dev_config(int slot, const char *opts)
 {
@@ -709,7 +683,7 @@ test_options(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		world_reset();
+		test_pci_world_reset();
 		dev_config(SLOT, bad[i]);
 		snprintf(name, sizeof(name), "options: '%s' refused", bad[i]);
 		CHECK(init_pci(ctx) != 0, name);
@@ -733,7 +707,7 @@ test_default_mac_device(void)
 	struct vtnet_state st;
 	uint8_t want[6];
 
-	world_reset();
+	test_pci_world_reset();
 	dev_config(5, "backend=tbe");
 	CHECK(init_pci(ctx) == 0, "device without mac= builds");
 	pi = pci_emul_find_dev(0, 5, 0);
@@ -762,7 +736,7 @@ main(void)
 	test_options();
 	test_default_mac_device();
 
-	world_reset();
+	test_pci_world_reset();
 	dev_config(SLOT, "backend=tbe,mac=02:00:00:00:00:01,mtu=9000,"
 			 "queues=2");
 	CHECK(init_pci(ctx) == 0, "virtio-net builds (2 pairs, mtu 9000)");
