@@ -18,11 +18,11 @@
 #include <unistd.h>
 
 static const uint8_t guest_code[] = {
-	0x66, 0xb9, 0, 0, 0, 0, /* mov ecx, N (patched) */
-	0xe4, 0x80,		/* 1: in al, 0x80 */
-	0x66, 0x49,		/* dec ecx */
-	0x75, 0xfa,		/* jnz 1b */
-	0xf4,			/* hlt */
+    0x66, 0xb9, 0, 0, 0, 0, /* mov ecx, N (patched) */
+    0xe4, 0x80,		    /* 1: in al, 0x80 */
+    0x66, 0x49,		    /* dec ecx */
+    0x75, 0xfa,		    /* jnz 1b */
+    0xf4,		    /* hlt */
 };
 
 static double
@@ -53,18 +53,20 @@ main(int argc, char **argv)
 	}
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	memcpy(mem + 0x1000, guest_code, sizeof(guest_code));
 	memcpy(mem + 0x1000 + 2, &n, 4);
 	struct kvm_userspace_memory_region r = {.slot = 0,
-	    .memory_size = 0x10000, .userspace_addr = (uintptr_t)mem};
+						.memory_size = 0x10000,
+						.userspace_addr =
+						    (uintptr_t)mem};
 	if (vm < 0 || ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r) != 0) {
 		perror("kvm_floor: VM");
 		return 1;
 	}
 	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
 	run = mmap(NULL, (size_t)ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0),
-	    PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+		   PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
 	ioctl(vcpu, KVM_GET_SREGS, &sregs);
 	sregs.cs.base = 0;
 	sregs.cs.selector = 0;
@@ -86,7 +88,7 @@ main(int argc, char **argv)
 	t1 = now_ns();
 	if (run->exit_reason != KVM_EXIT_HLT || exits != n) {
 		fprintf(stderr, "kvm_floor: exit %u after %llu reads\n",
-		    run->exit_reason, (unsigned long long)exits);
+			run->exit_reason, (unsigned long long)exits);
 		return 1;
 	}
 	printf("floor_ns_per_exit %.1f\n", (t1 - t0) / n);

@@ -35,7 +35,7 @@ main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	printf("runstat wall_ms %.3f maxrss_kb %ld status %d\n",
-	    (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6,
-	    ru.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+	       (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6,
+	       ru.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : 128);
 	return 0;
 }

@@ -51,7 +51,7 @@ bhyve_on_signal(int signo, enum ev_type type, void *arg)
 		return;
 	}
 	fprintf(stderr, "bhyve: %s: stopping the VM\n",
-	    signo == SIGINT ? "SIGINT" : "SIGTERM");
+		signo == SIGINT ? "SIGINT" : "SIGTERM");
 	bhyve_request_suspend(VM_SUSPEND_POWEROFF);
 }
 
@@ -76,12 +76,13 @@ bhyve_validate(struct bhyve_opts *o)
 	}
 	if (config_get_memsize(&o->memsize) != 0 || o->memsize % 4096 != 0) {
 		fprintf(stderr, "bhyve: invalid memory size '%s'\n",
-		    get_config_value("memory.size") ?
-			get_config_value("memory.size") : "");
+			get_config_value("memory.size")
+			    ? get_config_value("memory.size")
+			    : "");
 		return -1;
 	}
 	if (config_get_topology(&o->cpus, &o->sockets, &o->cores, &o->threads,
-		err, sizeof(err)) != 0) {
+				err, sizeof(err)) != 0) {
 		fprintf(stderr, "bhyve: %s\n", err);
 		return -1;
 	}
@@ -100,13 +101,13 @@ bhyve_validate(struct bhyve_opts *o)
 	}
 	if (access(kernel, R_OK) != 0) {
 		fprintf(stderr, "bhyve: boot.kernel '%s': %s\n", kernel,
-		    strerror(errno));
+			strerror(errno));
 		return -1;
 	}
 	if (get_config_value("boot.initrd") != NULL &&
 	    access(get_config_value("boot.initrd"), R_OK) != 0) {
 		fprintf(stderr, "bhyve: boot.initrd '%s': %s\n",
-		    get_config_value("boot.initrd"), strerror(errno));
+			get_config_value("boot.initrd"), strerror(errno));
 		return -1;
 	}
 	o->memflags = 0;
@@ -127,25 +128,27 @@ bhyve_create_vm(const struct bhyve_opts *o, struct vmctx **ctxp)
 	bhyve_ctx = *ctxp = vm_create(o->name);
 	if (bhyve_ctx == NULL) {
 		fprintf(stderr, "bhyve: cannot create VM '%s': %s\n", o->name,
-		    errno == ENOENT ? "/dev/kvm is missing" : strerror(errno));
+			errno == ENOENT ? "/dev/kvm is missing"
+					: strerror(errno));
 		return -1;
 	}
-	if (vm_set_topology(bhyve_ctx, (uint16_t)o->sockets,
-		(uint16_t)o->cores, (uint16_t)o->threads,
-		(uint16_t)o->cpus) != 0) {
+	if (vm_set_topology(bhyve_ctx, (uint16_t)o->sockets, (uint16_t)o->cores,
+			    (uint16_t)o->threads, (uint16_t)o->cpus) != 0) {
 		fprintf(stderr, "bhyve: topology: %s\n", strerror(errno));
 		return -1;
 	}
 	vm_set_memflags(bhyve_ctx, o->memflags);
 	if (vm_setup_memory(bhyve_ctx, o->memsize) != 0) {
-		fprintf(stderr, "bhyve: cannot allocate %llu MiB of guest "
-				"memory: %s\n",
-		    (unsigned long long)(o->memsize >> 20), strerror(errno));
+		fprintf(stderr,
+			"bhyve: cannot allocate %llu MiB of guest "
+			"memory: %s\n",
+			(unsigned long long)(o->memsize >> 20),
+			strerror(errno));
 		return -1;
 	}
 	if (vm_set_msr_exits(bhyve_ctx, true) != 0) {
 		fprintf(stderr, "bhyve: KVM lacks userspace MSR exits: %s\n",
-		    strerror(errno));
+			strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -163,7 +166,7 @@ bhyve_boot(void)
 	}
 	if (boot_apply(bhyve_vcpu(0), &st) != 0) {
 		fprintf(stderr, "bhyve: cannot set the boot CPU state: %s\n",
-		    strerror(errno));
+			strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -177,7 +180,7 @@ bhyve_setup_events(void)
 	    mevent_add(SIGINT, EVF_SIGNAL, bhyve_on_signal, NULL) == NULL ||
 	    vcpu_run_arm_halt_check() != 0) {
 		fprintf(stderr, "bhyve: cannot set up the event loop: %s\n",
-		    strerror(errno));
+			strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -225,10 +228,11 @@ main(int argc, char **argv)
 	if (bhyve_setup_events() != 0 || bhyve_create_vm(&o, &ctx) != 0 ||
 	    platform_init(ctx) != 0 ||
 	    vcpu_run_open(ctx, o.cpus,
-		get_config_bool_default("x86.strictmsr", true)) != 0 ||
+			  get_config_bool_default("x86.strictmsr", true)) !=
+		0 ||
 	    bhyve_boot() != 0 ||
 	    control_start(ctx) != 0 || /* ctl: control socket, issue 7 */
-	    gdb_init(ctx) != 0) { /* waits for gdb here with -G w... */
+	    gdb_init(ctx) != 0) {      /* waits for gdb here with -G w... */
 		platform_fini();
 		return BHYVE_EXIT_ERROR;
 	}

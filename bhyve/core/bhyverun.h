@@ -9,11 +9,11 @@
 #include <stdbool.h>
 #include "vmmapi.h"
 
-#define BHYVE_EXIT_RESET      0
-#define BHYVE_EXIT_POWEROFF   1
-#define BHYVE_EXIT_HALT	      2
+#define BHYVE_EXIT_RESET       0
+#define BHYVE_EXIT_POWEROFF    1
+#define BHYVE_EXIT_HALT	       2
 #define BHYVE_EXIT_TRIPLEFAULT 3
-#define BHYVE_EXIT_ERROR      4
+#define BHYVE_EXIT_ERROR       4
 
 extern int guest_ncpus;
 

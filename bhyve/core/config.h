@@ -21,26 +21,26 @@ struct config_node *find_config_node(const char *path);
 /* Creates intermediate nodes as needed; NULL if a leaf is in the way. */
 struct config_node *create_config_node(const char *path);
 struct config_node *find_relative_config_node(struct config_node *parent,
-    const char *path);
+					      const char *path);
 struct config_node *create_relative_config_node(struct config_node *parent,
-    const char *path);
+						const char *path);
 
 /* Values come back expanded; NULL if unset.  Valid until the next set. */
 const char *get_config_value(const char *path);
 const char *get_config_value_node(const struct config_node *parent,
-    const char *name);
+				  const char *name);
 /* The stored text before %() expansion. */
 const char *get_raw_config_value(const char *path);
 
 /* Returns 0, or -1 if the path is malformed or crosses a leaf. */
 int set_config_value(const char *path, const char *value);
 int set_config_value_node(struct config_node *parent, const char *name,
-    const char *value);
+			  const char *value);
 /* Sets only when unset (defaults). */
 int set_config_value_if_unset(const char *path, const char *value);
 int set_config_bool(const char *path, bool value);
 int set_config_bool_node(struct config_node *parent, const char *name,
-    bool value);
+			 bool value);
 int unset_config_value(const char *path);
 
 /* true/false/on/off/yes/no/1/0; *ok=false (and def) if malformed. */
@@ -48,13 +48,13 @@ bool parse_config_bool(const char *s, bool *ok);
 bool get_config_bool(const char *path);
 bool get_config_bool_default(const char *path, bool def);
 bool get_config_bool_node_default(const struct config_node *parent,
-    const char *name, bool def);
+				  const char *name, bool def);
 
 /* Calls cb for each direct child; stops at the first non-zero return. */
 typedef int (*config_walk_cb)(const char *name, const struct config_node *node,
-    const char *value, void *arg);
+			      const char *value, void *arg);
 int walk_config_nodes(const struct config_node *parent, config_walk_cb cb,
-    void *arg);
+		      void *arg);
 
 /* Loads "key=value" lines ('#' comments, blank lines). -1 with a message. */
 int load_config_file(const char *path, char *err, size_t errlen);

@@ -11,7 +11,7 @@
 
 #include "inout.h"
 
-#define MAX_IOPORTS 0x10000
+#define MAX_IOPORTS    0x10000
 #define MAX_INOUT_REGS 4096 /* registrations alive at once */
 
 struct inout_slot {
@@ -47,8 +47,8 @@ static bool
 inout_range_ok(const struct inout_port *iop)
 {
 	return iop->handler != NULL && iop->port >= 0 && iop->size > 0 &&
-	    iop->size <= MAX_IOPORTS - iop->port &&
-	    (iop->flags & IOPORT_F_INOUT) != 0;
+	       iop->size <= MAX_IOPORTS - iop->port &&
+	       (iop->flags & IOPORT_F_INOUT) != 0;
 }
 
 static int
@@ -84,8 +84,8 @@ register_inout(const struct inout_port *iop)
 		errno = ENOSPC;
 		return -1;
 	}
-	inout_regs[r] = (struct inout_slot){iop->name, iop->flags,
-	    iop->handler, iop->arg, iop->port};
+	inout_regs[r] = (struct inout_slot){iop->name, iop->flags, iop->handler,
+					    iop->arg, iop->port};
 	for (int p = iop->port; p < iop->port + iop->size; p++)
 		inout_table[p] = (uint16_t)r;
 	pthread_rwlock_unlock(&inout_lock);
@@ -132,7 +132,7 @@ inout_mask(int bytes)
 
 int
 inout_emulate(struct vcpu *vcpu, bool in, uint16_t port, int bytes,
-    uint32_t *eax)
+	      uint32_t *eax)
 {
 	struct inout_slot s;
 	int rc;
@@ -147,7 +147,7 @@ inout_emulate(struct vcpu *vcpu, bool in, uint16_t port, int bytes,
 	    !(s.flags & (in ? IOPORT_F_IN : IOPORT_F_OUT))) {
 		if (inout_strict) {
 			fprintf(stderr, "bhyve: unhandled %s%d 0x%04x\n",
-			    in ? "in" : "out", bytes * 8, port);
+				in ? "in" : "out", bytes * 8, port);
 			return -1;
 		}
 		/* Nothing decodes the cycle: the bus floats high. */

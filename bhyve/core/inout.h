@@ -13,9 +13,9 @@
 struct vmctx;
 struct vcpu;
 
-#define IOPORT_F_IN	0x1
-#define IOPORT_F_OUT	0x2
-#define IOPORT_F_INOUT	(IOPORT_F_IN | IOPORT_F_OUT)
+#define IOPORT_F_IN    0x1
+#define IOPORT_F_OUT   0x2
+#define IOPORT_F_INOUT (IOPORT_F_IN | IOPORT_F_OUT)
 
 /*
  * One item of port I/O.  For an IN, the handler stores the value in *eax
@@ -24,7 +24,7 @@ struct vcpu;
  * with status 4).
  */
 typedef int (*inout_func_t)(struct vcpu *vcpu, int in, int port, int bytes,
-    uint32_t *eax, void *arg);
+			    uint32_t *eax, void *arg);
 
 struct inout_port {
 	const char *name;
@@ -41,7 +41,7 @@ int register_inout(const struct inout_port *iop);
 int unregister_inout(const struct inout_port *iop);
 /* Handles one item; returns 0, or -1 on a fatal access. */
 int inout_emulate(struct vcpu *vcpu, bool in, uint16_t port, int bytes,
-    uint32_t *eax);
+		  uint32_t *eax);
 void inout_set_strict(bool strict);
 
 #endif

@@ -6,18 +6,18 @@
 #ifndef LINKER_SET_H
 #define LINKER_SET_H
 
-#define DATA_SET(set, sym)                                                   \
-	static const void *const __set_##set##_##sym                         \
+#define DATA_SET(set, sym)                                                     \
+	static const void *const __set_##set##_##sym                           \
 	    __attribute__((section("set_" #set), used)) = &(sym)
 
-#define SET_DECLARE(set, type)                                               \
-	extern type *const __start_set_##set[] __attribute__((weak));        \
+#define SET_DECLARE(set, type)                                                 \
+	extern type *const __start_set_##set[] __attribute__((weak));          \
 	extern type *const __stop_set_##set[] __attribute__((weak))
 
 #define SET_BEGIN(set) (__start_set_##set)
 #define SET_LIMIT(set) (__stop_set_##set)
 #define SET_COUNT(set) ((size_t)(SET_LIMIT(set) - SET_BEGIN(set)))
-#define SET_FOREACH(pvar, set)                                               \
+#define SET_FOREACH(pvar, set)                                                 \
 	for (pvar = SET_BEGIN(set); pvar < SET_LIMIT(set); pvar++)
 
 #endif

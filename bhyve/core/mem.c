@@ -88,7 +88,7 @@ register_mem(const struct mem_range *mr)
 		mem_cap = ncap;
 	}
 	memmove(&mem_ranges[i + 1], &mem_ranges[i],
-	    (mem_nranges - i) * sizeof(*mem_ranges));
+		(mem_nranges - i) * sizeof(*mem_ranges));
 	mem_ranges[i] = *mr;
 	mem_nranges++;
 	pthread_rwlock_unlock(&mem_lock);
@@ -109,7 +109,7 @@ unregister_mem(const struct mem_range *mr)
 		return -1;
 	}
 	memmove(&mem_ranges[i], &mem_ranges[i + 1],
-	    (mem_nranges - i - 1) * sizeof(*mem_ranges));
+		(mem_nranges - i - 1) * sizeof(*mem_ranges));
 	mem_nranges--;
 	pthread_rwlock_unlock(&mem_lock);
 	return 0;
@@ -117,7 +117,7 @@ unregister_mem(const struct mem_range *mr)
 
 int
 mem_emulate(struct vcpu *vcpu, bool write, uint64_t gpa, int size,
-    uint64_t *val)
+	    uint64_t *val)
 {
 	struct mem_range mr;
 	bool found = false;
@@ -138,9 +138,11 @@ mem_emulate(struct vcpu *vcpu, bool write, uint64_t gpa, int size,
 		found = false;
 	if (!found || !(mr.flags & (write ? MEM_F_WRITE : MEM_F_READ))) {
 		if (mem_strict) {
-			fprintf(stderr, "bhyve: unhandled mmio %s of %d bytes "
-			    "at 0x%llx\n", write ? "write" : "read", size,
-			    (unsigned long long)gpa);
+			fprintf(stderr,
+				"bhyve: unhandled mmio %s of %d bytes "
+				"at 0x%llx\n",
+				write ? "write" : "read", size,
+				(unsigned long long)gpa);
 			return -1;
 		}
 		if (!write)
@@ -148,5 +150,5 @@ mem_emulate(struct vcpu *vcpu, bool write, uint64_t gpa, int size,
 		return 0;
 	}
 	return mr.handler(vcpu, write ? MEM_F_WRITE : MEM_F_READ, gpa, size,
-	    val, mr.arg1, mr.arg2);
+			  val, mr.arg1, mr.arg2);
 }

@@ -17,8 +17,8 @@ struct vcpu;
 #define MEM_F_RW    (MEM_F_READ | MEM_F_WRITE)
 
 /* dir is MEM_F_READ or MEM_F_WRITE; size is 1, 2, 4 or 8 bytes. */
-typedef int (*mem_func_t)(struct vcpu *vcpu, int dir, uint64_t addr,
-    int size, uint64_t *val, void *arg1, long arg2);
+typedef int (*mem_func_t)(struct vcpu *vcpu, int dir, uint64_t addr, int size,
+			  uint64_t *val, void *arg1, long arg2);
 
 struct mem_range {
 	const char *name;
@@ -35,7 +35,7 @@ void init_mem(void);
 int register_mem(const struct mem_range *mr);
 int unregister_mem(const struct mem_range *mr);
 int mem_emulate(struct vcpu *vcpu, bool write, uint64_t gpa, int size,
-    uint64_t *val);
+		uint64_t *val);
 void mem_set_strict(bool strict);
 
 #endif

@@ -69,7 +69,7 @@ mevent_epoll_events(enum ev_type type)
 
 static struct mevent *
 mevent_register(int fd, enum ev_type type, mevent_cb_t cb, void *arg,
-    bool owns_fd)
+		bool owns_fd)
 {
 	struct mevent *mev;
 	struct epoll_event ev;
@@ -79,8 +79,8 @@ mevent_register(int fd, enum ev_type type, mevent_cb_t cb, void *arg,
 	mev = calloc(1, sizeof(*mev));
 	if (mev == NULL)
 		return NULL;
-	*mev = (struct mevent){.fd = fd, .type = type, .cb = cb, .arg = arg,
-	    .owns_fd = owns_fd};
+	*mev = (struct mevent){
+	    .fd = fd, .type = type, .cb = cb, .arg = arg, .owns_fd = owns_fd};
 	ev.events = mevent_epoll_events(type);
 	ev.data.ptr = mev;
 	pthread_mutex_lock(&mevent_mtx);
@@ -121,7 +121,7 @@ mevent_timerfd(uint64_t first_ns, uint64_t period_ns)
 
 struct mevent *
 mevent_add_timer_ns(uint64_t first_ns, uint64_t period_ns, mevent_cb_t cb,
-    void *arg)
+		    void *arg)
 {
 	struct mevent *mev;
 	int fd = mevent_timerfd(first_ns, period_ns);
@@ -185,7 +185,7 @@ int
 mevent_enable(struct mevent *mev)
 {
 	struct epoll_event ev = {.events = mevent_epoll_events(mev->type),
-	    .data.ptr = mev};
+				 .data.ptr = mev};
 
 	return epoll_ctl(mevent_epfd, EPOLL_CTL_MOD, mev->fd, &ev);
 }
@@ -294,7 +294,7 @@ mevent_dispatch(void)
 				continue;
 			mevent_drain(mev);
 			mev->cb(mev->type == EVF_SIGNAL ? mev->signo : mev->fd,
-			    mev->type, mev->arg);
+				mev->type, mev->arg);
 			if (mev->oneshot)
 				mevent_delete(mev);
 		}

@@ -17,12 +17,11 @@ typedef void (*mevent_cb_t)(int fd, enum ev_type type, void *arg);
 
 int mevent_init(void);
 /* For EVF_TIMER, fd is the period in milliseconds (as bhyve). */
-struct mevent *mevent_add(int fd, enum ev_type type, mevent_cb_t cb,
-    void *arg);
+struct mevent *mevent_add(int fd, enum ev_type type, mevent_cb_t cb, void *arg);
 /* A timer with nanosecond resolution; periodic if period_ns != 0, else
  * one-shot: it deletes itself after its callback has run. */
 struct mevent *mevent_add_timer_ns(uint64_t first_ns, uint64_t period_ns,
-    mevent_cb_t cb, void *arg);
+				   mevent_cb_t cb, void *arg);
 int mevent_enable(struct mevent *evp);
 int mevent_disable(struct mevent *evp);
 int mevent_delete(struct mevent *evp);

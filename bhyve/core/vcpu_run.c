@@ -20,9 +20,9 @@
 #include "mem.h"
 #include "mevent.h"
 
-#define HALT_CHECK_NS	  100000000ULL /* 100 ms */
-#define RFLAGS_IF	  0x200ULL
-#define MSR_REPORT_MAX	  32
+#define HALT_CHECK_NS  100000000ULL /* 100 ms */
+#define RFLAGS_IF      0x200ULL
+#define MSR_REPORT_MAX 32
 
 int guest_ncpus;
 
@@ -110,7 +110,7 @@ bhyve_request_suspend(enum vm_suspend_how how)
 	enum vm_suspend_how none = VM_SUSPEND_NONE;
 
 	if (!__atomic_compare_exchange_n(&suspend_how, &none, how, false,
-		__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		return;
 	bhyve_kick_all();
 	pthread_mutex_lock(&park_mtx);
@@ -126,7 +126,8 @@ bhyve_request_exit(int status)
 	enum vm_suspend_how none = VM_SUSPEND_NONE;
 
 	if (!__atomic_compare_exchange_n(&suspend_how, &none, VM_SUSPEND_LAST,
-		false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+					 false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST))
 		return;
 	bhyve_kick_all();
 	pthread_mutex_lock(&park_mtx);
@@ -140,7 +141,7 @@ static bool
 bhyve_suspended(void)
 {
 	return __atomic_load_n(&suspend_how, __ATOMIC_SEQ_CST) !=
-	    VM_SUSPEND_NONE;
+	       VM_SUSPEND_NONE;
 }
 
 void
@@ -181,10 +182,11 @@ vmexit_inout(struct vcpu *vcpu, struct vm_exit *vme)
 		uint32_t eax = vme->u.inout.in ? 0 : inout_item_get(p, bytes);
 
 		if (inout_emulate(vcpu, vme->u.inout.in, vme->u.inout.port,
-			bytes, &eax) != 0) {
+				  bytes, &eax) != 0) {
 			bhyve_fatal("vCPU %d: %s%d port 0x%x failed",
-			    vcpu_id(vcpu), vme->u.inout.in ? "in" : "out",
-			    bytes * 8, vme->u.inout.port);
+				    vcpu_id(vcpu),
+				    vme->u.inout.in ? "in" : "out", bytes * 8,
+				    vme->u.inout.port);
 			return -1;
 		}
 		if (vme->u.inout.in)
@@ -202,10 +204,10 @@ vmexit_mmio(struct vcpu *vcpu, struct vm_exit *vme)
 	if (vme->u.mmio.write)
 		memcpy(&val, vme->u.mmio.data, (size_t)bytes);
 	if (mem_emulate(vcpu, vme->u.mmio.write, vme->u.mmio.gpa, bytes,
-		&val) != 0) {
+			&val) != 0) {
 		bhyve_fatal("vCPU %d: mmio %s of %d bytes at 0x%llx failed",
-		    vcpu_id(vcpu), vme->u.mmio.write ? "write" : "read", bytes,
-		    (unsigned long long)vme->u.mmio.gpa);
+			    vcpu_id(vcpu), vme->u.mmio.write ? "write" : "read",
+			    bytes, (unsigned long long)vme->u.mmio.gpa);
 		return -1;
 	}
 	if (!vme->u.mmio.write)
@@ -227,8 +229,8 @@ msr_report(struct vcpu *vcpu, const char *op, uint32_t msr)
 	pthread_mutex_unlock(&msr_report_mtx);
 	if (!seen)
 		fprintf(stderr, "bhyve: vCPU %d: %s of unknown MSR 0x%x%s\n",
-		    vcpu_id(vcpu), op, msr,
-		    strict_msr ? ": #GP injected" : ": ignored");
+			vcpu_id(vcpu), op, msr,
+			strict_msr ? ": #GP injected" : ": ignored");
 }
 
 /* KVM exits only for MSRs it does not implement (x86.strictmsr). */
@@ -291,9 +293,10 @@ static int
 vmexit_internal_error(struct vcpu *vcpu, struct vm_exit *vme)
 {
 	bhyve_fatal("vCPU %d: KVM internal error, suberror %u (%s), at rip "
-		    "0x%llx", vcpu_id(vcpu), vme->u.internal.suberror,
-	    internal_suberror_name(vme->u.internal.suberror),
-	    (unsigned long long)vme->rip);
+		    "0x%llx",
+		    vcpu_id(vcpu), vme->u.internal.suberror,
+		    internal_suberror_name(vme->u.internal.suberror),
+		    (unsigned long long)vme->rip);
 	return -1;
 }
 
@@ -301,9 +304,9 @@ static int
 vmexit_fail_entry(struct vcpu *vcpu, struct vm_exit *vme)
 {
 	bhyve_fatal("vCPU %d: VM entry failed, hardware reason 0x%llx, rip "
-		    "0x%llx", vcpu_id(vcpu),
-	    (unsigned long long)vme->u.fail_entry.reason,
-	    (unsigned long long)vme->rip);
+		    "0x%llx",
+		    vcpu_id(vcpu), (unsigned long long)vme->u.fail_entry.reason,
+		    (unsigned long long)vme->rip);
 	return -1;
 }
 
@@ -319,8 +322,9 @@ vmexit_debug(struct vcpu *vcpu, struct vm_exit *vme)
 	if (debug_handler != NULL)
 		return debug_handler(vcpu, vme);
 	bhyve_fatal("vCPU %d: debug exit (exception %u) at 0x%llx with no "
-		    "debugger attached", vcpu_id(vcpu),
-	    vme->u.debug.exception, (unsigned long long)vme->u.debug.pc);
+		    "debugger attached",
+		    vcpu_id(vcpu), vme->u.debug.exception,
+		    (unsigned long long)vme->u.debug.pc);
 	return -1;
 }
 
@@ -328,26 +332,26 @@ static int
 vmexit_unknown(struct vcpu *vcpu, struct vm_exit *vme)
 {
 	bhyve_fatal("vCPU %d: unknown exit, KVM reason %u, at rip 0x%llx",
-	    vcpu_id(vcpu), vme->u.unknown.kvm_reason,
-	    (unsigned long long)vme->rip);
+		    vcpu_id(vcpu), vme->u.unknown.kvm_reason,
+		    (unsigned long long)vme->rip);
 	return -1;
 }
 
 static int vmexit_interrupted(struct vcpu *vcpu, struct vm_exit *vme);
 
 static const vmexit_handler_t vmexit_handlers[VM_EXITCODE_MAX] = {
-	[VM_EXITCODE_INOUT] = vmexit_inout,
-	[VM_EXITCODE_MMIO] = vmexit_mmio,
-	[VM_EXITCODE_HLT] = vmexit_hlt,
-	[VM_EXITCODE_SHUTDOWN] = vmexit_shutdown,
-	[VM_EXITCODE_SUSPENDED] = vmexit_suspended,
-	[VM_EXITCODE_RDMSR] = vmexit_rdmsr,
-	[VM_EXITCODE_WRMSR] = vmexit_wrmsr,
-	[VM_EXITCODE_DEBUG] = vmexit_debug,
-	[VM_EXITCODE_INTERNAL_ERROR] = vmexit_internal_error,
-	[VM_EXITCODE_FAIL_ENTRY] = vmexit_fail_entry,
-	[VM_EXITCODE_INTERRUPTED] = vmexit_interrupted,
-	[VM_EXITCODE_UNKNOWN] = vmexit_unknown,
+    [VM_EXITCODE_INOUT] = vmexit_inout,
+    [VM_EXITCODE_MMIO] = vmexit_mmio,
+    [VM_EXITCODE_HLT] = vmexit_hlt,
+    [VM_EXITCODE_SHUTDOWN] = vmexit_shutdown,
+    [VM_EXITCODE_SUSPENDED] = vmexit_suspended,
+    [VM_EXITCODE_RDMSR] = vmexit_rdmsr,
+    [VM_EXITCODE_WRMSR] = vmexit_wrmsr,
+    [VM_EXITCODE_DEBUG] = vmexit_debug,
+    [VM_EXITCODE_INTERNAL_ERROR] = vmexit_internal_error,
+    [VM_EXITCODE_FAIL_ENTRY] = vmexit_fail_entry,
+    [VM_EXITCODE_INTERRUPTED] = vmexit_interrupted,
+    [VM_EXITCODE_UNKNOWN] = vmexit_unknown,
 };
 
 /* ---- halt detection ---- */
@@ -366,8 +370,9 @@ vcpu_check_halt(struct vcpu *vcpu)
 		    mp == KVM_MP_STATE_INIT_RECEIVED)
 			st = HALT_IDLE; /* never started: not an active CPU */
 		else if (mp == KVM_MP_STATE_HALTED &&
-		    vm_get_register(vcpu, VM_REG_GUEST_RFLAGS, &rflags) == 0 &&
-		    !(rflags & RFLAGS_IF))
+			 vm_get_register(vcpu, VM_REG_GUEST_RFLAGS, &rflags) ==
+			     0 &&
+			 !(rflags & RFLAGS_IF))
 			st = HALT_DEAD;
 	}
 	atomic_store(&vcpu_halt[id], st);
@@ -415,7 +420,8 @@ halt_check_tick(int fd, enum ev_type type, void *arg)
 		if (atomic_load(&vcpu_halt[i]) != HALT_IDLE)
 			active++;
 	}
-	if (gen != 0 && answered == guest_ncpus && active > 0 && dead == active) {
+	if (gen != 0 && answered == guest_ncpus && active > 0 &&
+	    dead == active) {
 		fprintf(stderr, "bhyve: all vCPUs halted with interrupts "
 				"disabled\n");
 		bhyve_request_suspend(VM_SUSPEND_HALT);
@@ -522,7 +528,7 @@ vcpu_park_point(struct vcpu *vcpu)
 	nparked++;
 	pthread_cond_broadcast(&parked_cv);
 	while ((atomic_load(&pause_count) > 0 || atomic_load(held)) &&
-	    !bhyve_suspended()) {
+	       !bhyve_suspended()) {
 		if (c->pending) {
 			pthread_mutex_unlock(&park_mtx);
 			int rc = c->fn(vcpu, c->arg);
@@ -557,7 +563,7 @@ vcpu_thread(void *arg)
 			break;
 		if (vm_run(vcpu, &vme) != 0) {
 			bhyve_fatal("vCPU %d: KVM_RUN failed: %s",
-			    vcpu_id(vcpu), strerror(errno));
+				    vcpu_id(vcpu), strerror(errno));
 			break;
 		}
 		if (vmexit_handlers[vme.exitcode](vcpu, &vme) != 0)
@@ -570,7 +576,6 @@ vcpu_thread(void *arg)
 	return NULL;
 }
 
-
 /* ---- life cycle, driven by main() ---- */
 
 int
@@ -582,8 +587,8 @@ vcpu_run_open(struct vmctx *ctx, int ncpus, bool strictmsr)
 	for (int i = 0; i < ncpus; i++) {
 		bhyve_vcpus[i] = vm_vcpu_open(ctx, i);
 		if (bhyve_vcpus[i] == NULL) {
-			fprintf(stderr, "bhyve: cannot create vCPU %d: %s\n",
-			    i, strerror(errno));
+			fprintf(stderr, "bhyve: cannot create vCPU %d: %s\n", i,
+				strerror(errno));
 			return -1;
 		}
 	}
@@ -596,7 +601,7 @@ vcpu_run_start(void)
 	nvcpu_threads = guest_ncpus;
 	for (int i = 0; i < guest_ncpus; i++) {
 		if (pthread_create(&vcpu_threads[i], NULL, vcpu_thread,
-			bhyve_vcpus[i]) != 0) {
+				   bhyve_vcpus[i]) != 0) {
 			fprintf(stderr, "bhyve: cannot start vCPU %d\n", i);
 			pthread_mutex_lock(&park_mtx);
 			nvcpu_threads -= guest_ncpus - i;
@@ -622,5 +627,7 @@ int
 vcpu_run_arm_halt_check(void)
 {
 	return mevent_add_timer_ns(HALT_CHECK_NS, HALT_CHECK_NS,
-		   halt_check_tick, NULL) == NULL ? -1 : 0;
+				   halt_check_tick, NULL) == NULL
+		   ? -1
+		   : 0;
 }

@@ -852,9 +852,11 @@ stub_thread(void *arg)
 		if (stub.conn_fd < 0) {
 			if (stub_accept() != 0) {
 				if (!__atomic_load_n(&stub.vm_gone,
-					__ATOMIC_ACQUIRE))
-					fprintf(stderr, "bhyve: gdb: accept: "
-						"%s\n", strerror(errno));
+						     __ATOMIC_ACQUIRE))
+					fprintf(stderr,
+						"bhyve: gdb: accept: "
+						"%s\n",
+						strerror(errno));
 				return NULL;
 			}
 			if (__atomic_load_n(&stub.vm_gone, __ATOMIC_ACQUIRE))

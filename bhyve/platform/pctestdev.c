@@ -33,8 +33,8 @@ static struct vmctx *pct_ctx;
 static int pct_pins;
 
 static int
-pct_exit_handler(struct vcpu *vcpu, int in, int port, int bytes,
-    uint32_t *eax, void *arg)
+pct_exit_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
+		 void *arg)
 {
 	if (in) {
 		*eax = 0;
@@ -47,7 +47,7 @@ pct_exit_handler(struct vcpu *vcpu, int in, int port, int bytes,
 
 static int
 pct_ioport_handler(struct vcpu *vcpu, int in, int port, int bytes,
-    uint32_t *eax, void *arg)
+		   uint32_t *eax, void *arg)
 {
 	int shift = 8 * (port - PCT_IOPORT);
 	uint32_t mask;
@@ -62,15 +62,15 @@ pct_ioport_handler(struct vcpu *vcpu, int in, int port, int bytes,
 	if (in)
 		*eax = (pct_ioport_data & mask) >> shift;
 	else
-		pct_ioport_data = (pct_ioport_data & ~mask) |
-		    ((*eax << shift) & mask);
+		pct_ioport_data =
+		    (pct_ioport_data & ~mask) | ((*eax << shift) & mask);
 	pthread_mutex_unlock(&pct_mtx);
 	return 0;
 }
 
 static int
-pct_irq_handler(struct vcpu *vcpu, int in, int port, int bytes,
-    uint32_t *eax, void *arg)
+pct_irq_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
+		void *arg)
 {
 	int pin = port - PCT_IRQ_PORT;
 	bool level;
@@ -83,15 +83,15 @@ pct_irq_handler(struct vcpu *vcpu, int in, int port, int bytes,
 		return 0; /* the line registers are bytes; ignore the rest */
 	level = (*eax & 0xff) != 0;
 	if (pin < 16)
-		return level ? vm_isa_assert_irq(pct_ctx, pin, pin) :
-			       vm_isa_deassert_irq(pct_ctx, pin, pin);
-	return level ? vm_ioapic_assert_irq(pct_ctx, pin) :
-		       vm_ioapic_deassert_irq(pct_ctx, pin);
+		return level ? vm_isa_assert_irq(pct_ctx, pin, pin)
+			     : vm_isa_deassert_irq(pct_ctx, pin, pin);
+	return level ? vm_ioapic_assert_irq(pct_ctx, pin)
+		     : vm_ioapic_deassert_irq(pct_ctx, pin);
 }
 
 static int
 pct_iomem_handler(struct vcpu *vcpu, int dir, uint64_t addr, int size,
-    uint64_t *val, void *arg1, long arg2)
+		  uint64_t *val, void *arg1, long arg2)
 {
 	uint64_t off = addr - PCT_IOMEM_BASE;
 
@@ -110,14 +110,17 @@ pct_iomem_handler(struct vcpu *vcpu, int dir, uint64_t addr, int size,
 static int
 pctestdev_init(struct vmctx *ctx)
 {
-	struct inout_port ex = {"isa-debug-exit", PCT_EXIT_PORT, PCT_EXIT_LEN,
-	    IOPORT_F_INOUT, pct_exit_handler, NULL};
+	struct inout_port ex = {"isa-debug-exit", PCT_EXIT_PORT,
+				PCT_EXIT_LEN,	  IOPORT_F_INOUT,
+				pct_exit_handler, NULL};
 	struct inout_port io = {"pc-testdev-ioport", PCT_IOPORT,
-	    PCT_IOPORT_LEN, IOPORT_F_INOUT, pct_ioport_handler, NULL};
-	struct inout_port irq = {"pc-testdev-irq-line", PCT_IRQ_PORT, 0,
-	    IOPORT_F_INOUT, pct_irq_handler, NULL};
-	struct mem_range mr = {"pc-testdev-iomem", MEM_F_RW,
-	    pct_iomem_handler, NULL, 0, PCT_IOMEM_BASE, PCT_IOMEM_LEN};
+				PCT_IOPORT_LEN,	     IOPORT_F_INOUT,
+				pct_ioport_handler,  NULL};
+	struct inout_port irq = {"pc-testdev-irq-line", PCT_IRQ_PORT,	 0,
+				 IOPORT_F_INOUT,	pct_irq_handler, NULL};
+	struct mem_range mr = {
+	    "pc-testdev-iomem", MEM_F_RW,     pct_iomem_handler, NULL, 0,
+	    PCT_IOMEM_BASE,	PCT_IOMEM_LEN};
 
 	if (!get_config_bool_default("lpc.pc-testdev", false))
 		return 0;
@@ -137,8 +140,8 @@ pctestdev_init(struct vmctx *ctx)
 }
 
 static const struct platform_dev pctestdev_dev = {
-	.pd_name = "pc-testdev",
-	.pd_order = 20,
-	.pd_init = pctestdev_init,
+    .pd_name = "pc-testdev",
+    .pd_order = 20,
+    .pd_init = pctestdev_init,
 };
 PLATFORM_DEV_SET(pctestdev_dev);

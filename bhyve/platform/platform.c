@@ -18,7 +18,7 @@ platform_cmp(const void *a, const void *b)
 	const struct platform_dev *const *pa = a, *const *pb = b;
 
 	return ((*pa)->pd_order > (*pb)->pd_order) -
-	    ((*pa)->pd_order < (*pb)->pd_order);
+	       ((*pa)->pd_order < (*pb)->pd_order);
 }
 
 int
@@ -32,7 +32,7 @@ platform_init(struct vmctx *ctx)
 	if (sorted == NULL)
 		return -1;
 	SET_FOREACH(pdp, platform_devs)
-		sorted[i++] = *pdp;
+	sorted[i++] = *pdp;
 	qsort(sorted, n, sizeof(*sorted), platform_cmp);
 	platform_started = sorted;
 	platform_nstarted = 0;

@@ -45,7 +45,7 @@ static void
 pm_sci_update(void)
 {
 	bool want = (pm1_control & PM1_SCI_EN) &&
-	    (pm1_status & pm1_enable & PM1_PWRBTN);
+		    (pm1_status & pm1_enable & PM1_PWRBTN);
 
 	if (want == sci_asserted || pm_ctx == NULL)
 		return;
@@ -79,12 +79,12 @@ pm_timer_now(void)
 	ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	/* ns * 3579545 / 1e9 without overflowing for centuries. */
 	return (uint32_t)((ns / 1000000000ULL) * PM_TMR_HZ +
-	    (ns % 1000000000ULL) * PM_TMR_HZ / 1000000000ULL);
+			  (ns % 1000000000ULL) * PM_TMR_HZ / 1000000000ULL);
 }
 
 static int
 pm1_evt_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
-    void *arg)
+		void *arg)
 {
 	int off = port - PM1A_EVT_ADDR;
 	uint32_t reg;
@@ -95,12 +95,13 @@ pm1_evt_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
 		*eax = reg >> (8 * off);
 	} else if (off < 2) {
 		/* Status bits are write-one-to-clear. */
-		pm1_status &= (uint16_t)~(*eax << (8 * off));
+		pm1_status &= (uint16_t) ~(*eax << (8 * off));
 	} else {
-		uint32_t mask = (bytes >= 2 ? 0xffffu : 0xffu) << (8 * (off - 2));
+		uint32_t mask = (bytes >= 2 ? 0xffffu : 0xffu)
+				<< (8 * (off - 2));
 
 		pm1_enable = (uint16_t)((pm1_enable & ~mask) |
-		    ((*eax << (8 * (off - 2))) & mask));
+					((*eax << (8 * (off - 2))) & mask));
 	}
 	pm_sci_update();
 	pthread_mutex_unlock(&pm_mtx);
@@ -109,7 +110,7 @@ pm1_evt_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
 
 static int
 pm1_cnt_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
-    void *arg)
+		void *arg)
 {
 	uint16_t v;
 
@@ -122,7 +123,7 @@ pm1_cnt_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
 	v = (uint16_t)*eax;
 	/* SCI_EN belongs to the SMI_CMD handshake, not to the OS. */
 	pm1_control = (uint16_t)((v & ~(PM1_SLP_EN | PM1_SCI_EN)) |
-	    (pm1_control & PM1_SCI_EN));
+				 (pm1_control & PM1_SCI_EN));
 	pm_sci_update();
 	pthread_mutex_unlock(&pm_mtx);
 	if ((v & PM1_SLP_EN) && PM1_SLP_TYP(v) == PM_SLP_TYP_S5)
@@ -132,7 +133,7 @@ pm1_cnt_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
 
 static int
 pm_tmr_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
-    void *arg)
+	       void *arg)
 {
 	if (in)
 		*eax = pm_timer_now() >> (8 * (port - PM_TMR_ADDR));
@@ -141,7 +142,7 @@ pm_tmr_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
 
 static int
 smi_cmd_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
-    void *arg)
+		void *arg)
 {
 	if (in) {
 		*eax = 0;
@@ -159,7 +160,7 @@ smi_cmd_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
 
 static int
 reset_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
-    void *arg)
+	      void *arg)
 {
 	uint8_t old;
 
@@ -189,11 +190,11 @@ pm_get_pm1_control(void)
 }
 
 static const struct inout_port pm_ports[] = {
-	{"pm1_evt", PM1A_EVT_ADDR, 4, IOPORT_F_INOUT, pm1_evt_handler, NULL},
-	{"pm1_cnt", PM1A_CNT_ADDR, 2, IOPORT_F_INOUT, pm1_cnt_handler, NULL},
-	{"pm_tmr", PM_TMR_ADDR, 4, IOPORT_F_IN, pm_tmr_handler, NULL},
-	{"smi_cmd", PM_SMI_CMD, 1, IOPORT_F_INOUT, smi_cmd_handler, NULL},
-	{"reset", PM_RESET_PORT, 1, IOPORT_F_INOUT, reset_handler, NULL},
+    {"pm1_evt", PM1A_EVT_ADDR, 4, IOPORT_F_INOUT, pm1_evt_handler, NULL},
+    {"pm1_cnt", PM1A_CNT_ADDR, 2, IOPORT_F_INOUT, pm1_cnt_handler, NULL},
+    {"pm_tmr", PM_TMR_ADDR, 4, IOPORT_F_IN, pm_tmr_handler, NULL},
+    {"smi_cmd", PM_SMI_CMD, 1, IOPORT_F_INOUT, smi_cmd_handler, NULL},
+    {"reset", PM_RESET_PORT, 1, IOPORT_F_INOUT, reset_handler, NULL},
 };
 
 static int
@@ -211,8 +212,8 @@ pm_init(struct vmctx *ctx)
 }
 
 static const struct platform_dev pm_dev = {
-	.pd_name = "pm",
-	.pd_order = 10,
-	.pd_init = pm_init,
+    .pd_name = "pm",
+    .pd_order = 10,
+    .pd_init = pm_init,
 };
 PLATFORM_DEV_SET(pm_dev);

@@ -11,7 +11,7 @@
 #define PM_TMR_ADDR	0x408
 #define PM_SMI_CMD	0xb2
 #define PM_ACPI_ENABLE	0xa0
-#define PM_ACPI_DISABLE	0xa1
+#define PM_ACPI_DISABLE 0xa1
 #define PM_RESET_PORT	0xcf9
 #define PM_SLP_TYP_S5	5 /* the _S5 package value in beehive's DSDT */
 

@@ -76,7 +76,7 @@ td_irq_request(uint32_t v)
 		return;
 	}
 	if (mevent_add_timer_ns(TD_IRQ_DELAY_NS, 0, td_irq_fire,
-		(void *)(intptr_t)irq) == NULL)
+				(void *)(intptr_t)irq) == NULL)
 		fprintf(stderr, "testdev: cannot arm irq timer\n");
 }
 
@@ -89,7 +89,8 @@ td_action(struct vcpu *vcpu, uint32_t v)
 		rc = vm_inject_nmi(vcpu);
 	else
 		rc = vm_inject_exception(vcpu, (int)(v & 0xff),
-		    (v & TD_ACT_ERRCODE) != 0, td_errcode, 0);
+					 (v & TD_ACT_ERRCODE) != 0, td_errcode,
+					 0);
 	if (rc != 0)
 		fprintf(stderr, "testdev: injection of 0x%x failed\n", v);
 	return 0;
@@ -153,7 +154,7 @@ td_port_in(int off)
 
 static int
 td_port_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
-    void *arg)
+		void *arg)
 {
 	int off = port - TD_PORT_BASE, rc = 0;
 
@@ -174,7 +175,7 @@ td_port_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
 
 static int
 td_mmio_handler(struct vcpu *vcpu, int dir, uint64_t addr, int size,
-    uint64_t *val, void *arg1, long arg2)
+		uint64_t *val, void *arg1, long arg2)
 {
 	uint64_t off = addr - TD_MMIO_BASE;
 
@@ -182,8 +183,8 @@ td_mmio_handler(struct vcpu *vcpu, int dir, uint64_t addr, int size,
 	td_mmio_count++;
 	if (off + (uint64_t)size <= 8) {
 		if (dir == MEM_F_WRITE)
-			td_mmio_scratch = td_merge(td_mmio_scratch, (int)off,
-			    size, *val);
+			td_mmio_scratch =
+			    td_merge(td_mmio_scratch, (int)off, size, *val);
 		else
 			*val = td_mmio_scratch >> (8 * off);
 	} else if (off == 8 && dir == MEM_F_READ) {
@@ -198,10 +199,10 @@ td_mmio_handler(struct vcpu *vcpu, int dir, uint64_t addr, int size,
 static int
 testdev_init(struct vmctx *ctx)
 {
-	struct inout_port iop = {"testdev", TD_PORT_BASE, TD_PORT_COUNT,
-	    IOPORT_F_INOUT, td_port_handler, NULL};
-	struct mem_range mr = {"testdev", MEM_F_RW, td_mmio_handler, NULL, 0,
-	    TD_MMIO_BASE, TD_MMIO_SIZE};
+	struct inout_port iop = {"testdev",	 TD_PORT_BASE,	  TD_PORT_COUNT,
+				 IOPORT_F_INOUT, td_port_handler, NULL};
+	struct mem_range mr = {"testdev", MEM_F_RW,	td_mmio_handler, NULL,
+			       0,	  TD_MMIO_BASE, TD_MMIO_SIZE};
 
 	if (!get_config_bool_default("lpc.testdev", false))
 		return 0;
@@ -227,9 +228,9 @@ testdev_fini(void)
 }
 
 static const struct platform_dev testdev_dev = {
-	.pd_name = "testdev",
-	.pd_order = 90,
-	.pd_init = testdev_init,
-	.pd_fini = testdev_fini,
+    .pd_name = "testdev",
+    .pd_order = 90,
+    .pd_init = testdev_init,
+    .pd_fini = testdev_fini,
 };
 PLATFORM_DEV_SET(testdev_dev);

@@ -20,13 +20,13 @@
 #define CPUID1_EDX_HTT	      (1u << 28)
 
 /* Paravirtual features that need VMM support beehive does not provide. */
-#define KVM_FEATURE_MSI_EXT_DEST_ID    15
-#define KVM_FEATURE_HC_MAP_GPA_RANGE   16
-#define KVM_FEATURE_MIGRATION_CONTROL  17
-#define KVM_PV_UNSUPPORTED                                                   \
-	((1u << KVM_FEATURE_MSI_EXT_DEST_ID) |                                \
-	    (1u << KVM_FEATURE_HC_MAP_GPA_RANGE) |                            \
-	    (1u << KVM_FEATURE_MIGRATION_CONTROL))
+#define KVM_FEATURE_MSI_EXT_DEST_ID   15
+#define KVM_FEATURE_HC_MAP_GPA_RANGE  16
+#define KVM_FEATURE_MIGRATION_CONTROL 17
+#define KVM_PV_UNSUPPORTED                                                     \
+	((1u << KVM_FEATURE_MSI_EXT_DEST_ID) |                                 \
+	 (1u << KVM_FEATURE_HC_MAP_GPA_RANGE) |                                \
+	 (1u << KVM_FEATURE_MIGRATION_CONTROL))
 
 static unsigned int
 bits_for(unsigned int n)
@@ -60,7 +60,8 @@ cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx)
 
 		if (e->function != fn)
 			continue;
-		if ((e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) && e->index != idx)
+		if ((e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) &&
+		    e->index != idx)
 			continue;
 		return e;
 	}
@@ -102,7 +103,7 @@ cpuid_append(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx, uint32_t flags)
  */
 static void
 cpuid_leaf_b(struct vcpu *vcpu, struct kvm_cpuid2 *c, unsigned int smt,
-    unsigned int pkg_shift, uint32_t per_pkg)
+	     unsigned int pkg_shift, uint32_t per_pkg)
 {
 	struct kvm_cpuid_entry2 *e;
 	uint32_t n = 0;

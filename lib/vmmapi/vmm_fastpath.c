@@ -18,12 +18,13 @@ routes_commit(struct vmctx *ctx)
 	struct kvm_irq_routing *r;
 	int rc;
 
-	r = calloc(1, sizeof(*r) + (size_t)ctx->nroutes * sizeof(r->entries[0]));
+	r = calloc(1,
+		   sizeof(*r) + (size_t)ctx->nroutes * sizeof(r->entries[0]));
 	if (r == NULL)
 		return -1;
 	r->nr = (uint32_t)ctx->nroutes;
 	memcpy(r->entries, ctx->routes,
-	    (size_t)ctx->nroutes * sizeof(r->entries[0]));
+	       (size_t)ctx->nroutes * sizeof(r->entries[0]));
 	rc = ioctl(ctx->vmfd, KVM_SET_GSI_ROUTING, r);
 	free(r);
 	return rc;
@@ -57,13 +58,15 @@ vmm_routes_init(struct vmctx *ctx)
 	for (uint32_t gsi = 0; gsi < 16; gsi++) {
 		if (gsi == 2)
 			continue; /* the cascade: no device drives it */
-		route_irqchip(ctx, gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
-		    KVM_IRQCHIP_PIC_SLAVE, gsi % 8);
+		route_irqchip(ctx, gsi,
+			      gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+				      : KVM_IRQCHIP_PIC_SLAVE,
+			      gsi % 8);
 	}
 	for (uint32_t gsi = 0; gsi < 24; gsi++) {
 		if (gsi != 2)
 			route_irqchip(ctx, gsi, KVM_IRQCHIP_IOAPIC,
-			    gsi == 0 ? 2 : gsi);
+				      gsi == 0 ? 2 : gsi);
 	}
 	return routes_commit(ctx);
 }
@@ -79,7 +82,7 @@ vmm_routes_fini(struct vmctx *ctx)
 
 static void
 msi_entry_set(struct kvm_irq_routing_entry *e, int gsi, uint64_t addr,
-    uint32_t data)
+	      uint32_t data)
 {
 	memset(e, 0, sizeof(*e));
 	e->gsi = (uint32_t)gsi;
@@ -174,13 +177,13 @@ vm_msi_route_free(struct vmctx *ctx, int gsi)
 
 int
 vm_ioeventfd(struct vmctx *ctx, int fd, uint64_t addr, int len, bool pio,
-    bool datamatch, uint64_t data, bool deassign)
+	     bool datamatch, uint64_t data, bool deassign)
 {
 	struct kvm_ioeventfd io = {
-		.datamatch = data,
-		.addr = addr,
-		.len = (uint32_t)len,
-		.fd = fd,
+	    .datamatch = data,
+	    .addr = addr,
+	    .len = (uint32_t)len,
+	    .fd = fd,
 	};
 
 	if (len != 0 && len != 1 && len != 2 && len != 4 && len != 8) {
@@ -197,9 +200,9 @@ int
 vm_irqfd(struct vmctx *ctx, int fd, uint32_t gsi, bool deassign)
 {
 	struct kvm_irqfd irqfd = {
-		.fd = (uint32_t)fd,
-		.gsi = gsi,
-		.flags = deassign ? KVM_IRQFD_FLAG_DEASSIGN : 0,
+	    .fd = (uint32_t)fd,
+	    .gsi = gsi,
+	    .flags = deassign ? KVM_IRQFD_FLAG_DEASSIGN : 0,
 	};
 
 	return vmm_vm_ioctl(ctx, KVM_IRQFD, &irqfd);

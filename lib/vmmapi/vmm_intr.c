@@ -95,9 +95,9 @@ int
 vm_lapic_msi(struct vmctx *ctx, uint64_t addr, uint64_t msg)
 {
 	struct kvm_msi msi = {
-		.address_lo = (uint32_t)addr,
-		.address_hi = (uint32_t)(addr >> 32),
-		.data = (uint32_t)msg,
+	    .address_lo = (uint32_t)addr,
+	    .address_hi = (uint32_t)(addr >> 32),
+	    .data = (uint32_t)msg,
 	};
 
 	/* KVM returns >0 when delivered, 0 when the guest blocked it. */

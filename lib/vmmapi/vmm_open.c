@@ -49,7 +49,7 @@ vm_ctl_connect(const char *rundir, const char *name)
 
 	if (strchr(name, '/') != NULL || name[0] == '\0' ||
 	    (size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s/ctl",
-		rundir, name) >= sizeof(sa.sun_path)) {
+			     rundir, name) >= sizeof(sa.sun_path)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -77,8 +77,10 @@ vm_ctl_recv(int fd, int *passed_fd)
 	while (buf != NULL && len < CTL_REPLY_MAX) {
 		char cbuf[CMSG_SPACE(sizeof(int))];
 		struct iovec iov = {buf + len, CTL_REPLY_MAX - len};
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
-		    .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf)};
 		struct cmsghdr *cm;
 		ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 
@@ -132,7 +134,8 @@ vm_open_map(struct vmctx *ctx, json_t *reply, int memfd)
 	if (vm_json_u64(reply, "size", &size) != 0 || size == 0 ||
 	    !json_is_array(ranges))
 		return -1;
-	json_array_foreach(ranges, i, r) {
+	json_array_foreach(ranges, i, r)
+	{
 		if (vm_json_u64(r, "gpa", &gpa) != 0 ||
 		    vm_json_u64(r, "len", &len) != 0 ||
 		    vm_json_u64(r, "fd_offset", &off) != 0 || len > size ||

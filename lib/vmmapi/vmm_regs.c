@@ -16,25 +16,44 @@ static __u64 *
 regs_field(struct kvm_regs *r, int reg)
 {
 	switch (reg) {
-	case VM_REG_GUEST_RAX: return &r->rax;
-	case VM_REG_GUEST_RBX: return &r->rbx;
-	case VM_REG_GUEST_RCX: return &r->rcx;
-	case VM_REG_GUEST_RDX: return &r->rdx;
-	case VM_REG_GUEST_RSI: return &r->rsi;
-	case VM_REG_GUEST_RDI: return &r->rdi;
-	case VM_REG_GUEST_RBP: return &r->rbp;
-	case VM_REG_GUEST_RSP: return &r->rsp;
-	case VM_REG_GUEST_R8: return &r->r8;
-	case VM_REG_GUEST_R9: return &r->r9;
-	case VM_REG_GUEST_R10: return &r->r10;
-	case VM_REG_GUEST_R11: return &r->r11;
-	case VM_REG_GUEST_R12: return &r->r12;
-	case VM_REG_GUEST_R13: return &r->r13;
-	case VM_REG_GUEST_R14: return &r->r14;
-	case VM_REG_GUEST_R15: return &r->r15;
-	case VM_REG_GUEST_RIP: return &r->rip;
-	case VM_REG_GUEST_RFLAGS: return &r->rflags;
-	default: return NULL;
+	case VM_REG_GUEST_RAX:
+		return &r->rax;
+	case VM_REG_GUEST_RBX:
+		return &r->rbx;
+	case VM_REG_GUEST_RCX:
+		return &r->rcx;
+	case VM_REG_GUEST_RDX:
+		return &r->rdx;
+	case VM_REG_GUEST_RSI:
+		return &r->rsi;
+	case VM_REG_GUEST_RDI:
+		return &r->rdi;
+	case VM_REG_GUEST_RBP:
+		return &r->rbp;
+	case VM_REG_GUEST_RSP:
+		return &r->rsp;
+	case VM_REG_GUEST_R8:
+		return &r->r8;
+	case VM_REG_GUEST_R9:
+		return &r->r9;
+	case VM_REG_GUEST_R10:
+		return &r->r10;
+	case VM_REG_GUEST_R11:
+		return &r->r11;
+	case VM_REG_GUEST_R12:
+		return &r->r12;
+	case VM_REG_GUEST_R13:
+		return &r->r13;
+	case VM_REG_GUEST_R14:
+		return &r->r14;
+	case VM_REG_GUEST_R15:
+		return &r->r15;
+	case VM_REG_GUEST_RIP:
+		return &r->rip;
+	case VM_REG_GUEST_RFLAGS:
+		return &r->rflags;
+	default:
+		return NULL;
 	}
 }
 
@@ -42,13 +61,20 @@ static __u64 *
 sregs_field(struct kvm_sregs *s, int reg)
 {
 	switch (reg) {
-	case VM_REG_GUEST_CR0: return &s->cr0;
-	case VM_REG_GUEST_CR2: return &s->cr2;
-	case VM_REG_GUEST_CR3: return &s->cr3;
-	case VM_REG_GUEST_CR4: return &s->cr4;
-	case VM_REG_GUEST_CR8: return &s->cr8;
-	case VM_REG_GUEST_EFER: return &s->efer;
-	default: return NULL;
+	case VM_REG_GUEST_CR0:
+		return &s->cr0;
+	case VM_REG_GUEST_CR2:
+		return &s->cr2;
+	case VM_REG_GUEST_CR3:
+		return &s->cr3;
+	case VM_REG_GUEST_CR4:
+		return &s->cr4;
+	case VM_REG_GUEST_CR8:
+		return &s->cr8;
+	case VM_REG_GUEST_EFER:
+		return &s->efer;
+	default:
+		return NULL;
 	}
 }
 
@@ -56,15 +82,24 @@ static struct kvm_segment *
 sregs_segment(struct kvm_sregs *s, int reg)
 {
 	switch (reg) {
-	case VM_REG_GUEST_ES: return &s->es;
-	case VM_REG_GUEST_CS: return &s->cs;
-	case VM_REG_GUEST_SS: return &s->ss;
-	case VM_REG_GUEST_DS: return &s->ds;
-	case VM_REG_GUEST_FS: return &s->fs;
-	case VM_REG_GUEST_GS: return &s->gs;
-	case VM_REG_GUEST_LDTR: return &s->ldt;
-	case VM_REG_GUEST_TR: return &s->tr;
-	default: return NULL;
+	case VM_REG_GUEST_ES:
+		return &s->es;
+	case VM_REG_GUEST_CS:
+		return &s->cs;
+	case VM_REG_GUEST_SS:
+		return &s->ss;
+	case VM_REG_GUEST_DS:
+		return &s->ds;
+	case VM_REG_GUEST_FS:
+		return &s->fs;
+	case VM_REG_GUEST_GS:
+		return &s->gs;
+	case VM_REG_GUEST_LDTR:
+		return &s->ldt;
+	case VM_REG_GUEST_TR:
+		return &s->tr;
+	default:
+		return NULL;
 	}
 }
 
@@ -72,13 +107,20 @@ static __u64 *
 debugregs_field(struct kvm_debugregs *d, int reg)
 {
 	switch (reg) {
-	case VM_REG_GUEST_DR0: return &d->db[0];
-	case VM_REG_GUEST_DR1: return &d->db[1];
-	case VM_REG_GUEST_DR2: return &d->db[2];
-	case VM_REG_GUEST_DR3: return &d->db[3];
-	case VM_REG_GUEST_DR6: return &d->dr6;
-	case VM_REG_GUEST_DR7: return &d->dr7;
-	default: return NULL;
+	case VM_REG_GUEST_DR0:
+		return &d->db[0];
+	case VM_REG_GUEST_DR1:
+		return &d->db[1];
+	case VM_REG_GUEST_DR2:
+		return &d->db[2];
+	case VM_REG_GUEST_DR3:
+		return &d->db[3];
+	case VM_REG_GUEST_DR6:
+		return &d->dr6;
+	case VM_REG_GUEST_DR7:
+		return &d->dr7;
+	default:
+		return NULL;
 	}
 }
 
@@ -151,8 +193,8 @@ vm_set_register(struct vcpu *vcpu, int reg, uint64_t val)
 }
 
 int
-vm_get_register_set(struct vcpu *vcpu, unsigned int count,
-    const int *regnums, uint64_t *regvals)
+vm_get_register_set(struct vcpu *vcpu, unsigned int count, const int *regnums,
+		    uint64_t *regvals)
 {
 	for (unsigned int i = 0; i < count; i++) {
 		if (vm_get_register(vcpu, regnums[i], &regvals[i]) != 0)
@@ -169,8 +211,8 @@ vm_get_register_set(struct vcpu *vcpu, unsigned int count,
  * CR4, CR8, EFER) go to KVM in a single call; the rest follow one by one.
  */
 int
-vm_set_register_set(struct vcpu *vcpu, unsigned int count,
-    const int *regnums, uint64_t *regvals)
+vm_set_register_set(struct vcpu *vcpu, unsigned int count, const int *regnums,
+		    uint64_t *regvals)
 {
 	struct kvm_sregs s;
 	bool have_ctl = false;
@@ -228,7 +270,7 @@ access_to_seg(uint32_t a, struct kvm_segment *s)
 
 static int
 desc_access(struct vcpu *vcpu, int reg, uint64_t *base, uint32_t *limit,
-    uint32_t *access, bool set)
+	    uint32_t *access, bool set)
 {
 	struct kvm_sregs s;
 	struct kvm_segment *seg;
@@ -270,14 +312,14 @@ desc_access(struct vcpu *vcpu, int reg, uint64_t *base, uint32_t *limit,
 
 int
 vm_get_desc(struct vcpu *vcpu, int reg, uint64_t *base, uint32_t *limit,
-    uint32_t *access)
+	    uint32_t *access)
 {
 	return desc_access(vcpu, reg, base, limit, access, false);
 }
 
 int
 vm_set_desc(struct vcpu *vcpu, int reg, uint64_t base, uint32_t limit,
-    uint32_t access)
+	    uint32_t access)
 {
 	return desc_access(vcpu, reg, &base, &limit, &access, true);
 }
@@ -288,8 +330,8 @@ msr_access(struct vcpu *vcpu, uint32_t msr, uint64_t *val, bool set)
 {
 	union {
 		struct kvm_msrs hdr;
-		uint8_t raw[sizeof(struct kvm_msrs) +
-		    sizeof(struct kvm_msr_entry)];
+		uint8_t
+		    raw[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
 	} m;
 	struct kvm_msr_entry *e = m.hdr.entries;
 
@@ -388,7 +430,11 @@ vcpu_reset(struct vcpu *vcpu)
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	struct kvm_segment data = {
-		.base = 0, .limit = 0xffff, .type = 3, .present = 1, .s = 1,
+	    .base = 0,
+	    .limit = 0xffff,
+	    .type = 3,
+	    .present = 1,
+	    .s = 1,
 	};
 
 	if (ioctl(vcpu->fd, KVM_GET_SREGS, &s) != 0)
@@ -415,7 +461,7 @@ vcpu_reset(struct vcpu *vcpu)
 
 int
 vm_inject_exception(struct vcpu *vcpu, int vector, int errcode_valid,
-    uint32_t errcode, int restart_instruction)
+		    uint32_t errcode, int restart_instruction)
 {
 	struct kvm_vcpu_events ev;
 

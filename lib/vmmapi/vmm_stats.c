@@ -93,8 +93,7 @@ stats_read_one(struct vcpu *vcpu, int i, uint64_t *value)
 	/* Histograms have size > 1; report their first bucket only. */
 	off_t off = (off_t)(vcpu->stats_data_offset + vcpu->stats[i].offset);
 
-	if (pread(vcpu->stats_fd, value, sizeof(*value), off) !=
-	    sizeof(*value))
+	if (pread(vcpu->stats_fd, value, sizeof(*value), off) != sizeof(*value))
 		return -1;
 	return 0;
 }

@@ -37,11 +37,12 @@ vm_vcpu_open(struct vmctx *ctx, int vcpuid)
 	vcpu->id = vcpuid;
 	vcpu->stats_fd = -1;
 	vcpu->apicid = (int)vmm_apicid_for(ctx, vcpuid);
-	vcpu->fd = ioctl(ctx->vmfd, KVM_CREATE_VCPU, (unsigned long)vcpu->apicid);
+	vcpu->fd =
+	    ioctl(ctx->vmfd, KVM_CREATE_VCPU, (unsigned long)vcpu->apicid);
 	if (vcpu->fd < 0)
 		goto fail;
 	vcpu->run = mmap(NULL, ctx->run_size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED, vcpu->fd, 0);
+			 MAP_SHARED, vcpu->fd, 0);
 	if (vcpu->run == MAP_FAILED) {
 		vcpu->run = NULL;
 		goto fail;
@@ -97,7 +98,7 @@ void
 vm_vcpu_set_immediate_exit(struct vcpu *vcpu, bool on)
 {
 	__atomic_store_n(&vcpu->run->immediate_exit, on ? 1 : 0,
-	    __ATOMIC_SEQ_CST);
+			 __ATOMIC_SEQ_CST);
 }
 
 /*
@@ -181,8 +182,9 @@ vm_exit_decode(struct vcpu *vcpu, struct vm_exit *vme)
 		break;
 	case KVM_EXIT_X86_RDMSR:
 	case KVM_EXIT_X86_WRMSR:
-		vme->exitcode = run->exit_reason == KVM_EXIT_X86_RDMSR ?
-		    VM_EXITCODE_RDMSR : VM_EXITCODE_WRMSR;
+		vme->exitcode = run->exit_reason == KVM_EXIT_X86_RDMSR
+				    ? VM_EXITCODE_RDMSR
+				    : VM_EXITCODE_WRMSR;
 		vme->u.msr.msr = run->msr.index;
 		vme->u.msr.reason = run->msr.reason;
 		vme->u.msr.value = run->msr.data;
@@ -199,10 +201,10 @@ vm_exit_decode(struct vcpu *vcpu, struct vm_exit *vme)
 	case KVM_EXIT_INTERNAL_ERROR:
 		vme->exitcode = VM_EXITCODE_INTERNAL_ERROR;
 		vme->u.internal.suberror = run->internal.suberror;
-		vme->u.internal.ndata = run->internal.ndata > 16 ?
-		    16 : run->internal.ndata;
+		vme->u.internal.ndata =
+		    run->internal.ndata > 16 ? 16 : run->internal.ndata;
 		memcpy(vme->u.internal.data, run->internal.data,
-		    vme->u.internal.ndata * sizeof(uint64_t));
+		       vme->u.internal.ndata * sizeof(uint64_t));
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		vme->exitcode = VM_EXITCODE_FAIL_ENTRY;

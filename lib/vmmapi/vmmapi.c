@@ -20,11 +20,11 @@
 
 #include "vmm_impl.h"
 
-#define KVM_DEV		"/dev/kvm"
+#define KVM_DEV "/dev/kvm"
 /* Addresses KVM needs for its real-mode helpers on Intel (as QEMU uses). */
-#define KVM_TSS_ADDR	0xfffbd000u
-#define KVM_IDMAP_ADDR	0xfffbc000ull
-#define HUGEPAGE_SIZE	(2ULL << 20)
+#define KVM_TSS_ADDR   0xfffbd000u
+#define KVM_IDMAP_ADDR 0xfffbc000ull
+#define HUGEPAGE_SIZE  (2ULL << 20)
 
 int
 vmm_vm_ioctl(struct vmctx *ctx, unsigned long req, void *arg)
@@ -219,14 +219,14 @@ vm_get_lowmem_limit(struct vmctx *ctx)
 
 static int
 vm_add_slot(struct vmctx *ctx, uint32_t slot, uint64_t gpa, uint64_t len,
-    void *host)
+	    void *host)
 {
 	struct kvm_userspace_memory_region r = {
-		.slot = slot,
-		.flags = 0,
-		.guest_phys_addr = gpa,
-		.memory_size = len,
-		.userspace_addr = (uintptr_t)host,
+	    .slot = slot,
+	    .flags = 0,
+	    .guest_phys_addr = gpa,
+	    .memory_size = len,
+	    .userspace_addr = (uintptr_t)host,
 	};
 
 	if (ctx->vmfd < 0 || len == 0)
@@ -256,7 +256,7 @@ vm_alloc_memfd(struct vmctx *ctx, uint64_t total)
 	/* The size is fixed for the VM's life: mappers may rely on it. */
 	if (!(ctx->memflags & VM_MEM_F_HUGEPAGES))
 		(void)fcntl(ctx->memfd, F_ADD_SEALS,
-		    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+			    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
 	return 0;
 }
 
@@ -279,8 +279,8 @@ vm_setup_memory(struct vmctx *ctx, size_t len)
 	ctx->highmem = total - ctx->lowmem;
 	if (vm_alloc_memfd(ctx, total) != 0)
 		return -1;
-	p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED |
-	    MAP_NORESERVE, ctx->memfd, 0);
+	p = mmap(NULL, total, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_NORESERVE, ctx->memfd, 0);
 	if (p == MAP_FAILED)
 		return -1;
 	ctx->membase = p;
@@ -291,7 +291,7 @@ vm_setup_memory(struct vmctx *ctx, size_t len)
 	if (vm_add_slot(ctx, 0, 0, ctx->lowmem, p) != 0)
 		return -1;
 	if (vm_add_slot(ctx, 1, VM_HIGHMEM_BASE, ctx->highmem,
-		ctx->membase + ctx->lowmem) != 0)
+			ctx->membase + ctx->lowmem) != 0)
 		return -1;
 	return 0;
 }
@@ -375,14 +375,14 @@ vm_get_memmap(struct vmctx *ctx, struct vm_memseg_info *segs, int max)
 	}
 	if (ctx->highmem != 0 && n < max) {
 		segs[n++] = (struct vm_memseg_info){VM_HIGHMEM_BASE,
-		    ctx->highmem, ctx->lowmem};
+						    ctx->highmem, ctx->lowmem};
 	}
 	return n;
 }
 
 int
 vm_set_topology(struct vmctx *ctx, uint16_t sockets, uint16_t cores,
-    uint16_t threads, uint16_t maxcpus)
+		uint16_t threads, uint16_t maxcpus)
 {
 	if (sockets == 0 || cores == 0 || threads == 0 || maxcpus == 0 ||
 	    maxcpus > VM_MAXCPU ||
@@ -399,7 +399,7 @@ vm_set_topology(struct vmctx *ctx, uint16_t sockets, uint16_t cores,
 
 void
 vm_get_topology(struct vmctx *ctx, uint16_t *sockets, uint16_t *cores,
-    uint16_t *threads, uint16_t *maxcpus)
+		uint16_t *threads, uint16_t *maxcpus)
 {
 	*sockets = ctx->sockets;
 	*cores = ctx->cores;
@@ -411,8 +411,8 @@ int
 vm_set_msr_exits(struct vmctx *ctx, bool enable)
 {
 	struct kvm_enable_cap cap = {
-		.cap = KVM_CAP_X86_USER_SPACE_MSR,
-		.args = {enable ? KVM_MSR_EXIT_REASON_UNKNOWN : 0},
+	    .cap = KVM_CAP_X86_USER_SPACE_MSR,
+	    .args = {enable ? KVM_MSR_EXIT_REASON_UNKNOWN : 0},
 	};
 
 	return vmm_vm_ioctl(ctx, KVM_ENABLE_CAP, &cap);
@@ -422,18 +422,18 @@ const char *
 vm_exitcode_name(enum vm_exitcode code)
 {
 	static const char *const names[VM_EXITCODE_MAX] = {
-		[VM_EXITCODE_INOUT] = "inout",
-		[VM_EXITCODE_MMIO] = "mmio",
-		[VM_EXITCODE_HLT] = "hlt",
-		[VM_EXITCODE_SHUTDOWN] = "shutdown",
-		[VM_EXITCODE_SUSPENDED] = "suspended",
-		[VM_EXITCODE_RDMSR] = "rdmsr",
-		[VM_EXITCODE_WRMSR] = "wrmsr",
-		[VM_EXITCODE_DEBUG] = "debug",
-		[VM_EXITCODE_INTERNAL_ERROR] = "internal-error",
-		[VM_EXITCODE_FAIL_ENTRY] = "fail-entry",
-		[VM_EXITCODE_INTERRUPTED] = "interrupted",
-		[VM_EXITCODE_UNKNOWN] = "unknown",
+	    [VM_EXITCODE_INOUT] = "inout",
+	    [VM_EXITCODE_MMIO] = "mmio",
+	    [VM_EXITCODE_HLT] = "hlt",
+	    [VM_EXITCODE_SHUTDOWN] = "shutdown",
+	    [VM_EXITCODE_SUSPENDED] = "suspended",
+	    [VM_EXITCODE_RDMSR] = "rdmsr",
+	    [VM_EXITCODE_WRMSR] = "wrmsr",
+	    [VM_EXITCODE_DEBUG] = "debug",
+	    [VM_EXITCODE_INTERNAL_ERROR] = "internal-error",
+	    [VM_EXITCODE_FAIL_ENTRY] = "fail-entry",
+	    [VM_EXITCODE_INTERRUPTED] = "interrupted",
+	    [VM_EXITCODE_UNKNOWN] = "unknown",
 	};
 
 	if ((unsigned)code >= VM_EXITCODE_MAX || names[code] == NULL)

@@ -66,14 +66,14 @@ enum vm_reg_name {
 };
 
 /* Segment access rights in the VMX layout bhyve uses. */
-#define SEG_ACCESS_TYPE(a) ((a) & 0xf)
-#define SEG_ACCESS_S	   (1u << 4)
-#define SEG_ACCESS_DPL(a)  (((a) >> 5) & 3)
-#define SEG_ACCESS_P	   (1u << 7)
-#define SEG_ACCESS_AVL	   (1u << 12)
-#define SEG_ACCESS_L	   (1u << 13)
-#define SEG_ACCESS_DB	   (1u << 14)
-#define SEG_ACCESS_G	   (1u << 15)
+#define SEG_ACCESS_TYPE(a)  ((a)&0xf)
+#define SEG_ACCESS_S	    (1u << 4)
+#define SEG_ACCESS_DPL(a)   (((a) >> 5) & 3)
+#define SEG_ACCESS_P	    (1u << 7)
+#define SEG_ACCESS_AVL	    (1u << 12)
+#define SEG_ACCESS_L	    (1u << 13)
+#define SEG_ACCESS_DB	    (1u << 14)
+#define SEG_ACCESS_G	    (1u << 15)
 #define SEG_ACCESS_UNUSABLE (1u << 16)
 
 enum vm_exitcode {
@@ -122,8 +122,8 @@ struct vm_exit {
 		struct {
 			uint32_t msr;
 			uint32_t reason;
-			uint64_t value; /* wrmsr: value written */
-			uint8_t *error; /* set to 1 to inject #GP */
+			uint64_t value;		  /* wrmsr: value written */
+			uint8_t *error;		  /* set to 1 to inject #GP */
 			unsigned long long *data; /* rdmsr: value to return */
 		} msr;
 		struct {
@@ -196,9 +196,9 @@ int vm_copyout(struct vmctx *ctx, const void *src, uint64_t gpa, size_t len);
 
 /* CPU topology for the CPUID policy; call before the first vm_vcpu_open. */
 int vm_set_topology(struct vmctx *ctx, uint16_t sockets, uint16_t cores,
-    uint16_t threads, uint16_t maxcpus);
+		    uint16_t threads, uint16_t maxcpus);
 void vm_get_topology(struct vmctx *ctx, uint16_t *sockets, uint16_t *cores,
-    uint16_t *threads, uint16_t *maxcpus);
+		     uint16_t *threads, uint16_t *maxcpus);
 /* Which exits the VM delivers: strict MSR handling via userspace exits. */
 int vm_set_msr_exits(struct vmctx *ctx, bool enable);
 
@@ -215,13 +215,13 @@ void vm_vcpu_set_immediate_exit(struct vcpu *vcpu, bool on);
 int vm_get_register(struct vcpu *vcpu, int reg, uint64_t *val);
 int vm_set_register(struct vcpu *vcpu, int reg, uint64_t val);
 int vm_get_register_set(struct vcpu *vcpu, unsigned int count,
-    const int *regnums, uint64_t *regvals);
+			const int *regnums, uint64_t *regvals);
 int vm_set_register_set(struct vcpu *vcpu, unsigned int count,
-    const int *regnums, uint64_t *regvals);
+			const int *regnums, uint64_t *regvals);
 int vm_get_desc(struct vcpu *vcpu, int reg, uint64_t *base, uint32_t *limit,
-    uint32_t *access);
+		uint32_t *access);
 int vm_set_desc(struct vcpu *vcpu, int reg, uint64_t base, uint32_t limit,
-    uint32_t access);
+		uint32_t access);
 int vm_get_msr(struct vcpu *vcpu, uint32_t msr, uint64_t *val);
 int vm_set_msr(struct vcpu *vcpu, uint32_t msr, uint64_t val);
 /* FPU/SSE state in the FXSAVE layout (512 bytes). */
@@ -234,7 +234,7 @@ int vm_set_run_state(struct vcpu *vcpu, uint32_t mp_state);
 int vcpu_reset(struct vcpu *vcpu);
 
 int vm_inject_exception(struct vcpu *vcpu, int vector, int errcode_valid,
-    uint32_t errcode, int restart_instruction);
+			uint32_t errcode, int restart_instruction);
 int vm_inject_nmi(struct vcpu *vcpu);
 int vm_lapic_msi(struct vmctx *ctx, uint64_t addr, uint64_t msg);
 int vm_ioapic_assert_irq(struct vmctx *ctx, int irq);
@@ -255,12 +255,12 @@ int vm_isa_pulse_irq(struct vmctx *ctx, int atpic_irq, int ioapic_irq);
  * KVM's routing table (the PC's ISA/IOAPIC lines plus these) in one place.
  */
 int vm_ioeventfd(struct vmctx *ctx, int fd, uint64_t addr, int len, bool pio,
-    bool datamatch, uint64_t data, bool deassign);
+		 bool datamatch, uint64_t data, bool deassign);
 int vm_irqfd(struct vmctx *ctx, int fd, uint32_t gsi, bool deassign);
 /* Allocates a GSI routed to an MSI message; -1 if the table is full. */
 int vm_msi_route_alloc(struct vmctx *ctx, uint64_t addr, uint32_t data);
 int vm_msi_route_update(struct vmctx *ctx, int gsi, uint64_t addr,
-    uint32_t data);
+			uint32_t data);
 int vm_msi_route_free(struct vmctx *ctx, int gsi);
 
 /*
@@ -277,7 +277,7 @@ int vm_get_stat(struct vcpu *vcpu, const char *name, uint64_t *value);
 
 /* Guest debugging (KVM_SET_GUEST_DEBUG): single-step and hw breakpoints. */
 int vm_set_guest_debug(struct vcpu *vcpu, uint32_t control,
-    const uint64_t dr[8]);
+		       const uint64_t dr[8]);
 
 const char *vm_exitcode_name(enum vm_exitcode code);
 

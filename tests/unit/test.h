@@ -13,46 +13,46 @@
 static int test_failures;
 static int test_count;
 
-#define CHECK(cond, name)                                                    \
-	do {                                                                 \
-		test_count++;                                                \
-		if (cond) {                                                  \
-			printf("PASS: %s\n", (name));                        \
-		} else {                                                     \
-			test_failures++;                                     \
-			printf("FAIL: %s: %s (%s:%d)\n", (name), #cond,      \
-			    __FILE__, __LINE__);                             \
-		}                                                            \
+#define CHECK(cond, name)                                                      \
+	do {                                                                   \
+		test_count++;                                                  \
+		if (cond) {                                                    \
+			printf("PASS: %s\n", (name));                          \
+		} else {                                                       \
+			test_failures++;                                       \
+			printf("FAIL: %s: %s (%s:%d)\n", (name), #cond,        \
+			       __FILE__, __LINE__);                            \
+		}                                                              \
 	} while (0)
 
-#define CHECK_EQ_U64(a, b, name)                                             \
-	do {                                                                 \
-		unsigned long long _a = (unsigned long long)(a);             \
-		unsigned long long _b = (unsigned long long)(b);             \
-		test_count++;                                                \
-		if (_a == _b) {                                              \
-			printf("PASS: %s\n", (name));                        \
-		} else {                                                     \
-			test_failures++;                                     \
-			printf("FAIL: %s: %s = %#llx, expected %#llx "       \
-			       "(%s:%d)\n",                                  \
-			    (name), #a, _a, _b, __FILE__, __LINE__);         \
-		}                                                            \
+#define CHECK_EQ_U64(a, b, name)                                               \
+	do {                                                                   \
+		unsigned long long _a = (unsigned long long)(a);               \
+		unsigned long long _b = (unsigned long long)(b);               \
+		test_count++;                                                  \
+		if (_a == _b) {                                                \
+			printf("PASS: %s\n", (name));                          \
+		} else {                                                       \
+			test_failures++;                                       \
+			printf("FAIL: %s: %s = %#llx, expected %#llx "         \
+			       "(%s:%d)\n",                                    \
+			       (name), #a, _a, _b, __FILE__, __LINE__);        \
+		}                                                              \
 	} while (0)
 
-#define CHECK_STR(a, b, name)                                                \
-	do {                                                                 \
-		const char *_a = (a), *_b = (b);                             \
-		test_count++;                                                \
-		if (_a != NULL && _b != NULL && strcmp(_a, _b) == 0) {       \
-			printf("PASS: %s\n", (name));                        \
-		} else {                                                     \
-			test_failures++;                                     \
-			printf("FAIL: %s: %s = \"%s\", expected \"%s\" "     \
-			       "(%s:%d)\n",                                  \
-			    (name), #a, _a ? _a : "(null)",                  \
-			    _b ? _b : "(null)", __FILE__, __LINE__);         \
-		}                                                            \
+#define CHECK_STR(a, b, name)                                                  \
+	do {                                                                   \
+		const char *_a = (a), *_b = (b);                               \
+		test_count++;                                                  \
+		if (_a != NULL && _b != NULL && strcmp(_a, _b) == 0) {         \
+			printf("PASS: %s\n", (name));                          \
+		} else {                                                       \
+			test_failures++;                                       \
+			printf("FAIL: %s: %s = \"%s\", expected \"%s\" "       \
+			       "(%s:%d)\n",                                    \
+			       (name), #a, _a ? _a : "(null)",                 \
+			       _b ? _b : "(null)", __FILE__, __LINE__);        \
+		}                                                              \
 	} while (0)
 
 static inline int

@@ -60,21 +60,20 @@ main(void)
 
 	CHECK(mevent_init() == 0, "init");
 	CHECK(pipe(pipefd) == 0, "pipe");
-	CHECK(mevent_add(pipefd[0], EVF_READ, on_read, NULL) != NULL,
-	    "add fd");
+	CHECK(mevent_add(pipefd[0], EVF_READ, on_read, NULL) != NULL, "add fd");
 	CHECK(mevent_add(SIGUSR1, EVF_SIGNAL, on_signal, NULL) != NULL,
-	    "add signal");
+	      "add signal");
 	tick_ev = mevent_add(5, EVF_TIMER, on_tick, NULL);
 	CHECK(tick_ev != NULL, "add periodic 5 ms timer");
 	CHECK(mevent_add(0, EVF_TIMER, on_tick, NULL) == NULL,
-	    "zero period refused");
+	      "zero period refused");
 	CHECK(mevent_add_timer_ns(60000000ULL, 0, on_oneshot, NULL) != NULL,
-	    "add one-shot timer");
+	      "add one-shot timer");
 	CHECK(mevent_dispatch() == 42, "dispatch returns mevent_exit status");
 	CHECK(ticks == 3, "periodic timer stops after deletion");
 	CHECK(reads == 1, "fd callback ran for the written byte");
 	CHECK(oneshots == 1 && signals_seen == 1,
-	    "one-shot timer fired and the signal arrived");
+	      "one-shot timer fired and the signal arrived");
 
 	/* mevent_exit from another thread wakes a blocked dispatch. */
 	pthread_create(&t, NULL, exit_from_thread, NULL);

@@ -25,21 +25,22 @@ test_small(void)
 	CHECK(vm_map_gpa(ctx, 0, 64 * MiB) != NULL, "whole RAM maps");
 	CHECK(vm_map_gpa(ctx, 64 * MiB - 1, 1) != NULL, "last byte maps");
 	CHECK(vm_map_gpa(ctx, 64 * MiB - 1, 2) == NULL,
-	    "range past the end refused");
+	      "range past the end refused");
 	CHECK(vm_map_gpa(ctx, 64 * MiB, 0) == NULL, "address past end");
 	CHECK(vm_map_gpa(ctx, 1, UINT64_MAX) == NULL,
-	    "huge length cannot wrap");
+	      "huge length cannot wrap");
 	CHECK(vm_map_gpa(ctx, UINT64_MAX, 2) == NULL,
-	    "huge address cannot wrap");
+	      "huge address cannot wrap");
 	CHECK(vm_copyout(ctx, "beehive", 0x1000, 8) == 0 &&
-		vm_copyin(ctx, 0x1000, buf, 8) == 0 &&
-		memcmp(buf, "beehive", 8) == 0, "copy round trip");
+		  vm_copyin(ctx, 0x1000, buf, 8) == 0 &&
+		  memcmp(buf, "beehive", 8) == 0,
+	      "copy round trip");
 	CHECK(vm_copyin(ctx, 64 * MiB - 4, buf, 8) == -1 && errno == EFAULT,
-	    "copyin past end fails with EFAULT");
+	      "copyin past end fails with EFAULT");
 	CHECK(vm_get_memmap(ctx, segs, 4) == 1 && segs[0].len == 64 * MiB,
-	    "memmap one range");
+	      "memmap one range");
 	CHECK(vm_vcpu_open(ctx, 0) == NULL && errno == ENODEV,
-	    "no vCPUs without KVM");
+	      "no vCPUs without KVM");
 	vm_destroy(ctx);
 }
 
@@ -53,34 +54,34 @@ test_split(void)
 
 	/* 3 GiB + 512 MiB: the PCI hole pushes 512 MiB above 4 GiB. */
 	CHECK(vm_setup_memory(ctx, 3 * GiB + 512 * MiB) == 0,
-	    "3.5 GiB setup (memfd is sparse)");
+	      "3.5 GiB setup (memfd is sparse)");
 	CHECK_EQ_U64(vm_get_lowmem_size(ctx), 3 * GiB, "low = 3 GiB");
 	CHECK_EQ_U64(vm_get_highmem_size(ctx), 512 * MiB, "high = 512 MiB");
 	CHECK(vm_map_gpa(ctx, 3 * GiB - 4096, 4096) != NULL,
-	    "top page of low memory maps");
+	      "top page of low memory maps");
 	CHECK(vm_map_gpa(ctx, 3 * GiB - 4096, 8192) == NULL,
-	    "range into the PCI hole refused");
+	      "range into the PCI hole refused");
 	CHECK(vm_map_gpa(ctx, 3 * GiB, 1) == NULL, "PCI hole is not RAM");
 	CHECK(vm_map_gpa(ctx, 4 * GiB - 1, 2) == NULL,
-	    "range from hole into high memory refused");
+	      "range from hole into high memory refused");
 	hi = vm_map_gpa(ctx, 4 * GiB, 512 * MiB);
 	CHECK(hi != NULL, "all high memory maps");
 	CHECK(vm_map_gpa(ctx, 4 * GiB + 512 * MiB, 1) == NULL,
-	    "past high memory refused");
+	      "past high memory refused");
 	lo = vm_map_gpa(ctx, 3 * GiB - 1, 1);
 	CHECK(lo != NULL && hi == lo + 1,
-	    "high memory follows low memory in the segment");
-	CHECK(vm_get_memmap(ctx, segs, 4) == 2 &&
-		segs[1].gpa == 4 * GiB && segs[1].fd_offset == 3 * GiB,
-	    "memmap gives both ranges with memfd offsets");
+	      "high memory follows low memory in the segment");
+	CHECK(vm_get_memmap(ctx, segs, 4) == 2 && segs[1].gpa == 4 * GiB &&
+		  segs[1].fd_offset == 3 * GiB,
+	      "memmap gives both ranges with memfd offsets");
 	/* Another mapping of the memfd sees what the guest sees. */
 	fd = vm_get_memfd(ctx);
 	hi[100] = 0x5a;
 	{
 		uint8_t *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd,
-		    (off_t)(3 * GiB));
+				  (off_t)(3 * GiB));
 		CHECK(m != MAP_FAILED && m[100] == 0x5a,
-		    "memfd shares guest memory with other mappers");
+		      "memfd shares guest memory with other mappers");
 		if (m != MAP_FAILED)
 			munmap(m, 4096);
 	}
@@ -96,11 +97,11 @@ test_lowmem_limit(void)
 	vm_set_lowmem_limit(ctx, 256 * MiB);
 	CHECK(vm_setup_memory(ctx, 512 * MiB) == 0, "custom low limit");
 	CHECK_EQ_U64(vm_get_highmem_size(ctx), 256 * MiB,
-	    "rest goes above 4 GiB");
+		     "rest goes above 4 GiB");
 	vm_destroy(ctx);
 	ctx = vm_create_detached("t-bad");
 	CHECK(vm_setup_memory(ctx, 4097) == -1 && errno == EINVAL,
-	    "size not a page multiple refused");
+	      "size not a page multiple refused");
 	CHECK(vm_setup_memory(ctx, 0) == -1, "zero size refused");
 	vm_destroy(ctx);
 }
@@ -115,7 +116,7 @@ test_topology(void)
 	vm_get_topology(ctx, &s, &c, &t, &m);
 	CHECK(s == 1 && c == 2 && t == 2 && m == 4, "topology read back");
 	CHECK(vm_set_topology(ctx, 1, 1, 1, 2) == -1,
-	    "fewer slots than CPUs refused");
+	      "fewer slots than CPUs refused");
 	CHECK(vm_set_topology(ctx, 0, 1, 1, 1) == -1, "zero sockets refused");
 	vm_destroy(ctx);
 }
@@ -128,6 +129,7 @@ main(void)
 	test_lowmem_limit();
 	test_topology();
 	CHECK_STR(vm_exitcode_name(VM_EXITCODE_MMIO), "mmio", "exit names");
-	CHECK_STR(vm_exitcode_name(VM_EXITCODE_MAX), "invalid", "bad exit name");
+	CHECK_STR(vm_exitcode_name(VM_EXITCODE_MAX), "invalid",
+		  "bad exit name");
 	return test_done();
 }
