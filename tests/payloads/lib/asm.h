@@ -1,4 +1,6 @@
 /* Constants shared by the library's assembly files. */
+/* Assembler macros, not C: clang-format must leave them alone. */
+/* clang-format off */
 #ifndef PAYLOAD_ASM_H
 #define PAYLOAD_ASM_H
 
@@ -6,21 +8,21 @@
 /* Page-align modules (bit 0), ask for memory information (bit 1). */
 #define MB_HEADER_FLAGS 0x00000003
 
-#define SEL_KCODE 0x08
-#define SEL_KDATA 0x10
-#define SEL_UDATA 0x1b
-#define SEL_UCODE 0x23
+#define SEL_KCODE   0x08
+#define SEL_KDATA   0x10
+#define SEL_UDATA   0x1b
+#define SEL_UCODE   0x23
 
-#define CR0_PE	 0x00000001
-#define CR0_PG	 0x80000000
-#define CR4_PAE	 0x00000020
-#define MSR_EFER 0xc0000080
-#define EFER_LME 0x00000100
+#define CR0_PE	    0x00000001
+#define CR0_PG	    0x80000000
+#define CR4_PAE	    0x00000020
+#define MSR_EFER    0xc0000080
+#define EFER_LME    0x00000100
 
-#define PTE_P  0x001
-#define PTE_W  0x002
-#define PTE_U  0x004
-#define PTE_PS 0x080
+#define PTE_P	    0x001
+#define PTE_W	    0x002
+#define PTE_U	    0x004
+#define PTE_PS	    0x080
 
 #define RFLAGS_IOPL3 0x3000
 
@@ -38,10 +40,20 @@
  * identity mapped, so the next instruction runs in compatibility mode; a
  * far jump to a 64-bit code segment must follow.  Clobbers EAX, ECX, EDX.
  */
-.macro ENTER_LONG_MODE movl % cr4, % eax orl $CR4_PAE, % eax movl % eax,
-    % cr4 movl $pml4, % eax movl % eax, % cr3 movl $MSR_EFER,
-    % ecx rdmsr orl $EFER_LME, % eax wrmsr movl % cr0, % eax orl
-							   $(CR0_PG | CR0_PE),
-    % eax movl % eax, % cr0.endm
+.macro ENTER_LONG_MODE
+	movl %cr4, %eax
+	orl $CR4_PAE, %eax
+	movl %eax, %cr4
+	movl $pml4, %eax
+	movl %eax, %cr3
+	movl $MSR_EFER, %ecx
+	rdmsr
+	orl $EFER_LME, %eax
+	wrmsr
+	movl %cr0, %eax
+	orl $(CR0_PG | CR0_PE), %eax
+	movl %eax, %cr0
+.endm
+/* clang-format on */
 
 #endif
