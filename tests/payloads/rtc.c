@@ -6,19 +6,19 @@
  */
 #include "payload.h"
 
-#define RTC_INDEX  0x70
-#define RTC_DATA   0x71
-#define RTC_SEC	   0x00
-#define RTC_MIN	   0x02
-#define RTC_MONTH  0x08
-#define RTC_YEAR   0x09
-#define RTC_REG_A  0x0a
-#define RTC_REG_B  0x0b
+#define RTC_INDEX   0x70
+#define RTC_DATA    0x71
+#define RTC_SEC	    0x00
+#define RTC_MIN	    0x02
+#define RTC_MONTH   0x08
+#define RTC_YEAR    0x09
+#define RTC_REG_A   0x0a
+#define RTC_REG_B   0x0b
 #define RTC_CENTURY 0x32
-#define RTC_UIP	   0x80
-#define RTC_BINARY 0x04
-#define PM_TMR	   0x408
-#define PM_TMR_HZ  3579545u
+#define RTC_UIP	    0x80
+#define RTC_BINARY  0x04
+#define PM_TMR	    0x408
+#define PM_TMR_HZ   3579545u
 
 static uint8_t
 rtc_read(uint8_t reg)
