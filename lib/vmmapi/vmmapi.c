@@ -284,6 +284,14 @@ vm_setup_memory(struct vmctx *ctx, size_t len)
 	if (p == MAP_FAILED)
 		return -1;
 	ctx->membase = p;
+	/*
+	 * Ask for transparent huge pages: every 4 KiB page the guest touches
+	 * first is a nested page fault, and 2 MiB pages make 512 times fewer.
+	 * For a memfd this takes effect where the host's shmem THP policy is
+	 * "advise" (/sys/kernel/mm/transparent_hugepage/shmem_enabled).
+	 */
+	if (!(ctx->memflags & VM_MEM_F_HUGEPAGES))
+		(void)madvise(p, total, MADV_HUGEPAGE);
 	if (!(ctx->memflags & VM_MEM_F_INCORE))
 		(void)madvise(p, total, MADV_DONTDUMP);
 	if ((ctx->memflags & VM_MEM_F_WIRED) && mlock(p, total) != 0)
