@@ -36,6 +36,9 @@
 #                 sends the signal to the VMM once a console line matches
 #   expect-stderr*, expect-stderr-VMM*
 #                 ERE some line of the VMM's stderr must match
+#   guest-file*   a host file copied into the guest's /e2e (the guest
+#                 commands' working directory) under its own name, e.g. a
+#                 static tool such as bench/tools/randio
 # The output of the l1-* lines is added to the console as "L1: <line>"
 # lines (before, then during, then after), so expect/reject can match it.
 # status and status-VMM also accept "killed": the VMM died of SIGKILL.
@@ -51,7 +54,7 @@ E2E_QEMU_FILES="/usr/share/seabios/bios-256k.bin
 
 declare -A SCN
 declare -a SCN_GUEST SCN_EXPECT SCN_REJECT SCN_L1_BEFORE SCN_L1_DURING
-declare -a SCN_L1_AFTER
+declare -a SCN_L1_AFTER SCN_GUEST_FILES
 
 # e2e_parse FILE: fills SCN, SCN_GUEST, SCN_EXPECT, SCN_REJECT; bad files are
 # a usage error (exit 4) naming file and line.
@@ -63,7 +66,7 @@ e2e_parse() {
 		[status]=0 [guest-status]=0 [file]=$file
 		[wait-for]='^E2E-BEGIN$')
 	SCN_GUEST=() SCN_EXPECT=() SCN_REJECT=()
-	SCN_L1_BEFORE=() SCN_L1_DURING=() SCN_L1_AFTER=()
+	SCN_L1_BEFORE=() SCN_L1_DURING=() SCN_L1_AFTER=() SCN_GUEST_FILES=()
 	while IFS= read -r line || [ -n "$line" ]; do
 		n=$((n + 1))
 		case "$line" in '' | '#'*) continue ;; esac
@@ -78,6 +81,11 @@ e2e_parse() {
 		l1-before) SCN_L1_BEFORE+=("$val") ;;
 		l1-during) SCN_L1_DURING+=("$val") ;;
 		l1-after) SCN_L1_AFTER+=("$val") ;;
+		guest-file)
+			[ -f "$val" ] && [ -r "$val" ] ||
+				rig_usage_error "$file:$n: guest-file $val is not a readable file"
+			SCN_GUEST_FILES+=("$val")
+			;;
 		expect-stderr | expect-stderr-beehive | expect-stderr-qemu)
 			SCN[$key]+="$val"$'\n'
 			;;
@@ -197,6 +205,9 @@ e2e_stage() {
 			printf '%s\n' "$cmd"
 		done
 	} >"$dir/overlay/e2e/scenario.sh"
+	for a in ${SCN_GUEST_FILES[@]+"${SCN_GUEST_FILES[@]}"}; do
+		cp "$a" "$dir/overlay/e2e/"
+	done
 	e2e_write_lines "$dir/l1-before.sh" ${SCN_L1_BEFORE[@]+"${SCN_L1_BEFORE[@]}"}
 	e2e_write_lines "$dir/l1-during.sh" ${SCN_L1_DURING[@]+"${SCN_L1_DURING[@]}"}
 	e2e_write_lines "$dir/l1-after.sh" ${SCN_L1_AFTER[@]+"${SCN_L1_AFTER[@]}"}
@@ -204,12 +215,31 @@ e2e_stage() {
 	rm -rf "$dir/overlay"
 }
 
+# e2e_build_unixcat: builds (when missing or older than its source) the static
+# Unix-socket client tests/rig/unixcat.c into $RIG_CACHE and prints its path;
+# L1's busybox nc has no -U, and scenarios talk to beehive's sockets with it.
+e2e_build_unixcat() {
+	local src=$E2E_DIR/../rig/unixcat.c out=$RIG_CACHE/unixcat
+	if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
+		mkdir -p "$RIG_CACHE"
+		# shellcheck disable=SC2086
+		${CC:-gcc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+			-Wstrict-prototypes -Wmissing-prototypes -O2 -static \
+			-o "$out.tmp.$$" "$src" >&2 || rig_die "cannot build $src"
+		mv -f "$out.tmp.$$" "$out"
+	fi
+	echo "$out"
+}
+
 # e2e_rig_args VMM...: rig-run --add options for the kernel, guest image,
-# runner and each VMM's binary (with libraries and firmware) into E2E_ADDS.
+# runner, L1 tools (/rig/unixcat) and each VMM's binary (with libraries and
+# firmware) into E2E_ADDS.
 e2e_rig_args() {
-	local vmm f
+	local vmm f uc
+	uc=$(e2e_build_unixcat) || exit 125
 	E2E_ADDS=(--add "$(rig_kernel):/rig/vmlinuz"
-		--add "$("$E2E_DIR/build-guest"):/rig/guest-base.cpio")
+		--add "$("$E2E_DIR/build-guest"):/rig/guest-base.cpio"
+		--add "$uc:/rig/unixcat")
 	for vmm in "$@"; do
 		case "$vmm" in
 		qemu)
