@@ -5,6 +5,7 @@
  * cloud bzImage is loaded too when it is installed.  boot_apply() needs a
  * vCPU, so its check runs only where /dev/kvm exists.
  */
+#include <glob.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,29 @@
 #include "test.h"
 #include "vmmapi.h"
 
-#define MiB	      (1ULL << 20)
-#define DEBIAN_KERNEL "/boot/vmlinuz-6.1.0-56-cloud-amd64"
-#define DEBIAN_INITRD "/boot/initrd.img-6.1.0-56-cloud-amd64"
+#define MiB (1ULL << 20)
+/* Whichever version of Debian's cloud kernel is installed. */
+static char debian_kernel[512] = "/boot/vmlinuz-*-cloud-amd64";
+static char debian_initrd[512] = "/boot/initrd.img-*-cloud-amd64";
+#define DEBIAN_KERNEL debian_kernel
+#define DEBIAN_INITRD debian_initrd
+
+static void
+find_debian_kernel(void)
+{
+	glob_t g;
+
+	if (glob("/boot/vmlinuz-*-cloud-amd64", 0, NULL, &g) != 0)
+		return;
+	if (g.gl_pathc > 0) {
+		const char *k = g.gl_pathv[g.gl_pathc - 1];
+
+		snprintf(debian_kernel, sizeof(debian_kernel), "%s", k);
+		snprintf(debian_initrd, sizeof(debian_initrd),
+			 "/boot/initrd.img-%s", k + strlen("/boot/vmlinuz-"));
+	}
+	globfree(&g);
+}
 
 static char err[512];
 
@@ -1317,6 +1338,7 @@ test_apply(void)
 int
 main(void)
 {
+	find_debian_kernel();
 	test_multiboot_elf32();
 	test_multiboot_elf64();
 	test_multiboot_kludge();
