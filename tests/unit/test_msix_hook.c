@@ -24,6 +24,7 @@
 #include "mevent.h"
 #include "pci_emul.h"
 #include "test.h"
+#include "test_util.h"
 #include "virtio.h"
 #include "vmmapi.h"
 
@@ -207,43 +208,6 @@ rec_hook(struct pci_devinst *pi, int vector)
 
 /* ---- Bus access ---- */
 
-static uint32_t
-cfg_read(int off, int bytes)
-{
-	uint32_t a =
-	    0x80000000u | (uint32_t)SLOT << 11 | (uint32_t)(off & 0xfc);
-	uint32_t v = 0;
-
-	inout_emulate(NULL, false, 0xcf8, 4, &a);
-	inout_emulate(NULL, true, (uint16_t)(0xcfc + (off & 3)), bytes, &v);
-	return v;
-}
-
-static void
-cfg_write(int off, int bytes, uint32_t v)
-{
-	uint32_t a =
-	    0x80000000u | (uint32_t)SLOT << 11 | (uint32_t)(off & 0xfc);
-
-	inout_emulate(NULL, false, 0xcf8, 4, &a);
-	inout_emulate(NULL, false, (uint16_t)(0xcfc + (off & 3)), bytes, &v);
-}
-
-static uint64_t
-mmio_read(uint64_t gpa, int bytes)
-{
-	uint64_t v = 0;
-
-	mem_emulate(NULL, false, gpa, bytes, &v);
-	return v;
-}
-
-static void
-mmio_write(uint64_t gpa, int bytes, uint64_t v)
-{
-	mem_emulate(NULL, true, gpa, bytes, &v);
-}
-
 static int msix_cap;
 static uint64_t msix_table, msix_pba;
 
@@ -253,16 +217,19 @@ find_msix(void)
 	uint32_t pba;
 	int bar;
 
-	for (int off = (int)cfg_read(PCIR_CAP_PTR, 1); off != 0;
-	     off = (int)cfg_read(off + 1, 1))
-		if (cfg_read(off, 1) == PCIY_MSIX)
+	for (int off = (int)test_cfg_read(0, SLOT, 0, PCIR_CAP_PTR, 1);
+	     off != 0; off = (int)test_cfg_read(0, SLOT, 0, off + 1, 1))
+		if (test_cfg_read(0, SLOT, 0, off, 1) == PCIY_MSIX)
 			msix_cap = off;
-	bar = (int)(cfg_read(msix_cap + 4, 4) & PCIM_MSIX_BIR_MASK);
-	msix_table = (cfg_read(PCIR_BAR(bar), 4) & ~0xfULL) +
-		     (cfg_read(msix_cap + 4, 4) & ~7u);
-	pba = cfg_read(msix_cap + 8, 4);
-	msix_pba = (cfg_read(PCIR_BAR(pba & PCIM_MSIX_BIR_MASK), 4) & ~0xfULL) +
-		   (pba & ~7u);
+	bar = (int)(test_cfg_read(0, SLOT, 0, msix_cap + 4, 4) &
+		    PCIM_MSIX_BIR_MASK);
+	msix_table = (test_cfg_read(0, SLOT, 0, PCIR_BAR(bar), 4) & ~0xfULL) +
+		     (test_cfg_read(0, SLOT, 0, msix_cap + 4, 4) & ~7u);
+	pba = test_cfg_read(0, SLOT, 0, msix_cap + 8, 4);
+	msix_pba =
+	    (test_cfg_read(0, SLOT, 0, PCIR_BAR(pba & PCIM_MSIX_BIR_MASK), 4) &
+	     ~0xfULL) +
+	    (pba & ~7u);
 }
 
 static uint64_t
@@ -274,19 +241,19 @@ entry(int v, int field)
 static void
 msix_ctrl(uint16_t v)
 {
-	cfg_write(msix_cap + 2, 2, v);
+	test_cfg_write(0, SLOT, 0, msix_cap + 2, 2, v);
 }
 
 static void
 vec_mask(int v, bool masked)
 {
-	mmio_write(entry(v, 12), 4, masked ? 1 : 0);
+	test_mmio_write(entry(v, 12), 4, masked ? 1 : 0);
 }
 
 static bool
 pba_pending(int v)
 {
-	return (mmio_read(msix_pba, 8) >> v) & 1;
+	return (test_mmio_read(msix_pba, 8) >> v) & 1;
 }
 
 /* Waits (up to 2 s) for the mevent thread to have made cond true. */
@@ -316,23 +283,23 @@ static void
 test_hook_calls(void)
 {
 	hook_calls = 0;
-	mmio_write(entry(1, 0), 8, 0xfee00000);
+	test_mmio_write(entry(1, 0), 8, 0xfee00000);
 	CHECK(hook_calls == 1 && hook_vector == 1,
 	      "address write: hook for vector 1");
-	mmio_write(entry(1, 0), 8, 0xfee00000);
+	test_mmio_write(entry(1, 0), 8, 0xfee00000);
 	CHECK(hook_calls == 1, "identical rewrite: no hook");
-	mmio_write(entry(1, 8), 4, 0x4041);
+	test_mmio_write(entry(1, 8), 4, 0x4041);
 	CHECK(hook_calls == 2 && hook_vector == 1, "data write: hook");
-	mmio_write(entry(0, 8), 4, 0x4040);
+	test_mmio_write(entry(0, 8), 4, 0x4040);
 	CHECK(hook_calls == 3 && hook_vector == 0, "vector 0 data: hook(0)");
-	mmio_write(entry(1, 12), 4, 0xffffffff); /* still masked */
+	test_mmio_write(entry(1, 12), 4, 0xffffffff); /* still masked */
 	CHECK(hook_calls == 3,
 	      "vector control: reserved bits changed only: no hook");
 	vec_mask(1, false);
 	CHECK(hook_calls == 4 && hook_vector == 1, "unmask: hook");
 	vec_mask(0, false);
-	(void)mmio_read(entry(1, 0), 8);
-	(void)mmio_read(msix_pba, 8);
+	(void)test_mmio_read(entry(1, 0), 8);
+	(void)test_mmio_read(msix_pba, 8);
 	CHECK(hook_calls == 5, "reads (table, PBA) do not call the hook");
 	msix_ctrl(PCIM_MSIXCTRL_MSIX_ENABLE);
 	CHECK(hook_calls == 6 && hook_vector == -1,
@@ -342,7 +309,8 @@ test_hook_calls(void)
 	msix_ctrl(PCIM_MSIXCTRL_MSIX_ENABLE);
 	CHECK(hook_calls == 8 && hook_vector == -1, "function unmask: hook");
 	msix_ctrl(PCIM_MSIXCTRL_MSIX_ENABLE);
-	cfg_write(PCIR_COMMAND, 2, cfg_read(PCIR_COMMAND, 2));
+	test_cfg_write(0, SLOT, 0, PCIR_COMMAND, 2,
+		       test_cfg_read(0, SLOT, 0, PCIR_COMMAND, 2));
 	CHECK(hook_calls == 8, "unrelated config writes: no hook");
 }
 
@@ -368,8 +336,8 @@ test_routes(struct virtio_softc *vs)
 
 	/* Affinity change while live: the route follows the table. */
 	memset(oplog, 0, sizeof(oplog));
-	mmio_write(entry(1, 0), 8, 0xfee01000);
-	mmio_write(entry(1, 8), 4, 0x4051);
+	test_mmio_write(entry(1, 0), 8, 0xfee01000);
+	test_mmio_write(entry(1, 8), 4, 0x4051);
 	r = attached_to(fd);
 	CHECK(r != NULL && r->addr == 0xfee01000 && r->data == 0x4051,
 	      "address/data rewrite updates the KVM route");
@@ -380,8 +348,8 @@ test_routes(struct virtio_softc *vs)
 	vec_mask(1, true);
 	CHECK(attached_to(fd) == NULL && strcmp(oplog, "D") == 0,
 	      "masked vector: irqfd detached");
-	mmio_write(entry(1, 0), 8, 0xfee02000);
-	mmio_write(entry(1, 8), 4, 0x4061);
+	test_mmio_write(entry(1, 0), 8, 0xfee02000);
+	test_mmio_write(entry(1, 8), 4, 0x4061);
 	CHECK(strcmp(oplog, "D") == 0, "no route update while masked");
 	m = msis();
 	signal_fd(fd); /* the kernel signals while masked */
@@ -396,10 +364,10 @@ test_routes(struct virtio_softc *vs)
 
 	/* The route update fails: KVM must not keep the old message. */
 	fail_next_update = true;
-	mmio_write(entry(1, 8), 4, 0x4071);
+	test_mmio_write(entry(1, 8), 4, 0x4071);
 	CHECK(attached_to(fd) == NULL, "failed route update: irqfd detached");
 	m = msis();
-	mmio_write(entry(1, 8), 4, 0x4072);
+	test_mmio_write(entry(1, 8), 4, 0x4072);
 	CHECK(attached_to(fd) != NULL &&
 		  fake_route(FAKE_GSI_BASE)->data == 0x4072,
 	      "next write retries: route updated and attached");

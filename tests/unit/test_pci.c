@@ -136,32 +136,6 @@ PCI_EMUL_SET(ptest_fail);
 
 static struct vmctx *ctx;
 
-static uint32_t
-conf1_addr(int bus, int slot, int func, int off)
-{
-	return 0x80000000u | (uint32_t)bus << 16 | (uint32_t)slot << 11 |
-	       (uint32_t)func << 8 | (uint32_t)(off & 0xfc);
-}
-
-static uint32_t
-cfg_read(int bus, int slot, int func, int off, int bytes)
-{
-	uint32_t a = conf1_addr(bus, slot, func, off), v = 0;
-
-	inout_emulate(NULL, false, 0xcf8, 4, &a);
-	inout_emulate(NULL, true, (uint16_t)(0xcfc + (off & 3)), bytes, &v);
-	return v;
-}
-
-static void
-cfg_write(int bus, int slot, int func, int off, int bytes, uint32_t v)
-{
-	uint32_t a = conf1_addr(bus, slot, func, off);
-
-	inout_emulate(NULL, false, 0xcf8, 4, &a);
-	inout_emulate(NULL, false, (uint16_t)(0xcfc + (off & 3)), bytes, &v);
-}
-
 static uint64_t
 ecam_addr(int bus, int slot, int func, int off)
 {
@@ -227,29 +201,32 @@ static void
 test_identity(void)
 {
 	CHECK(build_standard() == 0, "init: standard machine builds");
-	CHECK_EQ_U64(cfg_read(0, 0, 0, 0, 4), 0x12751275, "hb: netapp ids");
-	CHECK_EQ_U64(cfg_read(0, 0, 0, 8, 4) >> 8, 0x060000,
+	CHECK_EQ_U64(test_cfg_read(0, 0, 0, 0, 4), 0x12751275,
+		     "hb: netapp ids");
+	CHECK_EQ_U64(test_cfg_read(0, 0, 0, 8, 4) >> 8, 0x060000,
 		     "hb: class host bridge");
-	CHECK_EQ_U64(cfg_read(0, 0, 0, PCIR_HDRTYPE, 1), 0,
+	CHECK_EQ_U64(test_cfg_read(0, 0, 0, PCIR_HDRTYPE, 1), 0,
 		     "hb: header type 0, single function");
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 0, 2), 0x8086, "lpc: vendor Intel");
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 2, 2), 0x7000, "lpc: device PIIX3");
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 8, 4) >> 8, 0x060100,
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 0, 2), 0x8086,
+		     "lpc: vendor Intel");
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 2, 2), 0x7000,
+		     "lpc: device PIIX3");
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 8, 4) >> 8, 0x060100,
 		     "lpc: class ISA bridge");
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 0x60, 4), 0x80808080,
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 0x60, 4), 0x80808080,
 		     "lpc: PIRQ routes start disabled");
-	cfg_write(0, 31, 0, 0x60, 1, 0x0b);
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 0x60, 1), 0x0b,
+	test_cfg_write(0, 31, 0, 0x60, 1, 0x0b);
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 0x60, 1), 0x0b,
 		     "lpc: PIRQ route register writable");
-	cfg_write(0, 31, 0, 0x61, 1, 0xf0);
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 0x61, 1), 0x80,
+	test_cfg_write(0, 31, 0, 0x61, 1, 0xf0);
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 0x61, 1), 0x80,
 		     "lpc: PIRQ reserved bits read-only");
-	CHECK_EQ_U64(cfg_read(0, 6, 0, 0, 4), 0x000110dd, "dummy: ids");
-	CHECK_EQ_U64(cfg_read(0, 7, 0, 0, 4), 0xffffffff,
+	CHECK_EQ_U64(test_cfg_read(0, 6, 0, 0, 4), 0x000110dd, "dummy: ids");
+	CHECK_EQ_U64(test_cfg_read(0, 7, 0, 0, 4), 0xffffffff,
 		     "empty slot reads all-ones");
-	CHECK_EQ_U64(cfg_read(1, 0, 0, 0, 4), 0xffffffff,
+	CHECK_EQ_U64(test_cfg_read(1, 0, 0, 0, 4), 0xffffffff,
 		     "unconfigured bus reads all-ones");
-	CHECK_EQ_U64(cfg_read(2, 1, 0, 0, 4), 0x10a01af4,
+	CHECK_EQ_U64(test_cfg_read(2, 1, 0, 0, 4), 0x10a01af4,
 		     "bus 2 device visible (bhyve supports buses > 0)");
 	CHECK(pci_check_models_implemented() == 0,
 	      "hostbridge, lpc and dummy count as implemented");
@@ -271,70 +248,71 @@ test_conf1_widths(void)
 	inout_emulate(NULL, true, 0xcf8, 1, &v);
 	CHECK_EQ_U64(v, 0xff, "cf8: byte access is not CONFIG_ADDRESS");
 
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 0, 1), 0x86, "cfc: byte 0");
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 1, 1), 0x80, "cfd: byte 1");
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 2, 1), 0x00, "cfe: byte 2");
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 3, 1), 0x70, "cff: byte 3");
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 2, 2), 0x7000, "cfe: word");
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 1, 2), 0xffff,
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 0, 1), 0x86, "cfc: byte 0");
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 1, 1), 0x80, "cfd: byte 1");
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 2, 1), 0x00, "cfe: byte 2");
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 3, 1), 0x70, "cff: byte 3");
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 2, 2), 0x7000, "cfe: word");
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 1, 2), 0xffff,
 		     "cfd: unaligned word reads all-ones");
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 2, 4), 0xffffffff,
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 2, 4), 0xffffffff,
 		     "cfe: unaligned dword reads all-ones");
-	cfg_write(0, 3, 0, PCIR_INTLINE - 1, 2, 0x5555);
-	CHECK_EQ_U64(cfg_read(0, 3, 0, PCIR_INTLINE, 1), 16,
+	test_cfg_write(0, 3, 0, PCIR_INTLINE - 1, 2, 0x5555);
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, PCIR_INTLINE, 1), 16,
 		     "cfd: unaligned write ignored");
 
 	/* Enable bit clear: data port floats. */
-	a = conf1_addr(0, 31, 0, 0) & ~0x80000000u;
+	a = test_conf1_addr(0, 31, 0, 0) & ~0x80000000u;
 	inout_emulate(NULL, false, 0xcf8, 4, &a);
 	v = 0;
 	inout_emulate(NULL, true, 0xcfc, 4, &v);
 	CHECK_EQ_U64(v, 0xffffffff, "disabled: read all-ones");
-	a = conf1_addr(0, 3, 0, PCIR_INTLINE) & ~0x80000000u;
+	a = test_conf1_addr(0, 3, 0, PCIR_INTLINE) & ~0x80000000u;
 	inout_emulate(NULL, false, 0xcf8, 4, &a);
 	v = 0x42;
 	inout_emulate(NULL, false, 0xcfc, 1, &v);
-	CHECK_EQ_U64(cfg_read(0, 3, 0, PCIR_INTLINE, 1), 16,
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, PCIR_INTLINE, 1), 16,
 		     "disabled: write ignored");
 }
 
 static void
 test_masks(void)
 {
-	cfg_write(0, 31, 0, 0, 4, 0);
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 0, 4), 0x70008086,
+	test_cfg_write(0, 31, 0, 0, 4, 0);
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 0, 4), 0x70008086,
 		     "vendor/device read-only");
-	cfg_write(0, 31, 0, 8, 4, 0);
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 8, 4) >> 8, 0x060100,
+	test_cfg_write(0, 31, 0, 8, 4, 0);
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 8, 4) >> 8, 0x060100,
 		     "class read-only");
-	cfg_write(0, 31, 0, PCIR_CACHELNSZ, 1, 0x10);
-	CHECK_EQ_U64(cfg_read(0, 31, 0, PCIR_CACHELNSZ, 1), 0x10,
+	test_cfg_write(0, 31, 0, PCIR_CACHELNSZ, 1, 0x10);
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, PCIR_CACHELNSZ, 1), 0x10,
 		     "cache line size writable");
-	cfg_write(0, 31, 0, PCIR_INTLINE, 1, 0x0a);
-	CHECK_EQ_U64(cfg_read(0, 31, 0, PCIR_INTLINE, 1), 0x0a,
+	test_cfg_write(0, 31, 0, PCIR_INTLINE, 1, 0x0a);
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, PCIR_INTLINE, 1), 0x0a,
 		     "interrupt line writable");
-	cfg_write(0, 31, 0, PCIR_COMMAND, 4, 0xffffffff);
-	CHECK_EQ_U64(cfg_read(0, 31, 0, PCIR_COMMAND, 2), 0x077f,
+	test_cfg_write(0, 31, 0, PCIR_COMMAND, 4, 0xffffffff);
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, PCIR_COMMAND, 2), 0x077f,
 		     "command: only defined bits writable");
-	CHECK_EQ_U64(cfg_read(0, 31, 0, PCIR_STATUS, 2), 0, "status read-only");
-	cfg_write(0, 31, 0, PCIR_COMMAND, 2, 0);
-	cfg_write(0, 31, 0, 0x80, 4, 0xdeadbeef);
-	CHECK_EQ_U64(cfg_read(0, 31, 0, 0x80, 4), 0,
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, PCIR_STATUS, 2), 0,
+		     "status read-only");
+	test_cfg_write(0, 31, 0, PCIR_COMMAND, 2, 0);
+	test_cfg_write(0, 31, 0, 0x80, 4, 0xdeadbeef);
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, 0x80, 4), 0,
 		     "device-specific space read-only by default");
-	cfg_write(0, 0, 0, PCIR_CAP_PTR, 1, 0x80);
-	CHECK_EQ_U64(cfg_read(0, 0, 0, PCIR_CAP_PTR, 1), 0x40,
+	test_cfg_write(0, 0, 0, PCIR_CAP_PTR, 1, 0x80);
+	CHECK_EQ_U64(test_cfg_read(0, 0, 0, PCIR_CAP_PTR, 1), 0x40,
 		     "capability pointer read-only");
 }
 
 static void
 test_bar_sizing(void)
 {
-	uint32_t bar0 = cfg_read(0, 3, 0, PCIR_BAR(0), 4);
-	uint32_t bar1 = cfg_read(0, 3, 0, PCIR_BAR(1), 4);
-	uint32_t bar2 = cfg_read(0, 3, 0, PCIR_BAR(2), 4);
-	uint32_t bar3 = cfg_read(0, 3, 0, PCIR_BAR(3), 4);
-	uint32_t bar4 = cfg_read(0, 3, 0, PCIR_BAR(4), 4);
-	uint32_t bar5 = cfg_read(0, 3, 0, PCIR_BAR(5), 4);
+	uint32_t bar0 = test_cfg_read(0, 3, 0, PCIR_BAR(0), 4);
+	uint32_t bar1 = test_cfg_read(0, 3, 0, PCIR_BAR(1), 4);
+	uint32_t bar2 = test_cfg_read(0, 3, 0, PCIR_BAR(2), 4);
+	uint32_t bar3 = test_cfg_read(0, 3, 0, PCIR_BAR(3), 4);
+	uint32_t bar4 = test_cfg_read(0, 3, 0, PCIR_BAR(4), 4);
+	uint32_t bar5 = test_cfg_read(0, 3, 0, PCIR_BAR(5), 4);
 	uint64_t pref = (bar4 & ~0xfULL) | (uint64_t)bar5 << 32;
 	struct pci_window io, m32, m64;
 
@@ -353,56 +331,56 @@ test_bar_sizing(void)
 	CHECK(pref >= m64.base && pref <= m64.limit &&
 		  (pref & ((256ULL << 20) - 1)) == 0,
 	      "256 MiB bar placed in 64-bit window, aligned");
-	CHECK(cfg_read(0, 3, 0, PCIR_COMMAND, 2) ==
+	CHECK(test_cfg_read(0, 3, 0, PCIR_COMMAND, 2) ==
 		  (PCIM_CMD_PORTEN | PCIM_CMD_MEMEN | PCIM_CMD_BUSMASTEREN),
 	      "decoding and bus mastering enabled at start");
 
-	cfg_write(0, 3, 0, PCIR_BAR(0), 4, 0xffffffff);
-	CHECK_EQ_U64(cfg_read(0, 3, 0, PCIR_BAR(0), 4), 0x0000ffe1,
+	test_cfg_write(0, 3, 0, PCIR_BAR(0), 4, 0xffffffff);
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, PCIR_BAR(0), 4), 0x0000ffe1,
 		     "io bar sizing: 0x20 bytes, 16-bit decode");
-	cfg_write(0, 3, 0, PCIR_BAR(1), 4, 0xffffffff);
-	CHECK_EQ_U64(cfg_read(0, 3, 0, PCIR_BAR(1), 4), 0xfffff000,
+	test_cfg_write(0, 3, 0, PCIR_BAR(1), 4, 0xffffffff);
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, PCIR_BAR(1), 4), 0xfffff000,
 		     "mem32 bar sizing: 4 KiB");
-	cfg_write(0, 3, 0, PCIR_BAR(2), 4, 0xffffffff);
-	cfg_write(0, 3, 0, PCIR_BAR(3), 4, 0xffffffff);
-	CHECK_EQ_U64(cfg_read(0, 3, 0, PCIR_BAR(2), 4), 0xffffc004,
+	test_cfg_write(0, 3, 0, PCIR_BAR(2), 4, 0xffffffff);
+	test_cfg_write(0, 3, 0, PCIR_BAR(3), 4, 0xffffffff);
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, PCIR_BAR(2), 4), 0xffffc004,
 		     "mem64 bar sizing: low dword");
-	CHECK_EQ_U64(cfg_read(0, 3, 0, PCIR_BAR(3), 4), 0xffffffff,
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, PCIR_BAR(3), 4), 0xffffffff,
 		     "mem64 bar sizing: high dword");
-	cfg_write(0, 3, 0, PCIR_BAR(4), 4, 0xffffffff);
-	cfg_write(0, 3, 0, PCIR_BAR(5), 4, 0xffffffff);
-	CHECK_EQ_U64(cfg_read(0, 3, 0, PCIR_BAR(4), 4), 0xf000000c,
+	test_cfg_write(0, 3, 0, PCIR_BAR(4), 4, 0xffffffff);
+	test_cfg_write(0, 3, 0, PCIR_BAR(5), 4, 0xffffffff);
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, PCIR_BAR(4), 4), 0xf000000c,
 		     "pref bar sizing: 256 MiB");
-	cfg_write(0, 3, 0, PCIR_BAR(0), 4, bar0);
-	cfg_write(0, 3, 0, PCIR_BAR(1), 4, bar1);
-	cfg_write(0, 3, 0, PCIR_BAR(2), 4, bar2);
-	cfg_write(0, 3, 0, PCIR_BAR(3), 4, bar3);
-	cfg_write(0, 3, 0, PCIR_BAR(4), 4, bar4);
-	cfg_write(0, 3, 0, PCIR_BAR(5), 4, bar5);
-	CHECK(cfg_read(0, 3, 0, PCIR_BAR(0), 4) == bar0 &&
-		  cfg_read(0, 3, 0, PCIR_BAR(1), 4) == bar1 &&
-		  cfg_read(0, 3, 0, PCIR_BAR(2), 4) == bar2 &&
-		  cfg_read(0, 3, 0, PCIR_BAR(3), 4) == bar3 &&
-		  cfg_read(0, 3, 0, PCIR_BAR(5), 4) == bar5,
+	test_cfg_write(0, 3, 0, PCIR_BAR(0), 4, bar0);
+	test_cfg_write(0, 3, 0, PCIR_BAR(1), 4, bar1);
+	test_cfg_write(0, 3, 0, PCIR_BAR(2), 4, bar2);
+	test_cfg_write(0, 3, 0, PCIR_BAR(3), 4, bar3);
+	test_cfg_write(0, 3, 0, PCIR_BAR(4), 4, bar4);
+	test_cfg_write(0, 3, 0, PCIR_BAR(5), 4, bar5);
+	CHECK(test_cfg_read(0, 3, 0, PCIR_BAR(0), 4) == bar0 &&
+		  test_cfg_read(0, 3, 0, PCIR_BAR(1), 4) == bar1 &&
+		  test_cfg_read(0, 3, 0, PCIR_BAR(2), 4) == bar2 &&
+		  test_cfg_read(0, 3, 0, PCIR_BAR(3), 4) == bar3 &&
+		  test_cfg_read(0, 3, 0, PCIR_BAR(5), 4) == bar5,
 	      "bars restore after sizing");
-	cfg_write(0, 3, 0, PCIR_BAR(1), 2, 0);
-	CHECK_EQ_U64(cfg_read(0, 3, 0, PCIR_BAR(1), 4), bar1,
+	test_cfg_write(0, 3, 0, PCIR_BAR(1), 2, 0);
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, PCIR_BAR(1), 4), bar1,
 		     "word write to a bar ignored");
-	cfg_write(0, 0, 0, PCIR_BAR(0), 4, 0xffffffff);
-	CHECK_EQ_U64(cfg_read(0, 0, 0, PCIR_BAR(0), 4), 0,
+	test_cfg_write(0, 0, 0, PCIR_BAR(0), 4, 0xffffffff);
+	CHECK_EQ_U64(test_cfg_read(0, 0, 0, PCIR_BAR(0), 4), 0,
 		     "unimplemented bar reads 0 after sizing");
-	cfg_write(0, 3, 0, PCIR_BIOS, 4, 0xffffffff);
-	CHECK_EQ_U64(cfg_read(0, 3, 0, PCIR_BIOS, 4), 0,
+	test_cfg_write(0, 3, 0, PCIR_BIOS, 4, 0xffffffff);
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, PCIR_BIOS, 4), 0,
 		     "no expansion ROM: register reads 0");
 }
 
 static void
 test_bar_decoding(void)
 {
-	uint32_t bar0 = cfg_read(0, 3, 0, PCIR_BAR(0), 4) & ~3u;
-	uint32_t bar1 = cfg_read(0, 3, 0, PCIR_BAR(1), 4);
-	uint64_t pref = (cfg_read(0, 3, 0, PCIR_BAR(4), 4) & ~0xfULL) |
-			(uint64_t)cfg_read(0, 3, 0, PCIR_BAR(5), 4) << 32;
+	uint32_t bar0 = test_cfg_read(0, 3, 0, PCIR_BAR(0), 4) & ~3u;
+	uint32_t bar1 = test_cfg_read(0, 3, 0, PCIR_BAR(1), 4);
+	uint64_t pref = (test_cfg_read(0, 3, 0, PCIR_BAR(4), 4) & ~0xfULL) |
+			(uint64_t)test_cfg_read(0, 3, 0, PCIR_BAR(5), 4) << 32;
 	uint32_t newaddr = bar1 + 0x100000;
 
 	bar_reads = 0;
@@ -423,73 +401,74 @@ test_bar_decoding(void)
 		     "io access straddling bar end: all-ones");
 	CHECK(bar_reads == 0, "straddling access never reaches the device");
 
-	cfg_write(0, 3, 0, PCIR_COMMAND, 2, PCIM_CMD_PORTEN);
+	test_cfg_write(0, 3, 0, PCIR_COMMAND, 2, PCIM_CMD_PORTEN);
 	bar_reads = 0;
 	CHECK_EQ_U64(test_mmio_read(bar1, 4), 0xffffffff,
 		     "memory decode off: bar unclaimed");
 	CHECK_EQ_U64(test_io_read((int)bar0, 1), 0x00, "io decode still on");
-	cfg_write(0, 3, 0, PCIR_COMMAND, 2, 0);
+	test_cfg_write(0, 3, 0, PCIR_COMMAND, 2, 0);
 	CHECK_EQ_U64(test_io_read((int)bar0, 1), 0xff, "io decode off");
 	CHECK(bar_reads == 1, "disabled bars do not reach the device");
-	cfg_write(0, 3, 0, PCIR_BAR(1), 4, newaddr);
-	cfg_write(0, 3, 0, PCIR_COMMAND, 2, PCIM_CMD_MEMEN | PCIM_CMD_PORTEN);
+	test_cfg_write(0, 3, 0, PCIR_BAR(1), 4, newaddr);
+	test_cfg_write(0, 3, 0, PCIR_COMMAND, 2,
+		       PCIM_CMD_MEMEN | PCIM_CMD_PORTEN);
 	CHECK_EQ_U64(test_mmio_read(newaddr + 8, 4), 0x1008,
 		     "moved while disabled: decodes at the new address");
 	CHECK_EQ_U64(test_mmio_read(bar1 + 8, 4), 0xffffffff,
 		     "old address released");
-	cfg_write(0, 3, 0, PCIR_BAR(1), 4, bar1);
+	test_cfg_write(0, 3, 0, PCIR_BAR(1), 4, bar1);
 	CHECK_EQ_U64(test_mmio_read(bar1 + 8, 4), 0x1008,
 		     "moved while enabled: decodes at once");
 	CHECK_EQ_U64(test_mmio_read(newaddr + 8, 4), 0xffffffff,
 		     "moved while enabled: old address released");
 	/* Onto the ECAM window: the window keeps it, the BAR decodes nothing.
 	 */
-	cfg_write(0, 3, 0, PCIR_BAR(1), 4, (uint32_t)PCI_EMUL_ECFG_BASE);
+	test_cfg_write(0, 3, 0, PCIR_BAR(1), 4, (uint32_t)PCI_EMUL_ECFG_BASE);
 	CHECK_EQ_U64(test_mmio_read(PCI_EMUL_ECFG_BASE, 4), 0x12751275,
 		     "bar over ECAM: ECAM still answers");
-	cfg_write(0, 3, 0, PCIR_BAR(1), 4, bar1);
+	test_cfg_write(0, 3, 0, PCIR_BAR(1), 4, bar1);
 	CHECK_EQ_U64(test_mmio_read(bar1 + 8, 4), 0x1008,
 		     "bar back from conflict decodes again");
-	cfg_write(0, 3, 0, PCIR_COMMAND, 2,
-		  PCIM_CMD_MEMEN | PCIM_CMD_PORTEN | PCIM_CMD_BUSMASTEREN);
+	test_cfg_write(0, 3, 0, PCIR_COMMAND, 2,
+		       PCIM_CMD_MEMEN | PCIM_CMD_PORTEN | PCIM_CMD_BUSMASTEREN);
 }
 
 static void
 test_capabilities(void)
 {
-	int off = (int)cfg_read(0, 3, 0, PCIR_CAP_PTR, 1);
+	int off = (int)test_cfg_read(0, 3, 0, PCIR_CAP_PTR, 1);
 	uint8_t ids[8];
 	int n = 0;
 
-	CHECK(cfg_read(0, 3, 0, PCIR_STATUS, 2) & PCIM_STATUS_CAPPRESENT,
+	CHECK(test_cfg_read(0, 3, 0, PCIR_STATUS, 2) & PCIM_STATUS_CAPPRESENT,
 	      "status: capability list bit");
 	while (off != 0 && n < 8) {
-		ids[n++] = (uint8_t)cfg_read(0, 3, 0, off, 1);
-		off = (int)cfg_read(0, 3, 0, off + 1, 1);
+		ids[n++] = (uint8_t)test_cfg_read(0, 3, 0, off, 1);
+		off = (int)test_cfg_read(0, 3, 0, off + 1, 1);
 	}
 	CHECK(n == 2 && ids[0] == PCIY_MSI && ids[1] == PCIY_EXPRESS,
 	      "capability walk: MSI then PCIe, terminated");
-	CHECK_EQ_U64(cfg_read(0, 3, 0, 0x40, 1), PCIY_MSI,
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, 0x40, 1), PCIY_MSI,
 		     "first capability at 0x40");
 	off =
 	    pci_emul_find_capability(pci_emul_find_dev(0, 3, 0), PCIY_EXPRESS);
-	CHECK_EQ_U64((cfg_read(0, 3, 0, off + 2, 2) >> 4) & 0xf,
+	CHECK_EQ_U64((test_cfg_read(0, 3, 0, off + 2, 2) >> 4) & 0xf,
 		     PCIEM_TYPE_ROOT_INT_EP,
 		     "bus-0 endpoint is root-complex integrated");
-	off = (int)cfg_read(0, 0, 0, PCIR_CAP_PTR, 1);
-	CHECK(cfg_read(0, 0, 0, off, 1) == PCIY_EXPRESS &&
-		  ((cfg_read(0, 0, 0, off + 2, 2) >> 4) & 0xf) ==
+	off = (int)test_cfg_read(0, 0, 0, PCIR_CAP_PTR, 1);
+	CHECK(test_cfg_read(0, 0, 0, off, 1) == PCIY_EXPRESS &&
+		  ((test_cfg_read(0, 0, 0, off + 2, 2) >> 4) & 0xf) ==
 		      PCIEM_TYPE_ROOT_PORT,
 	      "host bridge: PCIe root port capability (bhyve)");
 	{
-		uint32_t idnext = cfg_read(0, 3, 0, 0x40, 2);
+		uint32_t idnext = test_cfg_read(0, 3, 0, 0x40, 2);
 
-		cfg_write(0, 3, 0, 0x40, 4, 0xffffffff);
+		test_cfg_write(0, 3, 0, 0x40, 4, 0xffffffff);
 		CHECK_EQ_U64(
-		    cfg_read(0, 3, 0, 0x40, 2), idnext,
+		    test_cfg_read(0, 3, 0, 0x40, 2), idnext,
 		    "capability id/next read-only under a dword write");
 	}
-	cfg_write(0, 3, 0, 0x42, 2, 0);
+	test_cfg_write(0, 3, 0, 0x42, 2, 0);
 }
 
 static void
@@ -497,20 +476,20 @@ test_msi(void)
 {
 	struct pci_devinst *pi = pci_emul_find_dev(0, 3, 0);
 	int cap = pi->pi_msi.capoff;
-	uint16_t ctrl = (uint16_t)cfg_read(0, 3, 0, cap + 2, 2);
+	uint16_t ctrl = (uint16_t)test_cfg_read(0, 3, 0, cap + 2, 2);
 
 	CHECK_EQ_U64(ctrl, PCIM_MSICTRL_64BIT | (2 << 1),
 		     "msi ctrl: 64-bit, 4 messages capable, disabled");
 	msi_count = 0;
 	pci_generate_msi(pi, 0);
 	CHECK(msi_count == 0, "msi disabled: nothing sent");
-	cfg_write(0, 3, 0, cap + 4, 4, 0xfee01003);
-	cfg_write(0, 3, 0, cap + 8, 4, 0x1);
-	cfg_write(0, 3, 0, cap + 12, 2, 0x4150);
-	CHECK_EQ_U64(cfg_read(0, 3, 0, cap + 4, 4), 0xfee01000,
+	test_cfg_write(0, 3, 0, cap + 4, 4, 0xfee01003);
+	test_cfg_write(0, 3, 0, cap + 8, 4, 0x1);
+	test_cfg_write(0, 3, 0, cap + 12, 2, 0x4150);
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, cap + 4, 4), 0xfee01000,
 		     "msi address low bits 1:0 read-only");
-	cfg_write(0, 3, 0, cap + 2, 2, 0xffff);
-	CHECK_EQ_U64(cfg_read(0, 3, 0, cap + 2, 2),
+	test_cfg_write(0, 3, 0, cap + 2, 2, 0xffff);
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, cap + 2, 2),
 		     PCIM_MSICTRL_64BIT | (2 << 1) | 0x70 | 1,
 		     "msi ctrl: only MME and enable writable");
 	CHECK(pci_msi_enabled(pi) && pci_msi_maxmsgnum(pi) == 4,
@@ -521,7 +500,7 @@ test_msi(void)
 	      "msi 3: 64-bit address, data | 3");
 	pci_generate_msi(pi, 4);
 	CHECK(msi_count == 1, "msi beyond enabled count dropped");
-	cfg_write(0, 3, 0, cap + 2, 2, 0x11); /* MME 2 messages */
+	test_cfg_write(0, 3, 0, cap + 2, 2, 0x11); /* MME 2 messages */
 	pci_generate_msi(pi, 2);
 	CHECK(msi_count == 1 && pci_msi_maxmsgnum(pi) == 2,
 	      "msi with MME=1: index 2 dropped");
@@ -530,7 +509,7 @@ test_msi(void)
 	intx_count = 0;
 	pci_lintr_assert(pi);
 	CHECK(intx_count == 0, "intx pending while MSI enabled");
-	cfg_write(0, 3, 0, cap + 2, 2, 0);
+	test_cfg_write(0, 3, 0, cap + 2, 2, 0);
 	CHECK(intx_count == 1 && intx_level &&
 		  intx_irq == pi->pi_lintr.ioapic_irq,
 	      "msi off: pending intx delivered");
@@ -542,19 +521,21 @@ static void
 test_msix(void)
 {
 	struct pci_devinst *pi = pci_emul_find_dev(0, 5, 0);
-	int cap = (int)cfg_read(0, 5, 0, PCIR_CAP_PTR, 1);
-	uint64_t bar = cfg_read(0, 5, 0, PCIR_BAR(0), 4) & ~0xfULL;
+	int cap = (int)test_cfg_read(0, 5, 0, PCIR_CAP_PTR, 1);
+	uint64_t bar = test_cfg_read(0, 5, 0, PCIR_BAR(0), 4) & ~0xfULL;
 	uint64_t e1 = bar + 16, pba = bar + 0x1000;
 
-	CHECK_EQ_U64(cfg_read(0, 5, 0, cap, 1), PCIY_MSIX, "msix cap id");
-	CHECK_EQ_U64(cfg_read(0, 5, 0, cap + 2, 2), 2, "msix table size 3");
-	CHECK_EQ_U64(cfg_read(0, 5, 0, cap + 4, 4), 0, "table: BIR 0 off 0");
-	CHECK_EQ_U64(cfg_read(0, 5, 0, cap + 8, 4), 0x1000,
+	CHECK_EQ_U64(test_cfg_read(0, 5, 0, cap, 1), PCIY_MSIX, "msix cap id");
+	CHECK_EQ_U64(test_cfg_read(0, 5, 0, cap + 2, 2), 2,
+		     "msix table size 3");
+	CHECK_EQ_U64(test_cfg_read(0, 5, 0, cap + 4, 4), 0,
+		     "table: BIR 0 off 0");
+	CHECK_EQ_U64(test_cfg_read(0, 5, 0, cap + 8, 4), 0x1000,
 		     "PBA: BIR 0 at 4 KiB");
-	cfg_write(0, 5, 0, PCIR_BAR(0), 4, 0xffffffff);
-	CHECK_EQ_U64(cfg_read(0, 5, 0, PCIR_BAR(0), 4), 0xffffe000,
+	test_cfg_write(0, 5, 0, PCIR_BAR(0), 4, 0xffffffff);
+	CHECK_EQ_U64(test_cfg_read(0, 5, 0, PCIR_BAR(0), 4), 0xffffe000,
 		     "msix bar holds table page + PBA: 8 KiB");
-	cfg_write(0, 5, 0, PCIR_BAR(0), 4, (uint32_t)bar);
+	test_cfg_write(0, 5, 0, PCIR_BAR(0), 4, (uint32_t)bar);
 	CHECK_EQ_U64(test_mmio_read(e1 + 12, 4), 1, "vectors start masked");
 	test_mmio_write(e1, 4, 0xfee00000);
 	test_mmio_write(e1 + 4, 4, 0);
@@ -567,10 +548,10 @@ test_msix(void)
 	pci_generate_msix(pi, 1);
 	CHECK(msi_count == 0, "msix disabled: nothing sent, nothing pending");
 	CHECK_EQ_U64(test_mmio_read(pba, 8), 0, "PBA clear while disabled");
-	cfg_write(0, 5, 0, cap + 2, 2, 0xffff);
-	CHECK_EQ_U64(cfg_read(0, 5, 0, cap + 2, 2), 0xc002,
+	test_cfg_write(0, 5, 0, cap + 2, 2, 0xffff);
+	CHECK_EQ_U64(test_cfg_read(0, 5, 0, cap + 2, 2), 0xc002,
 		     "msix ctrl: enable and function mask writable only");
-	cfg_write(0, 5, 0, cap + 2, 2, PCIM_MSIXCTRL_MSIX_ENABLE);
+	test_cfg_write(0, 5, 0, cap + 2, 2, PCIM_MSIXCTRL_MSIX_ENABLE);
 	CHECK(pci_msix_enabled(pi), "msix enabled");
 	pci_generate_msix(pi, 1);
 	CHECK(msi_count == 0, "masked vector: not sent");
@@ -587,12 +568,12 @@ test_msix(void)
 	CHECK(msi_count == 2, "unmasked vector: sent at once");
 	pci_generate_msix(pi, 3);
 	CHECK(msi_count == 2, "vector beyond the table ignored");
-	cfg_write(0, 5, 0, cap + 2, 2,
-		  PCIM_MSIXCTRL_MSIX_ENABLE | PCIM_MSIXCTRL_FUNCTION_MASK);
+	test_cfg_write(0, 5, 0, cap + 2, 2,
+		       PCIM_MSIXCTRL_MSIX_ENABLE | PCIM_MSIXCTRL_FUNCTION_MASK);
 	pci_generate_msix(pi, 1);
 	CHECK(msi_count == 2, "function mask: not sent");
 	CHECK_EQ_U64(test_mmio_read(pba, 4), 2, "function mask: pending");
-	cfg_write(0, 5, 0, cap + 2, 2, PCIM_MSIXCTRL_MSIX_ENABLE);
+	test_cfg_write(0, 5, 0, cap + 2, 2, PCIM_MSIXCTRL_MSIX_ENABLE);
 	CHECK(msi_count == 3, "function unmask delivers pending");
 	bar_reads = 0;
 	test_mmio_read(bar + 0x1800, 4);
@@ -600,7 +581,7 @@ test_msix(void)
 	intx_count = 0;
 	pci_lintr_assert(pi);
 	CHECK(intx_count == 0, "intx masked while MSI-X enabled");
-	cfg_write(0, 5, 0, cap + 2, 2, 0);
+	test_cfg_write(0, 5, 0, cap + 2, 2, 0);
 	CHECK(intx_count == 1 && intx_level, "msix off: intx delivered");
 	pci_lintr_deassert(pi);
 }
@@ -613,11 +594,13 @@ test_intx(void)
 	struct pci_devinst *f1 = pci_emul_find_dev(0, 3, 1);
 	int n = pci_emul_get_intx_routes(r, 8);
 
-	CHECK_EQ_U64(cfg_read(0, 3, 0, PCIR_INTPIN, 1), 1, "0:3.0 on INTA");
-	CHECK_EQ_U64(cfg_read(0, 3, 1, PCIR_INTPIN, 1), 2,
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, PCIR_INTPIN, 1), 1,
+		     "0:3.0 on INTA");
+	CHECK_EQ_U64(test_cfg_read(0, 3, 1, PCIR_INTPIN, 1), 2,
 		     "0:3.1 on INTB (functions spread)");
-	CHECK_EQ_U64(cfg_read(0, 31, 0, PCIR_INTPIN, 1), 0, "lpc: no INTx");
-	CHECK_EQ_U64(cfg_read(0, 0, 0, PCIR_INTLINE, 1), 0xff,
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, PCIR_INTPIN, 1), 0,
+		     "lpc: no INTx");
+	CHECK_EQ_U64(test_cfg_read(0, 0, 0, PCIR_INTLINE, 1), 0xff,
 		     "no INTx: line 0xff");
 	CHECK_EQ_U64(n, 4, "four (bus, slot, pin) routes");
 	CHECK(r[0].bus == 0 && r[0].slot == 3 && r[0].pin == 1 &&
@@ -630,7 +613,7 @@ test_intx(void)
 	CHECK(r[3].bus == 2 && r[3].slot == 1 && r[3].ioapic_irq == 19,
 	      "route 3: 2:1 INTA -> IOAPIC 19");
 	CHECK(pci_emul_get_intx_routes(NULL, 0) == 4, "route count only");
-	CHECK_EQ_U64(cfg_read(0, 3, 1, PCIR_INTLINE, 1), 17,
+	CHECK_EQ_U64(test_cfg_read(0, 3, 1, PCIR_INTLINE, 1), 17,
 		     "interrupt line holds the IOAPIC pin");
 	CHECK(f0->pi_lintr.ioapic_irq == 16 && f1->pi_lintr.ioapic_irq == 17,
 	      "devinst knows its pin");
@@ -640,10 +623,11 @@ test_intx(void)
 	pci_lintr_assert(f1);
 	CHECK(intx_count == 1 && intx_irq == 17 && intx_level,
 	      "assert is level: once");
-	cfg_write(0, 3, 1, PCIR_COMMAND, 2,
-		  PCIM_CMD_MEMEN | PCIM_CMD_PORTEN | PCIM_CMD_INTxDIS);
+	test_cfg_write(0, 3, 1, PCIR_COMMAND, 2,
+		       PCIM_CMD_MEMEN | PCIM_CMD_PORTEN | PCIM_CMD_INTxDIS);
 	CHECK(intx_count == 2 && !intx_level, "INTxDIS drops the line");
-	cfg_write(0, 3, 1, PCIR_COMMAND, 2, PCIM_CMD_MEMEN | PCIM_CMD_PORTEN);
+	test_cfg_write(0, 3, 1, PCIR_COMMAND, 2,
+		       PCIM_CMD_MEMEN | PCIM_CMD_PORTEN);
 	CHECK(intx_count == 3 && intx_level, "INTxDIS clear: line back up");
 	pci_lintr_deassert(f1);
 	CHECK(intx_count == 4 && !intx_level, "deassert");
@@ -664,19 +648,19 @@ test_intx(void)
 static void
 test_multifunction_and_ecam(void)
 {
-	CHECK_EQ_U64(cfg_read(0, 3, 0, PCIR_HDRTYPE, 1), 0x80,
+	CHECK_EQ_U64(test_cfg_read(0, 3, 0, PCIR_HDRTYPE, 1), 0x80,
 		     "multi-function: bit 7 on function 0");
-	CHECK_EQ_U64(cfg_read(0, 3, 1, 0x0c, 4) >> 16 & 0xff, 0x80,
+	CHECK_EQ_U64(test_cfg_read(0, 3, 1, 0x0c, 4) >> 16 & 0xff, 0x80,
 		     "multi-function: bit 7 in a dword read of function 1");
-	CHECK_EQ_U64(cfg_read(0, 5, 0, PCIR_HDRTYPE, 1), 0,
+	CHECK_EQ_U64(test_cfg_read(0, 5, 0, PCIR_HDRTYPE, 1), 0,
 		     "single function: bit 7 clear");
 
 	CHECK_EQ_U64(ecam_read(0, 31, 0, 0, 4), 0x70008086, "ecam: dword");
 	CHECK_EQ_U64(ecam_read(0, 31, 0, 2, 2), 0x7000, "ecam: word");
 	CHECK_EQ_U64(ecam_read(0, 31, 0, 0xb, 1), 0x06, "ecam: byte");
 	CHECK_EQ_U64(ecam_read(0, 31, 0, 0, 8),
-		     0x0000000070008086ULL | (uint64_t)cfg_read(0, 31, 0, 4, 4)
-						 << 32,
+		     0x0000000070008086ULL |
+			 (uint64_t)test_cfg_read(0, 31, 0, 4, 4) << 32,
 		     "ecam: qword");
 	CHECK_EQ_U64(ecam_read(0, 31, 0, 1, 2), 0xffff,
 		     "ecam: unaligned reads all-ones");
@@ -692,7 +676,7 @@ test_multifunction_and_ecam(void)
 		     "ecam: last function of bus 255");
 	CHECK_EQ_U64(ecam_read(2, 1, 0, 0, 4), 0x10a01af4, "ecam: bus 2");
 	ecam_write(0, 31, 0, PCIR_INTLINE, 1, 0x07);
-	CHECK_EQ_U64(cfg_read(0, 31, 0, PCIR_INTLINE, 1), 0x07,
+	CHECK_EQ_U64(test_cfg_read(0, 31, 0, PCIR_INTLINE, 1), 0x07,
 		     "ecam write visible through cf8");
 	ecam_write(0, 31, 0, 0x200, 4, 0x12345678);
 	CHECK_EQ_U64(ecam_read(0, 31, 0, 0x200, 4), 0,
@@ -758,23 +742,23 @@ test_hostbridge_models(void)
 
 	CHECK(build_one("hostbridge", "pci.0.0.0.model", "q35", NULL, NULL) ==
 		      0 &&
-		  cfg_read(0, 0, 0, 0, 4) == 0x29b08086,
+		  test_cfg_read(0, 0, 0, 0, 4) == 0x29b08086,
 	      "model=q35");
 	CHECK(build_one("hostbridge", "pci.0.0.0.model", "i440fx", NULL,
 			NULL) == 0 &&
-		  cfg_read(0, 0, 0, 0, 4) == 0x12378086,
+		  test_cfg_read(0, 0, 0, 0, 4) == 0x12378086,
 	      "model=i440fx");
 	CHECK(build_one("hostbridge", "pci.0.0.0.model", "amd", NULL, NULL) ==
 		      0 &&
-		  cfg_read(0, 0, 0, 0, 4) == 0x74321022,
+		  test_cfg_read(0, 0, 0, 0, 4) == 0x74321022,
 	      "model=amd");
 	CHECK(build_one("hostbridge", "pci.0.0.0.model", "netapp", NULL,
 			NULL) == 0 &&
-		  cfg_read(0, 0, 0, 0, 4) == 0x12751275,
+		  test_cfg_read(0, 0, 0, 0, 4) == 0x12751275,
 	      "model=netapp");
 	CHECK(build_one("hostbridge", "pci.0.0.0.vendor", "0x1234",
 			"pci.0.0.0.devid", "4660") == 0 &&
-		  cfg_read(0, 0, 0, 0, 4) == 0x12341234,
+		  test_cfg_read(0, 0, 0, 0, 4) == 0x12341234,
 	      "vendor= and devid= (any base)");
 	CHECK(build_one("hostbridge", "pci.0.0.0.model", "bogus", NULL, NULL) !=
 		  0,
@@ -791,7 +775,7 @@ test_hostbridge_models(void)
 	CHECK(build_one("hostbridge", "pci.0.0.0.vendor", "12x",
 			"pci.0.0.0.devid", "1") != 0,
 	      "malformed vendor refused");
-	CHECK_EQ_U64(cfg_read(0, 0, 0, 0, 4), 0xffffffff,
+	CHECK_EQ_U64(test_cfg_read(0, 0, 0, 0, 4), 0xffffffff,
 		     "failed init leaves no device");
 
 	reset_world();
@@ -799,7 +783,7 @@ test_hostbridge_models(void)
 	      "-s 0,amd_hostbridge parses");
 	CHECK_STR(get_config_value("pci.0.0.0.device"), "hostbridge",
 		  "amd_hostbridge is written as hostbridge");
-	CHECK(init_pci(ctx) == 0 && cfg_read(0, 0, 0, 0, 4) == 0x74321022,
+	CHECK(init_pci(ctx) == 0 && test_cfg_read(0, 0, 0, 0, 4) == 0x74321022,
 	      "amd_hostbridge: AMD ids via pcireg");
 	CHECK(pci_check_models_implemented() == 0,
 	      "amd_hostbridge implemented");
@@ -818,7 +802,7 @@ test_hostbridge_models(void)
 	reset_world();
 	set_dev("0.31.0", "lpc");
 	set_config_value("pci.0.31.0.pcireg.device", "7110");
-	CHECK(init_pci(ctx) == 0 && cfg_read(0, 31, 0, 0, 4) == 0x71108086,
+	CHECK(init_pci(ctx) == 0 && test_cfg_read(0, 31, 0, 0, 4) == 0x71108086,
 	      "lpc pcireg.device override");
 }
 
@@ -841,10 +825,10 @@ test_slots(void)
 	CHECK(pci_legacy_parse_slot("1:2:3,dummy", err, sizeof(err)) == 0,
 	      "-s bus:slot:func");
 	CHECK(init_pci(ctx) == 0, "tree with bus 1 builds");
-	CHECK(cfg_read(0, 3, 0, PCIR_HDRTYPE, 1) == 0x80 &&
-		  cfg_read(0, 3, 1, 0, 2) == 0x8086,
+	CHECK(test_cfg_read(0, 3, 0, PCIR_HDRTYPE, 1) == 0x80 &&
+		  test_cfg_read(0, 3, 1, 0, 2) == 0x8086,
 	      "functions 0 and 1 of slot 3");
-	CHECK_EQ_U64(cfg_read(1, 2, 3, 0, 4), 0x000110dd,
+	CHECK_EQ_U64(test_cfg_read(1, 2, 3, 0, 4), 0x000110dd,
 		     "dummy at 1:2.3 honoured");
 
 	reset_world();
@@ -866,17 +850,18 @@ test_enable_bars_off(void)
 	set_dev("0.6.0", "dummy");
 	set_config_value("pci.enable_bars", "false");
 	CHECK(init_pci(ctx) == 0, "pci.enable_bars=false builds");
-	CHECK_EQ_U64(cfg_read(0, 6, 0, PCIR_COMMAND, 2), 0,
+	CHECK_EQ_U64(test_cfg_read(0, 6, 0, PCIR_COMMAND, 2), 0,
 		     "pci.enable_bars=false: decoding left to firmware");
-	CHECK((cfg_read(0, 6, 0, PCIR_BAR(1), 4) & 0xfff) == 0 &&
-		  cfg_read(0, 6, 0, PCIR_BAR(1), 4) != 0,
+	CHECK((test_cfg_read(0, 6, 0, PCIR_BAR(1), 4) & 0xfff) == 0 &&
+		  test_cfg_read(0, 6, 0, PCIR_BAR(1), 4) != 0,
 	      "bars still assigned");
-	CHECK_EQ_U64(test_mmio_read(cfg_read(0, 6, 0, PCIR_BAR(1), 4), 4),
+	CHECK_EQ_U64(test_mmio_read(test_cfg_read(0, 6, 0, PCIR_BAR(1), 4), 4),
 		     0xffffffff, "not decoding until the guest enables it");
-	cfg_write(0, 6, 0, PCIR_COMMAND, 2, PCIM_CMD_MEMEN);
-	test_mmio_write(cfg_read(0, 6, 0, PCIR_BAR(1), 4) + 8, 4, 0xabcd);
-	CHECK_EQ_U64(test_mmio_read(cfg_read(0, 6, 0, PCIR_BAR(1), 4) + 8, 4),
-		     0xabcd, "dummy memory bar stores data once enabled");
+	test_cfg_write(0, 6, 0, PCIR_COMMAND, 2, PCIM_CMD_MEMEN);
+	test_mmio_write(test_cfg_read(0, 6, 0, PCIR_BAR(1), 4) + 8, 4, 0xabcd);
+	CHECK_EQ_U64(
+	    test_mmio_read(test_cfg_read(0, 6, 0, PCIR_BAR(1), 4) + 8, 4),
+	    0xabcd, "dummy memory bar stores data once enabled");
 }
 
 static void

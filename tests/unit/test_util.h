@@ -122,6 +122,28 @@ test_io_write(int port, int bytes, uint32_t v)
 	inout_emulate(NULL, false, (uint16_t)port, bytes, &v);
 }
 
+/* PCI configuration mechanism #1 (0xcf8/0xcfc), any width. */
+static inline uint32_t
+test_conf1_addr(int bus, int slot, int func, int off)
+{
+	return 0x80000000u | (uint32_t)bus << 16 | (uint32_t)slot << 11 |
+	       (uint32_t)func << 8 | (uint32_t)(off & 0xfc);
+}
+
+static inline uint32_t
+test_cfg_read(int bus, int slot, int func, int off, int bytes)
+{
+	test_io_write(0xcf8, 4, test_conf1_addr(bus, slot, func, off));
+	return test_io_read(0xcfc + (off & 3), bytes);
+}
+
+static inline void
+test_cfg_write(int bus, int slot, int func, int off, int bytes, uint32_t v)
+{
+	test_io_write(0xcf8, 4, test_conf1_addr(bus, slot, func, off));
+	test_io_write(0xcfc + (off & 3), bytes, v);
+}
+
 /* ---- platform devices ---- */
 
 SET_DECLARE(platform_devs, struct platform_dev);

@@ -25,6 +25,7 @@
 #include "pci_emul.h"
 #include "pci_legacy.h"
 #include "test.h"
+#include "test_util.h"
 #include "virtio.h"
 #include "vmmapi.h"
 
@@ -58,43 +59,6 @@ static const struct pci_intr_ops cap_ops = {cap_msi, cap_intx};
 /* ---- Bus access ---- */
 
 static uint32_t
-cfg_read(int slot, int off, int bytes)
-{
-	uint32_t a =
-	    0x80000000u | (uint32_t)slot << 11 | (uint32_t)(off & 0xfc);
-	uint32_t v = 0;
-
-	inout_emulate(NULL, false, 0xcf8, 4, &a);
-	inout_emulate(NULL, true, (uint16_t)(0xcfc + (off & 3)), bytes, &v);
-	return v;
-}
-
-static void
-cfg_write(int slot, int off, int bytes, uint32_t v)
-{
-	uint32_t a =
-	    0x80000000u | (uint32_t)slot << 11 | (uint32_t)(off & 0xfc);
-
-	inout_emulate(NULL, false, 0xcf8, 4, &a);
-	inout_emulate(NULL, false, (uint16_t)(0xcfc + (off & 3)), bytes, &v);
-}
-
-static uint64_t
-mmio_read(uint64_t gpa, int bytes)
-{
-	uint64_t v = 0;
-
-	mem_emulate(NULL, false, gpa, bytes, &v);
-	return v;
-}
-
-static void
-mmio_write(uint64_t gpa, int bytes, uint64_t v)
-{
-	mem_emulate(NULL, true, gpa, bytes, &v);
-}
-
-static uint32_t
 io_read(int port, int bytes)
 {
 	uint32_t v = 0;
@@ -124,16 +88,16 @@ vdev_probe(struct vdev *d, int slot)
 {
 	memset(d, 0, sizeof(*d));
 	d->slot = slot;
-	d->bar4 = (cfg_read(slot, PCIR_BAR(4), 4) & ~0xfULL) |
-		  (uint64_t)cfg_read(slot, PCIR_BAR(5), 4) << 32;
-	d->msix = cfg_read(slot, PCIR_BAR(1), 4) & ~0xfULL;
-	d->io = (int)(cfg_read(slot, PCIR_BAR(0), 4) & ~3u);
-	for (int off = cfg_read(slot, PCIR_CAP_PTR, 1); off != 0;
-	     off = cfg_read(slot, off + 1, 1)) {
-		int type = cfg_read(slot, off + 3, 1);
+	d->bar4 = (test_cfg_read(0, slot, 0, PCIR_BAR(4), 4) & ~0xfULL) |
+		  (uint64_t)test_cfg_read(0, slot, 0, PCIR_BAR(5), 4) << 32;
+	d->msix = test_cfg_read(0, slot, 0, PCIR_BAR(1), 4) & ~0xfULL;
+	d->io = (int)(test_cfg_read(0, slot, 0, PCIR_BAR(0), 4) & ~3u);
+	for (int off = test_cfg_read(0, slot, 0, PCIR_CAP_PTR, 1); off != 0;
+	     off = test_cfg_read(0, slot, 0, off + 1, 1)) {
+		int type = test_cfg_read(0, slot, 0, off + 3, 1);
 
-		if (cfg_read(slot, off, 1) == PCIY_VENDOR && type >= 1 &&
-		    type <= 5)
+		if (test_cfg_read(0, slot, 0, off, 1) == PCIY_VENDOR &&
+		    type >= 1 && type <= 5)
 			d->cap[type] = off;
 	}
 }
@@ -206,37 +170,37 @@ gq_used(const struct gq *g)
 static void
 modern_queue(struct vdev *d, int q, struct gq *g, uint16_t vector)
 {
-	mmio_write(COMMON(d, 0x16), 2, (uint64_t)q);
-	mmio_write(COMMON(d, 0x18), 2, g->size);
-	mmio_write(COMMON(d, 0x1a), 2, vector);
+	test_mmio_write(COMMON(d, 0x16), 2, (uint64_t)q);
+	test_mmio_write(COMMON(d, 0x18), 2, g->size);
+	test_mmio_write(COMMON(d, 0x1a), 2, vector);
 	/* 64-bit fields as two 32-bit halves, as Linux does. */
-	mmio_write(COMMON(d, 0x20), 4, (uint32_t)g->base);
-	mmio_write(COMMON(d, 0x24), 4, g->base >> 32);
-	mmio_write(COMMON(d, 0x28), 4, (uint32_t)(g->base + 0x1000));
-	mmio_write(COMMON(d, 0x2c), 4, 0);
-	mmio_write(COMMON(d, 0x30), 8, g->base + 0x2000);
-	mmio_write(COMMON(d, 0x1c), 2, 1);
+	test_mmio_write(COMMON(d, 0x20), 4, (uint32_t)g->base);
+	test_mmio_write(COMMON(d, 0x24), 4, g->base >> 32);
+	test_mmio_write(COMMON(d, 0x28), 4, (uint32_t)(g->base + 0x1000));
+	test_mmio_write(COMMON(d, 0x2c), 4, 0);
+	test_mmio_write(COMMON(d, 0x30), 8, g->base + 0x2000);
+	test_mmio_write(COMMON(d, 0x1c), 2, 1);
 }
 
 static void
 notify(struct vdev *d, int q)
 {
-	mmio_write(d->bar4 + 0x3000 + 4 * (uint64_t)q, 2, (uint64_t)q);
+	test_mmio_write(d->bar4 + 0x3000 + 4 * (uint64_t)q, 2, (uint64_t)q);
 }
 
 /* 3.1.1: reset, ACK, DRIVER, features, FEATURES_OK; true if accepted. */
 static bool
 modern_negotiate(struct vdev *d, uint64_t features)
 {
-	mmio_write(COMMON(d, 0x14), 1, 0);
-	mmio_write(COMMON(d, 0x14), 1, 1);
-	mmio_write(COMMON(d, 0x14), 1, 3);
-	mmio_write(COMMON(d, 0x08), 4, 0);
-	mmio_write(COMMON(d, 0x0c), 4, (uint32_t)features);
-	mmio_write(COMMON(d, 0x08), 4, 1);
-	mmio_write(COMMON(d, 0x0c), 4, features >> 32);
-	mmio_write(COMMON(d, 0x14), 1, 0xb);
-	return (mmio_read(COMMON(d, 0x14), 1) & 0x8) != 0;
+	test_mmio_write(COMMON(d, 0x14), 1, 0);
+	test_mmio_write(COMMON(d, 0x14), 1, 1);
+	test_mmio_write(COMMON(d, 0x14), 1, 3);
+	test_mmio_write(COMMON(d, 0x08), 4, 0);
+	test_mmio_write(COMMON(d, 0x0c), 4, (uint32_t)features);
+	test_mmio_write(COMMON(d, 0x08), 4, 1);
+	test_mmio_write(COMMON(d, 0x0c), 4, features >> 32);
+	test_mmio_write(COMMON(d, 0x14), 1, 0xb);
+	return (test_mmio_read(COMMON(d, 0x14), 1) & 0x8) != 0;
 }
 
 static uint64_t
@@ -244,10 +208,10 @@ device_features(struct vdev *d)
 {
 	uint64_t f;
 
-	mmio_write(COMMON(d, 0x00), 4, 0);
-	f = mmio_read(COMMON(d, 0x04), 4);
-	mmio_write(COMMON(d, 0x00), 4, 1);
-	return f | mmio_read(COMMON(d, 0x04), 4) << 32;
+	test_mmio_write(COMMON(d, 0x00), 4, 0);
+	f = test_mmio_read(COMMON(d, 0x04), 4);
+	test_mmio_write(COMMON(d, 0x00), 4, 1);
+	return f | test_mmio_read(COMMON(d, 0x04), 4) << 32;
 }
 
 /* MSI-X on with vector v's entry programmed (and unmasked). */
@@ -256,23 +220,23 @@ msix_setup(struct vdev *d, int v, uint64_t addr, uint32_t data)
 {
 	int cap = 0;
 
-	for (int off = cfg_read(d->slot, PCIR_CAP_PTR, 1); off != 0;
-	     off = cfg_read(d->slot, off + 1, 1))
-		if (cfg_read(d->slot, off, 1) == PCIY_MSIX)
+	for (int off = test_cfg_read(0, d->slot, 0, PCIR_CAP_PTR, 1); off != 0;
+	     off = test_cfg_read(0, d->slot, 0, off + 1, 1))
+		if (test_cfg_read(0, d->slot, 0, off, 1) == PCIY_MSIX)
 			cap = off;
-	mmio_write(d->msix + 16 * (uint64_t)v, 8, addr);
-	mmio_write(d->msix + 16 * (uint64_t)v + 8, 4, data);
-	mmio_write(d->msix + 16 * (uint64_t)v + 12, 4, 0);
-	cfg_write(d->slot, cap + 2, 2, PCIM_MSIXCTRL_MSIX_ENABLE);
+	test_mmio_write(d->msix + 16 * (uint64_t)v, 8, addr);
+	test_mmio_write(d->msix + 16 * (uint64_t)v + 8, 4, data);
+	test_mmio_write(d->msix + 16 * (uint64_t)v + 12, 4, 0);
+	test_cfg_write(0, d->slot, 0, cap + 2, 2, PCIM_MSIXCTRL_MSIX_ENABLE);
 }
 
 static void
 msix_disable(struct vdev *d)
 {
-	for (int off = cfg_read(d->slot, PCIR_CAP_PTR, 1); off != 0;
-	     off = cfg_read(d->slot, off + 1, 1))
-		if (cfg_read(d->slot, off, 1) == PCIY_MSIX)
-			cfg_write(d->slot, off + 2, 2, 0);
+	for (int off = test_cfg_read(0, d->slot, 0, PCIR_CAP_PTR, 1); off != 0;
+	     off = test_cfg_read(0, d->slot, 0, off + 1, 1))
+		if (test_cfg_read(0, d->slot, 0, off, 1) == PCIY_MSIX)
+			test_cfg_write(0, d->slot, 0, off + 2, 2, 0);
 }
 
 /* ---- The machine ---- */
@@ -317,37 +281,40 @@ test_identity(void)
 {
 	struct vdev d;
 
-	CHECK_EQ_U64(cfg_read(SLOT_RND, PCIR_VENDOR, 2), 0x1af4, "vendor");
-	CHECK_EQ_U64(cfg_read(SLOT_RND, PCIR_DEVICE, 2), 0x1005,
+	CHECK_EQ_U64(test_cfg_read(0, SLOT_RND, 0, PCIR_VENDOR, 2), 0x1af4,
+		     "vendor");
+	CHECK_EQ_U64(test_cfg_read(0, SLOT_RND, 0, PCIR_DEVICE, 2), 0x1005,
 		     "transitional entropy device id 0x1005");
-	CHECK_EQ_U64(cfg_read(SLOT_RND, PCIR_SUBDEV_0, 2), 4,
+	CHECK_EQ_U64(test_cfg_read(0, SLOT_RND, 0, PCIR_SUBDEV_0, 2), 4,
 		     "transitional subsystem id = device type");
-	CHECK_EQ_U64(cfg_read(SLOT_RND, PCIR_REVID, 1), 0,
+	CHECK_EQ_U64(test_cfg_read(0, SLOT_RND, 0, PCIR_REVID, 1), 0,
 		     "transitional revision 0");
-	CHECK_EQ_U64(cfg_read(SLOT_MODERN, PCIR_DEVICE, 2), 0x1044,
+	CHECK_EQ_U64(test_cfg_read(0, SLOT_MODERN, 0, PCIR_DEVICE, 2), 0x1044,
 		     "modern-only id 0x1040 + type");
-	CHECK(cfg_read(SLOT_MODERN, PCIR_REVID, 1) >= 1,
+	CHECK(test_cfg_read(0, SLOT_MODERN, 0, PCIR_REVID, 1) >= 1,
 	      "modern-only revision >= 1");
-	CHECK_EQ_U64(cfg_read(SLOT_CON, PCIR_DEVICE, 2), 0x1003,
+	CHECK_EQ_U64(test_cfg_read(0, SLOT_CON, 0, PCIR_DEVICE, 2), 0x1003,
 		     "console id 0x1003");
 	vdev_probe(&d, SLOT_RND);
 	CHECK(d.cap[1] && d.cap[2] && d.cap[3] && d.cap[5],
 	      "common, notify, ISR and PCI_CFG capabilities");
 	CHECK(d.cap[4] == 0, "no device config capability without config");
-	CHECK(cfg_read(SLOT_RND, d.cap[1] + 4, 1) == 4 &&
-		  cfg_read(SLOT_RND, d.cap[2] + 16, 4) == 4 &&
-		  cfg_read(SLOT_RND, d.cap[2] + 8, 4) == 0x3000,
+	CHECK(test_cfg_read(0, SLOT_RND, 0, d.cap[1] + 4, 1) == 4 &&
+		  test_cfg_read(0, SLOT_RND, 0, d.cap[2] + 16, 4) == 4 &&
+		  test_cfg_read(0, SLOT_RND, 0, d.cap[2] + 8, 4) == 0x3000,
 	      "capabilities point into BAR 4, notify multiplier 4");
-	CHECK((cfg_read(SLOT_RND, PCIR_BAR(4), 4) & 7) == PCIM_BAR_MEM_64 &&
+	CHECK((test_cfg_read(0, SLOT_RND, 0, PCIR_BAR(4), 4) & 7) ==
+		      PCIM_BAR_MEM_64 &&
 		  d.bar4 != 0,
 	      "BAR 4 is a placed 64-bit memory BAR");
-	CHECK((cfg_read(SLOT_RND, PCIR_BAR(0), 4) & 1) && d.io != 0,
+	CHECK((test_cfg_read(0, SLOT_RND, 0, PCIR_BAR(0), 4) & 1) && d.io != 0,
 	      "transitional device has the legacy I/O BAR 0");
 	vdev_probe(&d, SLOT_LEGACY);
 	CHECK(d.cap[1] == 0 && d.io != 0,
 	      "legacy transport: I/O BAR, no modern capabilities");
 	vdev_probe(&d, SLOT_MODERN);
-	CHECK(d.cap[1] != 0 && cfg_read(SLOT_MODERN, PCIR_BAR(0), 4) == 0,
+	CHECK(d.cap[1] != 0 &&
+		  test_cfg_read(0, SLOT_MODERN, 0, PCIR_BAR(0), 4) == 0,
 	      "modern transport: no I/O BAR");
 	CHECK(pci_emul_find_capability(pci_emul_find_dev(0, SLOT_NOMSIX, 0),
 				       PCIY_MSIX) == 0 &&
@@ -371,7 +338,7 @@ test_features(void)
 		  (f & VIRTIO_RING_F_INDIRECT_DESC) &&
 		  !(f & VIRTIO_F_ANY_LAYOUT),
 	      "modern features: VERSION_1, EVENT_IDX, INDIRECT, no ANY_LAYOUT");
-	CHECK_EQ_U64(mmio_read(COMMON(&d, 0x12), 2), 1, "num_queues");
+	CHECK_EQ_U64(test_mmio_read(COMMON(&d, 0x12), 2), 1, "num_queues");
 	CHECK(!modern_negotiate(&d, VIRTIO_RING_F_EVENT_IDX),
 	      "FEATURES_OK refused without VERSION_1");
 	CHECK(!modern_negotiate(&d, VIRTIO_F_VERSION_1 | (1ULL << 40)),
@@ -379,9 +346,9 @@ test_features(void)
 	CHECK(
 	    modern_negotiate(&d, VIRTIO_F_VERSION_1 | VIRTIO_RING_F_EVENT_IDX),
 	    "FEATURES_OK accepted for offered features");
-	mmio_write(COMMON(&d, 0x08), 4, 0);
-	mmio_write(COMMON(&d, 0x0c), 4, 0);
-	CHECK(mmio_read(COMMON(&d, 0x0c), 4) == VIRTIO_RING_F_EVENT_IDX,
+	test_mmio_write(COMMON(&d, 0x08), 4, 0);
+	test_mmio_write(COMMON(&d, 0x0c), 4, 0);
+	CHECK(test_mmio_read(COMMON(&d, 0x0c), 4) == VIRTIO_RING_F_EVENT_IDX,
 	      "driver features frozen after FEATURES_OK");
 	CHECK_EQ_U64(io_read(d.io + 0, 4) >> 27 & 7, 7,
 		     "legacy host features: ANY_LAYOUT, INDIRECT, EVENT_IDX");
@@ -395,32 +362,34 @@ test_queue_setup(void)
 
 	vdev_probe(&d, SLOT_RND);
 	(void)modern_negotiate(&d, VIRTIO_F_VERSION_1);
-	mmio_write(COMMON(&d, 0x16), 2, 0);
-	CHECK_EQ_U64(mmio_read(COMMON(&d, 0x18), 2), 64,
+	test_mmio_write(COMMON(&d, 0x16), 2, 0);
+	CHECK_EQ_U64(test_mmio_read(COMMON(&d, 0x18), 2), 64,
 		     "queue size offered: 64");
-	CHECK_EQ_U64(mmio_read(COMMON(&d, 0x1e), 2), 0, "queue_notify_off 0");
-	mmio_write(COMMON(&d, 0x1a), 2, 7);
-	CHECK_EQ_U64(mmio_read(COMMON(&d, 0x1a), 2), VIRTIO_MSI_NO_VECTOR,
+	CHECK_EQ_U64(test_mmio_read(COMMON(&d, 0x1e), 2), 0,
+		     "queue_notify_off 0");
+	test_mmio_write(COMMON(&d, 0x1a), 2, 7);
+	CHECK_EQ_U64(test_mmio_read(COMMON(&d, 0x1a), 2), VIRTIO_MSI_NO_VECTOR,
 		     "vector beyond the table reads NO_VECTOR");
-	mmio_write(COMMON(&d, 0x16), 2, 1);
-	CHECK_EQ_U64(mmio_read(COMMON(&d, 0x18), 2), 0,
+	test_mmio_write(COMMON(&d, 0x16), 2, 1);
+	CHECK_EQ_U64(test_mmio_read(COMMON(&d, 0x18), 2), 0,
 		     "nonexistent queue has size 0");
 	gq_init(&g, SLOT_RND, 0, QSZ);
 	modern_queue(&d, 0, &g, 0);
-	CHECK_EQ_U64(mmio_read(COMMON(&d, 0x1c), 2), 1, "queue enabled");
-	CHECK_EQ_U64(mmio_read(COMMON(&d, 0x18), 2), QSZ, "queue size kept");
-	CHECK_EQ_U64(mmio_read(COMMON(&d, 0x20), 8), g.base,
+	CHECK_EQ_U64(test_mmio_read(COMMON(&d, 0x1c), 2), 1, "queue enabled");
+	CHECK_EQ_U64(test_mmio_read(COMMON(&d, 0x18), 2), QSZ,
+		     "queue size kept");
+	CHECK_EQ_U64(test_mmio_read(COMMON(&d, 0x20), 8), g.base,
 		     "descriptor address reads back");
-	CHECK_EQ_U64(mmio_read(COMMON(&d, 0x1a), 2), 0, "queue vector 0");
-	mmio_write(COMMON(&d, 0x20), 8, 0x5000);
-	CHECK_EQ_U64(mmio_read(COMMON(&d, 0x20), 8), g.base,
+	CHECK_EQ_U64(test_mmio_read(COMMON(&d, 0x1a), 2), 0, "queue vector 0");
+	test_mmio_write(COMMON(&d, 0x20), 8, 0x5000);
+	CHECK_EQ_U64(test_mmio_read(COMMON(&d, 0x20), 8), g.base,
 		     "addresses are fixed while enabled");
 	/* Reset (3.1.1 step 1 / 4.1.4.3.2). */
-	mmio_write(COMMON(&d, 0x14), 1, 0);
-	CHECK(mmio_read(COMMON(&d, 0x14), 1) == 0 &&
-		  mmio_read(COMMON(&d, 0x1c), 2) == 0 &&
-		  mmio_read(COMMON(&d, 0x18), 2) == 64 &&
-		  mmio_read(COMMON(&d, 0x1a), 2) == VIRTIO_MSI_NO_VECTOR,
+	test_mmio_write(COMMON(&d, 0x14), 1, 0);
+	CHECK(test_mmio_read(COMMON(&d, 0x14), 1) == 0 &&
+		  test_mmio_read(COMMON(&d, 0x1c), 2) == 0 &&
+		  test_mmio_read(COMMON(&d, 0x18), 2) == 64 &&
+		  test_mmio_read(COMMON(&d, 0x1a), 2) == VIRTIO_MSI_NO_VECTOR,
 	      "reset clears status, queue enable, size and vector");
 }
 
@@ -437,7 +406,7 @@ test_rnd_modern_msix(void)
 	gq_init(&g, SLOT_RND, 0, QSZ);
 	modern_queue(&d, 0, &g, 1);
 	msix_setup(&d, 1, 0xfee00000, 0x4041);
-	mmio_write(COMMON(&d, 0x14), 1, 0xf); /* DRIVER_OK */
+	test_mmio_write(COMMON(&d, 0x14), 1, 0xf); /* DRIVER_OK */
 	msi_count = 0;
 	buf = gq_post(&g, NULL, 64, true);
 	notify(&d, 0);
@@ -449,22 +418,22 @@ test_rnd_modern_msix(void)
 	CHECK(msi_count == 1 && msi_addr == 0xfee00000 && msi_data == 0x4041,
 	      "rnd: MSI-X vector 1 sent with the table's message");
 	/* Masked vector: nothing sent, delivered on unmask (PBA). */
-	mmio_write(d.msix + 16 + 12, 4, 1);
+	test_mmio_write(d.msix + 16 + 12, 4, 1);
 	(void)gq_post(&g, NULL, 8, true);
 	notify(&d, 0);
 	CHECK(gq_used(&g) == 2 && msi_count == 1,
 	      "masked vector: request done, no message");
-	mmio_write(d.msix + 16 + 12, 4, 0);
+	test_mmio_write(d.msix + 16 + 12, 4, 0);
 	CHECK(msi_count == 2, "pending message sent on unmask");
 	/* A chain in a buffer outside RAM: NEEDS_RESET + config vector. */
-	mmio_write(COMMON(&d, 0x10), 2, 1);
+	test_mmio_write(COMMON(&d, 0x10), 2, 1);
 	g.desc[5] =
 	    (struct vring_desc){0xF0000000ULL, 16, VRING_DESC_F_WRITE, 0};
 	g.avail->ring[g.avail->idx % QSZ] = 5;
 	g.avail->idx++;
 	msi_count = 0;
 	notify(&d, 0);
-	CHECK(mmio_read(COMMON(&d, 0x14), 1) & VIRTIO_CONFIG_S_NEEDS_RESET,
+	CHECK(test_mmio_read(COMMON(&d, 0x14), 1) & VIRTIO_CONFIG_S_NEEDS_RESET,
 	      "bad buffer: device NEEDS_RESET");
 	CHECK(msi_count == 1 && gq_used(&g) == 2,
 	      "config change interrupt, nothing used");
@@ -472,7 +441,7 @@ test_rnd_modern_msix(void)
 	notify(&d, 0);
 	CHECK(gq_used(&g) == 2, "no processing until reset");
 	CHECK(!modern_negotiate(&d, 0) &&
-		  !(mmio_read(COMMON(&d, 0x14), 1) & 0x40),
+		  !(test_mmio_read(COMMON(&d, 0x14), 1) & 0x40),
 	      "reset clears NEEDS_RESET");
 	msix_disable(&d);
 }
@@ -489,15 +458,15 @@ test_rnd_modern_intx(void)
 	    "modern-only device negotiates");
 	gq_init(&g, SLOT_MODERN, 0, QSZ);
 	modern_queue(&d, 0, &g, VIRTIO_MSI_NO_VECTOR);
-	mmio_write(COMMON(&d, 0x14), 1, 0xf);
+	test_mmio_write(COMMON(&d, 0x14), 1, 0xf);
 	intx_asserted = 0;
 	(void)gq_post(&g, NULL, 32, true);
 	notify(&d, 0);
 	CHECK(gq_used(&g) == 1 && intx_asserted == 1,
 	      "INTx asserted when MSI-X is off");
-	CHECK_EQ_U64(mmio_read(d.bar4 + 0x1000, 1), VIRTIO_PCI_ISR_INTR,
+	CHECK_EQ_U64(test_mmio_read(d.bar4 + 0x1000, 1), VIRTIO_PCI_ISR_INTR,
 		     "ISR shows the queue interrupt");
-	CHECK(intx_asserted == 0 && mmio_read(d.bar4 + 0x1000, 1) == 0,
+	CHECK(intx_asserted == 0 && test_mmio_read(d.bar4 + 0x1000, 1) == 0,
 	      "reading ISR clears it and de-asserts INTx");
 	/* EVENT_IDX: used_event in the future suppresses the interrupt. */
 	g.avail->ring[QSZ] = 5;
@@ -510,19 +479,19 @@ test_rnd_modern_intx(void)
 	(void)modern_negotiate(&d, VIRTIO_F_VERSION_1);
 	g.base = 0xF0000000ULL;
 	modern_queue(&d, 0, &g, VIRTIO_MSI_NO_VECTOR);
-	CHECK(mmio_read(COMMON(&d, 0x1c), 2) == 0 &&
-		  (mmio_read(COMMON(&d, 0x14), 1) & 0x40),
+	CHECK(test_mmio_read(COMMON(&d, 0x1c), 2) == 0 &&
+		  (test_mmio_read(COMMON(&d, 0x14), 1) & 0x40),
 	      "ring outside RAM: not enabled, NEEDS_RESET");
-	mmio_write(COMMON(&d, 0x14), 1, 0);
-	mmio_write(COMMON(&d, 0x16), 2, 0);
-	mmio_write(COMMON(&d, 0x18), 2, 12);
+	test_mmio_write(COMMON(&d, 0x14), 1, 0);
+	test_mmio_write(COMMON(&d, 0x16), 2, 0);
+	test_mmio_write(COMMON(&d, 0x18), 2, 12);
 	gq_init(&g, SLOT_MODERN, 0, 12);
 	g.size = 12;
 	modern_queue(&d, 0, &g, VIRTIO_MSI_NO_VECTOR);
-	CHECK(mmio_read(COMMON(&d, 0x1c), 2) == 0 &&
-		  (mmio_read(COMMON(&d, 0x14), 1) & 0x40),
+	CHECK(test_mmio_read(COMMON(&d, 0x1c), 2) == 0 &&
+		  (test_mmio_read(COMMON(&d, 0x14), 1) & 0x40),
 	      "queue size 12: refused, NEEDS_RESET");
-	mmio_write(COMMON(&d, 0x14), 1, 0);
+	test_mmio_write(COMMON(&d, 0x14), 1, 0);
 }
 
 static void
@@ -582,24 +551,24 @@ test_pcicfg_window(void)
 
 	vdev_probe(&d, SLOT_RND);
 	c = d.cap[5];
-	cfg_write(SLOT_RND, c + 4, 1, 4);
-	cfg_write(SLOT_RND, c + 8, 4, 0x12);
-	cfg_write(SLOT_RND, c + 12, 4, 2);
-	CHECK_EQ_U64(cfg_read(SLOT_RND, c + 16, 2), 1,
+	test_cfg_write(0, SLOT_RND, 0, c + 4, 1, 4);
+	test_cfg_write(0, SLOT_RND, 0, c + 8, 4, 0x12);
+	test_cfg_write(0, SLOT_RND, 0, c + 12, 4, 2);
+	CHECK_EQ_U64(test_cfg_read(0, SLOT_RND, 0, c + 16, 2), 1,
 		     "PCI_CFG window reads num_queues");
-	cfg_write(SLOT_RND, c + 8, 4, 0x16);
-	cfg_write(SLOT_RND, c + 16, 2, 0);
-	CHECK_EQ_U64(cfg_read(SLOT_RND, c + 16, 2), 0,
+	test_cfg_write(0, SLOT_RND, 0, c + 8, 4, 0x16);
+	test_cfg_write(0, SLOT_RND, 0, c + 16, 2, 0);
+	CHECK_EQ_U64(test_cfg_read(0, SLOT_RND, 0, c + 16, 2), 0,
 		     "PCI_CFG window writes queue_select");
-	mmio_write(COMMON(&d, 0x00), 4, 0);
-	cfg_write(SLOT_RND, c + 8, 4, 0x04);
-	cfg_write(SLOT_RND, c + 12, 4, 4);
-	CHECK_EQ_U64(cfg_read(SLOT_RND, c + 19, 1),
+	test_mmio_write(COMMON(&d, 0x00), 4, 0);
+	test_cfg_write(0, SLOT_RND, 0, c + 8, 4, 0x04);
+	test_cfg_write(0, SLOT_RND, 0, c + 12, 4, 4);
+	CHECK_EQ_U64(test_cfg_read(0, SLOT_RND, 0, c + 19, 1),
 		     (VIRTIO_RING_F_INDIRECT_DESC | VIRTIO_RING_F_EVENT_IDX) >>
 			 24,
 		     "PCI_CFG window: byte 3 of device_feature");
-	cfg_write(SLOT_RND, c + 4, 1, 2);
-	CHECK_EQ_U64(cfg_read(SLOT_RND, c + 16, 2), 0,
+	test_cfg_write(0, SLOT_RND, 0, c + 4, 1, 2);
+	CHECK_EQ_U64(test_cfg_read(0, SLOT_RND, 0, c + 16, 2), 0,
 		     "window onto another BAR reads 0");
 }
 
@@ -613,7 +582,7 @@ test_rate_limit(void)
 	(void)modern_negotiate(&d, VIRTIO_F_VERSION_1);
 	gq_init(&g, SLOT_SLOW, 0, QSZ);
 	modern_queue(&d, 0, &g, VIRTIO_MSI_NO_VECTOR);
-	mmio_write(COMMON(&d, 0x14), 1, 0xf);
+	test_mmio_write(COMMON(&d, 0x14), 1, 0xf);
 	(void)gq_post(&g, NULL, 1000, true);
 	(void)gq_post(&g, NULL, 1000, true);
 	notify(&d, 0);
@@ -622,7 +591,7 @@ test_rate_limit(void)
 	      "limit=100: first request gets at most 100 bytes");
 	notify(&d, 0);
 	CHECK(gq_used(&g) == 1, "limit=100: bucket empty, second waits");
-	mmio_write(COMMON(&d, 0x14), 1, 0);
+	test_mmio_write(COMMON(&d, 0x14), 1, 0);
 }
 
 /* ---- virtio-console with its socket ---- */
@@ -695,9 +664,9 @@ test_console(void)
 	CHECK(device_features(&d) & 2, "console offers MULTIPORT");
 	CHECK(modern_negotiate(&d, VIRTIO_F_VERSION_1 | 2),
 	      "console negotiates MULTIPORT");
-	CHECK_EQ_U64(mmio_read(d.bar4 + 0x2000 + 4, 4), 2,
+	CHECK_EQ_U64(test_mmio_read(d.bar4 + 0x2000 + 4, 4), 2,
 		     "max_nr_ports = 2 (port.1 configured)");
-	CHECK_EQ_U64(mmio_read(COMMON(&d, 0x12), 2), 6,
+	CHECK_EQ_U64(test_mmio_read(COMMON(&d, 0x12), 2), 6,
 		     "six queues for two ports");
 	for (int i = 0; i < 6; i++) {
 		gq_init(&q[i], SLOT_CON, i, QSZ);
@@ -705,7 +674,7 @@ test_console(void)
 	}
 	for (int i = 0; i < 4; i++)
 		(void)gq_post(&q[2], NULL, 128, true);
-	mmio_write(COMMON(&d, 0x14), 1, 0xf);
+	test_mmio_write(COMMON(&d, 0x14), 1, 0xf);
 
 	/* The host client connects first. */
 	memcpy(sun.sun_path, sock_path, strlen(sock_path) + 1);
@@ -762,7 +731,7 @@ test_console(void)
 	c = ctrl_got(&q[2], 3, NULL, 0);
 	CHECK(c.id == 1 && c.event == 6 && c.value == 0,
 	      "PORT_OPEN 0 after the client closed");
-	mmio_write(COMMON(&d, 0x14), 1, 0);
+	test_mmio_write(COMMON(&d, 0x14), 1, 0);
 }
 
 int
