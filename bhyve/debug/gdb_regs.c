@@ -120,17 +120,6 @@ static const struct reg_desc regs[GDB_NREGS] = {
     SYS("efer"),
 };
 
-/* FXSAVE offsets, SDM Vol. 1 table 10-2 (64-bit layout). */
-#define FX_FCW	 0
-#define FX_FSW	 2
-#define FX_FTW	 4
-#define FX_FOP	 6
-#define FX_FIP	 8
-#define FX_FDP	 16
-#define FX_MXCSR 24
-#define FX_ST0	 32
-#define FX_XMM0	 160
-
 const char *
 gdb_reg_name(int regno)
 {
@@ -366,17 +355,18 @@ fx_tag_of(const uint8_t *st)
 }
 
 uint16_t
-gdb_fx_full_ftag(const uint8_t fx[512])
+gdb_fx_full_ftag(const uint8_t fx[VM_FXSAVE_LEN])
 {
-	unsigned top = (unsigned)(get_le(fx + FX_FSW, 2) >> 11) & 7;
+	unsigned top = (unsigned)(get_le(fx + VM_FX_FSW, 2) >> 11) & 7;
 	uint16_t full = 0;
 
 	/* Tag bits index physical registers; ST(i) is physical (top+i)%8. */
 	for (unsigned phys = 0; phys < 8; phys++) {
 		unsigned tag = 3;
 
-		if (fx[FX_FTW] & (1u << phys))
-			tag = fx_tag_of(fx + FX_ST0 + 16 * ((phys - top) & 7));
+		if (fx[VM_FX_FTW] & (1u << phys))
+			tag =
+			    fx_tag_of(fx + VM_FX_ST0 + 16 * ((phys - top) & 7));
 		full |= (uint16_t)(tag << (2 * phys));
 	}
 	return full;
@@ -398,23 +388,24 @@ gdb_fx_abridged_ftag(uint16_t full)
 static void
 fx_reg_get(const uint8_t *fx, int regno, uint8_t *out)
 {
-	uint64_t fip = get_le(fx + FX_FIP, 8), fdp = get_le(fx + FX_FDP, 8);
+	uint64_t fip = get_le(fx + VM_FX_FIP, 8),
+		 fdp = get_le(fx + VM_FX_FDP, 8);
 
 	memset(out, 0, (size_t)regs[regno].size);
 	if (regno >= GDB_REG_ST0 && regno <= GDB_REG_ST7) {
-		memcpy(out, fx + FX_ST0 + 16 * (regno - GDB_REG_ST0), 10);
+		memcpy(out, fx + VM_FX_ST0 + 16 * (regno - GDB_REG_ST0), 10);
 		return;
 	}
 	if (regno >= GDB_REG_XMM0 && regno <= GDB_REG_XMM15) {
-		memcpy(out, fx + FX_XMM0 + 16 * (regno - GDB_REG_XMM0), 16);
+		memcpy(out, fx + VM_FX_XMM0 + 16 * (regno - GDB_REG_XMM0), 16);
 		return;
 	}
 	switch (regno) {
 	case GDB_REG_FCTRL:
-		put_le(out, get_le(fx + FX_FCW, 2), 4);
+		put_le(out, get_le(fx + VM_FX_FCW, 2), 4);
 		break;
 	case GDB_REG_FSTAT:
-		put_le(out, get_le(fx + FX_FSW, 2), 4);
+		put_le(out, get_le(fx + VM_FX_FSW, 2), 4);
 		break;
 	case GDB_REG_FTAG:
 		put_le(out, gdb_fx_full_ftag(fx), 4);
@@ -434,10 +425,10 @@ fx_reg_get(const uint8_t *fx, int regno, uint8_t *out)
 		put_le(out, fdp & 0xffffffff, 4);
 		break;
 	case GDB_REG_FOP:
-		put_le(out, get_le(fx + FX_FOP, 2) & 0x7ff, 4);
+		put_le(out, get_le(fx + VM_FX_FOP, 2) & 0x7ff, 4);
 		break;
 	case GDB_REG_MXCSR:
-		memcpy(out, fx + FX_MXCSR, 4);
+		memcpy(out, fx + VM_FX_MXCSR, 4);
 		break;
 	default:
 		break;
@@ -448,47 +439,48 @@ static void
 fx_reg_set(uint8_t *fx, int regno, const uint8_t *in)
 {
 	uint64_t v = get_le(in, regs[regno].size);
-	uint64_t fip = get_le(fx + FX_FIP, 8), fdp = get_le(fx + FX_FDP, 8);
+	uint64_t fip = get_le(fx + VM_FX_FIP, 8),
+		 fdp = get_le(fx + VM_FX_FDP, 8);
 
 	if (regno >= GDB_REG_ST0 && regno <= GDB_REG_ST7) {
-		memcpy(fx + FX_ST0 + 16 * (regno - GDB_REG_ST0), in, 10);
+		memcpy(fx + VM_FX_ST0 + 16 * (regno - GDB_REG_ST0), in, 10);
 		return;
 	}
 	if (regno >= GDB_REG_XMM0 && regno <= GDB_REG_XMM15) {
-		memcpy(fx + FX_XMM0 + 16 * (regno - GDB_REG_XMM0), in, 16);
+		memcpy(fx + VM_FX_XMM0 + 16 * (regno - GDB_REG_XMM0), in, 16);
 		return;
 	}
 	switch (regno) {
 	case GDB_REG_FCTRL:
-		put_le(fx + FX_FCW, v, 2);
+		put_le(fx + VM_FX_FCW, v, 2);
 		break;
 	case GDB_REG_FSTAT:
-		put_le(fx + FX_FSW, v, 2);
+		put_le(fx + VM_FX_FSW, v, 2);
 		break;
 	case GDB_REG_FTAG:
-		fx[FX_FTW] = gdb_fx_abridged_ftag((uint16_t)v);
+		fx[VM_FX_FTW] = gdb_fx_abridged_ftag((uint16_t)v);
 		break;
 	case GDB_REG_FISEG:
 		fip = (fip & ~(0xffffULL << 32)) | ((v & 0xffff) << 32);
-		put_le(fx + FX_FIP, fip, 8);
+		put_le(fx + VM_FX_FIP, fip, 8);
 		break;
 	case GDB_REG_FIOFF:
-		put_le(fx + FX_FIP, (fip & ~0xffffffffULL) | (v & 0xffffffff),
-		       8);
+		put_le(fx + VM_FX_FIP,
+		       (fip & ~0xffffffffULL) | (v & 0xffffffff), 8);
 		break;
 	case GDB_REG_FOSEG:
 		fdp = (fdp & ~(0xffffULL << 32)) | ((v & 0xffff) << 32);
-		put_le(fx + FX_FDP, fdp, 8);
+		put_le(fx + VM_FX_FDP, fdp, 8);
 		break;
 	case GDB_REG_FOOFF:
-		put_le(fx + FX_FDP, (fdp & ~0xffffffffULL) | (v & 0xffffffff),
-		       8);
+		put_le(fx + VM_FX_FDP,
+		       (fdp & ~0xffffffffULL) | (v & 0xffffffff), 8);
 		break;
 	case GDB_REG_FOP:
-		put_le(fx + FX_FOP, v & 0x7ff, 2);
+		put_le(fx + VM_FX_FOP, v & 0x7ff, 2);
 		break;
 	case GDB_REG_MXCSR:
-		memcpy(fx + FX_MXCSR, in, 4);
+		memcpy(fx + VM_FX_MXCSR, in, 4);
 		break;
 	default:
 		break;

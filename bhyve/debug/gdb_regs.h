@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmmapi.h"
+
 enum gdb_regno {
 	GDB_REG_RAX,
 	GDB_REG_RBX,
@@ -76,7 +78,7 @@ struct gdb_cpu_regs {
 	uint64_t seg[6]; /* selectors: cs ss ds es fs gs */
 	uint64_t fs_base, gs_base;
 	uint64_t cr0, cr2, cr3, cr4, cr8, efer;
-	uint8_t fx[512]; /* FXSAVE image (SDM Vol. 1, 10.5.1) */
+	uint8_t fx[VM_FXSAVE_LEN]; /* FXSAVE image, vmmapi.h layout */
 	bool fx_valid;
 };
 
@@ -108,7 +110,7 @@ bool gdb_regs_from_file(struct gdb_cpu_regs *r, const struct gdb_regfile *rf);
  * and FSAVE show two bits per register (valid, zero, special, empty),
  * derived from the register's contents (SDM Vol. 1, 8.1.7 and 10.5.1.1).
  */
-uint16_t gdb_fx_full_ftag(const uint8_t fx[512]);
+uint16_t gdb_fx_full_ftag(const uint8_t fx[VM_FXSAVE_LEN]);
 uint8_t gdb_fx_abridged_ftag(uint16_t full);
 
 #endif

@@ -361,41 +361,29 @@ vm_set_msr(struct vcpu *vcpu, uint32_t msr, uint64_t val)
 	return msr_access(vcpu, msr, &val, true);
 }
 
-/* FXSAVE image offsets (Intel SDM Vol. 1, 10.5.1). */
-#define FX_FCW	   0
-#define FX_FSW	   2
-#define FX_FTW	   4
-#define FX_FOP	   6
-#define FX_FIP	   8
-#define FX_FDP	   16
-#define FX_MXCSR   24
-#define FX_ST0	   32
-#define FX_XMM0	   160
-#define FXSAVE_LEN 512
-
 int
 vm_get_fpu(struct vcpu *vcpu, void *buf, size_t len)
 {
 	struct kvm_fpu f;
 	uint8_t *fx = buf;
 
-	if (len < FXSAVE_LEN) {
+	if (len < VM_FXSAVE_LEN) {
 		errno = EINVAL;
 		return -1;
 	}
 	if (ioctl(vcpu->fd, KVM_GET_FPU, &f) != 0)
 		return -1;
-	memset(fx, 0, FXSAVE_LEN);
-	memcpy(fx + FX_FCW, &f.fcw, 2);
-	memcpy(fx + FX_FSW, &f.fsw, 2);
-	fx[FX_FTW] = f.ftwx;
-	memcpy(fx + FX_FOP, &f.last_opcode, 2);
-	memcpy(fx + FX_FIP, &f.last_ip, 8);
-	memcpy(fx + FX_FDP, &f.last_dp, 8);
-	memcpy(fx + FX_MXCSR, &f.mxcsr, 4);
+	memset(fx, 0, VM_FXSAVE_LEN);
+	memcpy(fx + VM_FX_FCW, &f.fcw, 2);
+	memcpy(fx + VM_FX_FSW, &f.fsw, 2);
+	fx[VM_FX_FTW] = f.ftwx;
+	memcpy(fx + VM_FX_FOP, &f.last_opcode, 2);
+	memcpy(fx + VM_FX_FIP, &f.last_ip, 8);
+	memcpy(fx + VM_FX_FDP, &f.last_dp, 8);
+	memcpy(fx + VM_FX_MXCSR, &f.mxcsr, 4);
 	for (int i = 0; i < 8; i++)
-		memcpy(fx + FX_ST0 + 16 * i, f.fpr[i], 16);
-	memcpy(fx + FX_XMM0, f.xmm, sizeof(f.xmm));
+		memcpy(fx + VM_FX_ST0 + 16 * i, f.fpr[i], 16);
+	memcpy(fx + VM_FX_XMM0, f.xmm, sizeof(f.xmm));
 	return 0;
 }
 
@@ -405,21 +393,21 @@ vm_set_fpu(struct vcpu *vcpu, const void *buf, size_t len)
 	struct kvm_fpu f;
 	const uint8_t *fx = buf;
 
-	if (len < FXSAVE_LEN) {
+	if (len < VM_FXSAVE_LEN) {
 		errno = EINVAL;
 		return -1;
 	}
 	memset(&f, 0, sizeof(f));
-	memcpy(&f.fcw, fx + FX_FCW, 2);
-	memcpy(&f.fsw, fx + FX_FSW, 2);
-	f.ftwx = fx[FX_FTW];
-	memcpy(&f.last_opcode, fx + FX_FOP, 2);
-	memcpy(&f.last_ip, fx + FX_FIP, 8);
-	memcpy(&f.last_dp, fx + FX_FDP, 8);
-	memcpy(&f.mxcsr, fx + FX_MXCSR, 4);
+	memcpy(&f.fcw, fx + VM_FX_FCW, 2);
+	memcpy(&f.fsw, fx + VM_FX_FSW, 2);
+	f.ftwx = fx[VM_FX_FTW];
+	memcpy(&f.last_opcode, fx + VM_FX_FOP, 2);
+	memcpy(&f.last_ip, fx + VM_FX_FIP, 8);
+	memcpy(&f.last_dp, fx + VM_FX_FDP, 8);
+	memcpy(&f.mxcsr, fx + VM_FX_MXCSR, 4);
 	for (int i = 0; i < 8; i++)
-		memcpy(f.fpr[i], fx + FX_ST0 + 16 * i, 16);
-	memcpy(f.xmm, fx + FX_XMM0, sizeof(f.xmm));
+		memcpy(f.fpr[i], fx + VM_FX_ST0 + 16 * i, 16);
+	memcpy(f.xmm, fx + VM_FX_XMM0, sizeof(f.xmm));
 	return ioctl(vcpu->fd, KVM_SET_FPU, &f);
 }
 

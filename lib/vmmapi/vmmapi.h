@@ -224,7 +224,20 @@ int vm_set_desc(struct vcpu *vcpu, int reg, uint64_t base, uint32_t limit,
 		uint32_t access);
 int vm_get_msr(struct vcpu *vcpu, uint32_t msr, uint64_t *val);
 int vm_set_msr(struct vcpu *vcpu, uint32_t msr, uint64_t val);
-/* FPU/SSE state in the FXSAVE layout (512 bytes). */
+/*
+ * FPU/SSE state in the FXSAVE layout (Intel SDM Vol. 1, 10.5.1, 64-bit
+ * form): VM_FXSAVE_LEN bytes with these field offsets.
+ */
+#define VM_FXSAVE_LEN 512
+#define VM_FX_FCW     0
+#define VM_FX_FSW     2
+#define VM_FX_FTW     4
+#define VM_FX_FOP     6
+#define VM_FX_FIP     8
+#define VM_FX_FDP     16
+#define VM_FX_MXCSR   24
+#define VM_FX_ST0     32
+#define VM_FX_XMM0    160
 int vm_get_fpu(struct vcpu *vcpu, void *fxsave, size_t len);
 int vm_set_fpu(struct vcpu *vcpu, const void *fxsave, size_t len);
 /* KVM multiprocessor state: runnable, halted, waiting for SIPI ... */
