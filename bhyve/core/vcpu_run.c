@@ -104,8 +104,13 @@ bhyve_kick_all(void)
 	}
 }
 
-void
-bhyve_request_suspend(enum vm_suspend_how how)
+/*
+ * The one way the VM ends: the first caller records why, every vCPU is
+ * kicked out of KVM_RUN or its parking spot, and the event loop returns
+ * 'status' to main().
+ */
+static void
+bhyve_end(enum vm_suspend_how how, int status)
 {
 	enum vm_suspend_how none = VM_SUSPEND_NONE;
 
@@ -117,24 +122,19 @@ bhyve_request_suspend(enum vm_suspend_how how)
 	pthread_cond_broadcast(&park_cv);
 	pthread_cond_broadcast(&parked_cv);
 	pthread_mutex_unlock(&park_mtx);
-	mevent_exit(bhyve_exit_status(how));
+	mevent_exit(status);
+}
+
+void
+bhyve_request_suspend(enum vm_suspend_how how)
+{
+	bhyve_end(how, bhyve_exit_status(how));
 }
 
 void
 bhyve_request_exit(int status)
 {
-	enum vm_suspend_how none = VM_SUSPEND_NONE;
-
-	if (!__atomic_compare_exchange_n(&suspend_how, &none, VM_SUSPEND_LAST,
-					 false, __ATOMIC_SEQ_CST,
-					 __ATOMIC_SEQ_CST))
-		return;
-	bhyve_kick_all();
-	pthread_mutex_lock(&park_mtx);
-	pthread_cond_broadcast(&park_cv);
-	pthread_cond_broadcast(&parked_cv);
-	pthread_mutex_unlock(&park_mtx);
-	mevent_exit(status);
+	bhyve_end(VM_SUSPEND_LAST, status);
 }
 
 static bool
