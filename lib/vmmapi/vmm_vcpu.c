@@ -242,9 +242,11 @@ vm_run(struct vcpu *vcpu, struct vm_exit *vme)
 		return -1;
 	}
 	vm_exit_decode(vcpu, vme);
-	/* Cheap, and it makes every exit self-describing in reports. */
-	if (vme->exitcode != VM_EXITCODE_INOUT &&
-	    vme->exitcode != VM_EXITCODE_MMIO)
+	/* The exits that end in an error report say where the guest was;
+	 * the frequent ones (I/O, kicks, MSRs) do not pay for the ioctl. */
+	if (vme->exitcode == VM_EXITCODE_INTERNAL_ERROR ||
+	    vme->exitcode == VM_EXITCODE_FAIL_ENTRY ||
+	    vme->exitcode == VM_EXITCODE_UNKNOWN)
 		(void)vm_get_register(vcpu, VM_REG_GUEST_RIP, &vme->rip);
 	return 0;
 }

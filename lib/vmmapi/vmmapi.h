@@ -103,7 +103,7 @@ enum vm_suspend_how {
 
 struct vm_exit {
 	enum vm_exitcode exitcode;
-	uint64_t rip;
+	uint64_t rip; /* set for internal-error, fail-entry and unknown exits */
 	union {
 		struct {
 			uint16_t port;
