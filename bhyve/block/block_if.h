@@ -36,12 +36,14 @@
 #include "config.h"
 
 /*
- * Segments one request may carry.  virtio-blk offers seg_max = this - 2 (header and
- * status take a descriptor each), and a whole chain must still fit the
- * 256-entry queue; 256 lets a guest send 1 MiB of 4 KiB pages as one
- * request instead of three (the per-request cost dominates in the rig).
+ * Segments one request may carry.  virtio-blk offers seg_max = this - 2
+ * (header and status take a descriptor each) and a whole chain must fit its
+ * 512-entry queue.  Linux sends up to max_sectors_kb (1280 KiB) in one
+ * request; when the guest's buffer pages are not physically contiguous that
+ * is up to 320 segments, so with 256 a 1 MiB O_DIRECT write became two
+ * requests (254 pages, then 2), and the per-request cost dominates.
  */
-#define BLOCKIF_IOV_MAX 256
+#define BLOCKIF_IOV_MAX 512
 
 enum blockif_op {
 	BLOCKIF_OP_READ,

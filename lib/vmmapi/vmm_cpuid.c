@@ -6,7 +6,8 @@
  * every leaf a guest reads it from, and present the hypervisor leaves:
  * bhyve's signature at 0x40000000 as bhyve does, and KVM's paravirtual
  * leaves at 0x40000100 so Linux still finds kvmclock (it scans the
- * hypervisor range in steps of 0x100 for "KVMKVMKVM").
+ * hypervisor range in steps of 0x100 for "KVMKVMKVM"), and add what KVM
+ * emulates but leaves out of its supported CPUID (the TSC-deadline timer).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,9 +16,10 @@
 
 #include "vmm_impl.h"
 
-#define CPUID_HV_BASE	      0x40000000u
-#define CPUID1_ECX_HYPERVISOR (1u << 31)
-#define CPUID1_EDX_HTT	      (1u << 28)
+#define CPUID_HV_BASE		0x40000000u
+#define CPUID1_ECX_HYPERVISOR	(1u << 31)
+#define CPUID1_EDX_HTT		(1u << 28)
+#define CPUID1_ECX_TSC_DEADLINE (1u << 24)
 
 /* Paravirtual features that need VMM support beehive does not provide. */
 #define KVM_FEATURE_MSI_EXT_DEST_ID   15
@@ -193,6 +195,22 @@ cpuid_hypervisor_leaves(struct kvm_cpuid2 *c)
 	feat->eax = kvm_features;
 }
 
+/*
+ * KVM's in-kernel LAPIC emulates TSC-deadline mode, but the bit (leaf 1
+ * ECX bit 24) is the VMM's to offer.  With it Linux arms its timer as one
+ * absolute deadline (the "lapic-deadline" clockevent, as under QEMU)
+ * rather than in one-shot count mode.
+ */
+static void
+cpuid_tsc_deadline(int kvmfd, struct kvm_cpuid2 *c)
+{
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, 1, 0);
+
+	if (e != NULL &&
+	    ioctl(kvmfd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+		e->ecx |= CPUID1_ECX_TSC_DEADLINE;
+}
+
 int
 vmm_cpuid_apply(struct vcpu *vcpu)
 {
@@ -209,6 +227,7 @@ vmm_cpuid_apply(struct vcpu *vcpu)
 	c->nent = src->nent;
 	memcpy(c->entries, src->entries, src->nent * sizeof(c->entries[0]));
 	cpuid_topology(vcpu, c);
+	cpuid_tsc_deadline(vcpu->ctx->kvmfd, c);
 	cpuid_hypervisor_leaves(c);
 	rc = ioctl(vcpu->fd, KVM_SET_CPUID2, c);
 	free(c);

@@ -233,7 +233,9 @@ e2e_build_unixcat() {
 
 # e2e_rig_args VMM...: rig-run --add options for the kernel, guest image,
 # runner, L1 tools (/rig/unixcat) and each VMM's binary (with libraries and
-# firmware) into E2E_ADDS.
+# firmware) into E2E_ADDS, plus each HOST:L1 pair of $E2E_XADD (spaces
+# between pairs): tools for investigating a run, such as perf or
+# bench/tools/kstack, that scenarios can then call in l1-during lines.
 e2e_rig_args() {
 	local vmm f uc
 	uc=$(e2e_build_unixcat) || exit 125
@@ -257,6 +259,7 @@ e2e_rig_args() {
 			;;
 		esac
 	done
+	for f in ${E2E_XADD:-}; do E2E_ADDS+=(--add "$f"); done
 }
 
 # e2e_run_rig STAGE RESULTS SMP TIMEOUT VMM...: boots L1 once (with

@@ -2,11 +2,14 @@
  * The CPUID policy bhyve gives a guest: the hypervisor bit (leaf 1 ECX
  * bit 31), bhyve's own leaf 0x40000000 ("bhyve bhyve "), and KVM's
  * paravirtual leaves moved to 0x40000100 ("KVMKVMKVM\0\0\0") with the
- * kvmclock2 feature (leaf 0x40000101 EAX bit 3).
+ * kvmclock2 feature (leaf 0x40000101 EAX bit 3), and the TSC-deadline
+ * timer (leaf 1 ECX bit 24), which KVM's in-kernel LAPIC emulates but
+ * leaves out of its supported CPUID.
  */
 #include "payload.h"
 
 #define CPUID_HYPERVISOR   (1u << 31)
+#define CPUID_TSC_DEADLINE (1u << 24)
 #define KVM_FEATURE_CLOCK2 (1u << 3)
 
 static void
@@ -29,6 +32,7 @@ payload_main(void)
 	r = cpuid(1, 0);
 	td_printf("cpuid: leaf 1 ecx 0x%08x", r.ecx);
 	CHECK(r.ecx & CPUID_HYPERVISOR);
+	CHECK(r.ecx & CPUID_TSC_DEADLINE);
 
 	r = cpuid(0x40000000, 0);
 	signature(0x40000000, sig);

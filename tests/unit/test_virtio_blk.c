@@ -237,7 +237,7 @@ test_config(struct tdev *d, const char *eng)
 	      name);
 	cap = cfg32(d, 0) | (uint64_t)cfg32(d, 4) << 32;
 	CHECK_EQ_U64(cap, IMG_SIZE / 512, "config: capacity in sectors");
-	CHECK_EQ_U64(cfg32(d, 12), 254, "config: seg_max (queue size - 2)");
+	CHECK_EQ_U64(cfg32(d, 12), 510, "config: seg_max (queue size - 2)");
 	CHECK_EQ_U64(cfg32(d, 20), 512, "config: blk_size");
 	CHECK_EQ_U64(cfg32(d, 40), VTBLK_MAX_DWZ_SEG,
 		     "config: max_discard_seg");
