@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define BLOCKIF_WORKERS_DEF 4
@@ -757,12 +758,31 @@ blockif_open_file(struct blockif_ctxt *bc, const struct config_node *nvl)
 	return 0;
 }
 
+/*
+ * Whether the kernel can try I/O on this file without blocking: the check
+ * io_uring makes before doing a read or write inline (RWF_NOWAIT is
+ * refused with EOPNOTSUPP otherwise).  Where it cannot (tmpfs, for one),
+ * io_uring hands every request to a worker thread of its own, one hand-off
+ * more than the pool, which then is the faster engine (docs/virtio-blk.md).
+ */
+static bool
+blockif_file_nowait(int fd)
+{
+	/* Aligned and whole sectors, so an O_DIRECT file accepts it. */
+	static _Alignas(4096) unsigned char probe[4096];
+	struct iovec iov = {probe, sizeof(probe)};
+
+	return preadv2(fd, &iov, 1, 0, RWF_NOWAIT) >= 0 || errno != EOPNOTSUPP;
+}
+
 static int
 blockif_start_engine(struct blockif_ctxt *bc, int want, int workers)
 {
 	int i, err;
 
 	bc->engine = BLOCKIF_ENGINE_THREADS;
+	if (want == -1 && !blockif_file_nowait(bc->fd))
+		want = BLOCKIF_ENGINE_THREADS;
 	if (want != BLOCKIF_ENGINE_THREADS) {
 		err = blockif_uring_start(bc);
 		if (err == 0) {

@@ -19,7 +19,8 @@
  *                  512 .. 65536, P >= L)
  *   nodelete       no discard: blockif_candelete() is false
  * beehive extensions:
- *   engine=auto|threads|uring   (auto: uring when the kernel allows it)
+ *   engine=auto|threads|uring   (auto: uring when the kernel allows it and
+ *                  can do the file's I/O inline, see blockif_file_nowait())
  *   workers=N      worker threads of the threads engine (1..64)
  *
  * Requests belong to the caller from submission until br_callback runs

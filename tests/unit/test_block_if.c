@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "block_if.h"
@@ -407,6 +408,58 @@ test_nocache(const char *eng)
 	blockif_close(bc);
 }
 
+/* What the kernel says of RWF_NOWAIT on PATH: 1 tried, 0 refused. */
+static int
+nowait_supported(const char *path)
+{
+	static _Alignas(4096) unsigned char buf[4096];
+	struct iovec iov = {buf, sizeof(buf)};
+	int fd = open(path, O_RDONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = preadv2(fd, &iov, 1, 0, RWF_NOWAIT) >= 0 || errno != EOPNOTSUPP;
+	close(fd);
+	return ok;
+}
+
+/*
+ * engine=auto takes io_uring only for files the kernel can do I/O on
+ * without blocking: the image in /tmp (ext4 here) and, where there is one,
+ * an image on tmpfs (/dev/shm), which refuses RWF_NOWAIT.
+ */
+static void
+test_auto_engine(const char *dir, const char *node)
+{
+	char path[64], name[128];
+	struct blockif_ctxt *bc;
+	struct config_node *n;
+	int fd, nowait;
+
+	snprintf(path, sizeof(path), "%s/test_block_if.XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd < 0)
+		return; /* no such file system here */
+	if (ftruncate(fd, IMG_SIZE) != 0) {
+		close(fd);
+		unlink(path);
+		return;
+	}
+	close(fd);
+	nowait = nowait_supported(path);
+	n = create_config_node(node);
+	set_config_value_node(n, "path", path);
+	bc = blockif_open(n, "test");
+	snprintf(name, sizeof(name), "auto on %s: %s (RWF_NOWAIT %s)", dir,
+		 nowait ? "uring" : "threads", nowait ? "tried" : "refused");
+	CHECK(bc != NULL && nowait >= 0 &&
+		  strcmp(blockif_engine(bc), nowait ? "uring" : "threads") == 0,
+	      name);
+	if (bc != NULL)
+		blockif_close(bc);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -417,6 +470,8 @@ main(void)
 	test_engine("uring");
 	test_nocache("threads");
 	test_nocache("uring");
+	test_auto_engine("/tmp", "pci.0.17.0");
+	test_auto_engine("/dev/shm", "pci.0.18.0");
 	unlink(img_path);
 	fini_config();
 	return test_done();
