@@ -37,8 +37,11 @@
 #define VTBLK_F_DISCARD	     (1ULL << 13)
 #define VTBLK_F_WRITE_ZEROES (1ULL << 14)
 
-/* Large enough for a chain of BLOCKIF_IOV_MAX descriptors (2.7.5.3.1). */
-#define VTBLK_RINGSZ 512
+/*
+ * A chain of BLOCKIF_IOV_MAX descriptors must fit the queue (2.7.5.3.1);
+ * BLOCKIF_IOV_MAX is a power of two, as a queue size must be.
+ */
+#define VTBLK_RINGSZ BLOCKIF_IOV_MAX
 /* Header and status take one descriptor each (5.2.4: seg_max). */
 #define VTBLK_SEG_MAX	      (BLOCKIF_IOV_MAX - 2)
 #define VTBLK_MAX_DWZ_SECTORS 0x400000u /* 2 GiB per segment */

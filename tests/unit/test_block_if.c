@@ -425,8 +425,8 @@ nowait_supported(const char *path)
 
 /*
  * engine=auto takes io_uring only for files the kernel can do I/O on
- * without blocking: the image in /tmp (ext4 here) and, where there is one,
- * an image on tmpfs (/dev/shm), which refuses RWF_NOWAIT.
+ * without blocking: an image in /tmp (ext4 here) and one on tmpfs
+ * (/dev/shm), which refuses RWF_NOWAIT.
  */
 static void
 test_auto_engine(const char *dir, const char *node)
@@ -438,13 +438,10 @@ test_auto_engine(const char *dir, const char *node)
 
 	snprintf(path, sizeof(path), "%s/test_block_if.XXXXXX", dir);
 	fd = mkstemp(path);
+	snprintf(name, sizeof(name), "auto on %s: image created", dir);
+	CHECK(fd >= 0 && ftruncate(fd, IMG_SIZE) == 0, name);
 	if (fd < 0)
-		return; /* no such file system here */
-	if (ftruncate(fd, IMG_SIZE) != 0) {
-		close(fd);
-		unlink(path);
 		return;
-	}
 	close(fd);
 	nowait = nowait_supported(path);
 	n = create_config_node(node);
