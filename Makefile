@@ -21,7 +21,7 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(SANFLAGS) -MMD -MP
-INCS	:= -Ilib/vmmapi -Ibhyve/core -Ibhyve/platform -Ibhyve/boot \
+INCS	:= -Ilib/vmmapi -Ibhyve/cli -Ibhyve/core -Ibhyve/platform -Ibhyve/boot \
 	   -Ibhyve/pci -Ibhyve/virtio -Ibhyve/debug -Ibhyve/block
 LDFLAGS	+= -pthread $(SANFLAGS)
 LDLIBS	+= -ljansson -luring

@@ -29,7 +29,7 @@
 #include "inout.h"
 #include "mem.h"
 #include "mevent.h"
-#include "pci_legacy.h"
+#include "pci_models.h"
 #include "platform.h"
 #include "pm.h"
 

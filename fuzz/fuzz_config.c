@@ -2,11 +2,8 @@
  * libFuzzer target for the configuration tree and the bhyve(8) command
  * line: -k file parsing, -o keys, %() expansion and every flag parser.
  *
- * Build: "make fuzz" (build-fuzz/fuzz_config), or by hand from the
- * repository root:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
- *       -Ilib/vmmapi -Ibhyve/core fuzz/fuzz_config.c bhyve/core/config.c \
- *       bhyve/core/cmdline.c bhyve/core/pci_legacy.c -o fuzz_config
+ * Build: "make fuzz" (build-fuzz/fuzz_config; it links every bhyve
+ * object, so that "-s" finds each device model's declaration).
  * Run, seeded with realistic command lines and -k files:
  *   ./fuzz_config -max_total_time=60 -close_fd_mask=2 fuzz/corpus_config/
  * (-close_fd_mask=2 silences the "bhyve: ..." lines of bad inputs;
@@ -27,7 +24,7 @@
 
 #include "cmdline.h"
 #include "config.h"
-#include "pci_legacy.h"
+#include "pci_models.h"
 
 #define FUZZ_MAX_ARGS 64
 

@@ -13,12 +13,6 @@
  * Build and run (from the repository root):
  *   make fuzz                 # builds build-fuzz/fuzz_pci
  *   build-fuzz/fuzz_pci -max_total_time=10
- * or on its own (only the PCI code and what it uses):
- *   clang -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -g \
- *       -O1 -pthread -Ilib/vmmapi -Ibhyve/core -Ibhyve/platform \
- *       -Ibhyve/pci fuzz/fuzz_pci.c bhyve/pci/[a-z]*.c bhyve/core/config.c \
- *       bhyve/core/inout.c bhyve/core/mem.c bhyve/core/pci_legacy.c \
- *       lib/vmmapi/[a-z]*.c -ljansson -o build/fuzz_pci
  *
  * Program bytes: op = byte % 8, operands follow (missing ones read as 0).
  *   0 cf8 write   addr32           1 cfc read    port2|width2

@@ -20,6 +20,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "legacy_config.h"
+
 #define BLOCKIF_WORKERS_DEF 4
 #define BLOCKIF_WORKERS_MAX 64
 #define BLOCKIF_RING_DEPTH  256
@@ -909,4 +911,10 @@ const char *
 blockif_engine(const struct blockif_ctxt *bc)
 {
 	return bc->engine == BLOCKIF_ENGINE_URING ? "uring" : "threads";
+}
+
+int
+blockif_legacy_config(struct config_node *nvl, const char *opts)
+{
+	return legacy_config_positional(nvl, opts, "path");
 }

@@ -77,6 +77,12 @@ struct blockif_ctxt;
  * messages ("virtio-blk 0:4:0").  Prints one line and returns NULL on a
  * bad option or an unusable path.
  */
+/*
+ * "-s N,model,path[,opts]" for every disk model (virtio-blk, ahci, nvme):
+ * path=..., then the generic options (legacy_config.h).
+ */
+int blockif_legacy_config(struct config_node *nvl, const char *opts);
+
 struct blockif_ctxt *blockif_open(const struct config_node *nvl,
 				  const char *ident);
 /* Waits for every submitted request, stops the threads, closes the file. */

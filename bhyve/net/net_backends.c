@@ -20,6 +20,7 @@
 
 #include <linux/if_tun.h>
 
+#include "legacy_config.h"
 #include "net_backends.h"
 
 SET_DECLARE(net_backend_set, const struct net_backend_ops);
@@ -432,3 +433,9 @@ tap_rx_fd(struct net_backend *be, int q)
 TAP_BACKEND(tap_backend, "tap");
 /* FreeBSD's vmnetN is a tap variant; here it is a tap of that name. */
 TAP_BACKEND(vmnet_backend, "vmnet");
+
+int
+netbe_legacy_config(struct config_node *nvl, const char *opts)
+{
+	return legacy_config_positional(nvl, opts, "backend");
+}

@@ -121,6 +121,12 @@ struct net_backend {
  * max_queues queues; nvl holds the device's other keys (hostfwd=...).
  * NULL with a one-line reason in err.
  */
+/*
+ * "-s N,model,backend[,opts]" for every NIC model (virtio-net, e1000):
+ * backend=..., then the generic options (legacy_config.h).
+ */
+int netbe_legacy_config(struct config_node *nvl, const char *opts);
+
 struct net_backend *netbe_open(const char *spec, struct config_node *nvl,
 			       int max_queues, char *err, size_t errlen);
 void netbe_close(struct net_backend *be);

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "pci_emul.h"
-#include "pci_legacy.h"
 
 #define DUMMY_IOSZ  8
 #define DUMMY_MEMSZ 4096
@@ -103,10 +102,3 @@ static const struct pci_devemu pci_de_dummy = {
     .pe_barread = pci_dummy_read,
 };
 PCI_EMUL_SET(pci_de_dummy);
-
-static const struct pci_legacy_model pci_legacy_dummy = {
-    .name = "dummy",
-    .implemented = true,
-    .legacy_config = pci_legacy_generic_config,
-};
-PCI_LEGACY_MODEL_SET(pci_legacy_dummy);

@@ -15,7 +15,7 @@
 #include "inout.h"
 #include "mem.h"
 #include "pci_emul.h"
-#include "pci_legacy.h"
+#include "pci_models.h"
 #include "platform.h"
 #include "vmmapi.h"
 
@@ -1255,19 +1255,6 @@ static const struct mem_range pci_ecam_range = {
 
 /* ---- Bring-up ---- */
 
-static const struct pci_devemu *
-pci_emul_finddev(const char *name)
-{
-	const struct pci_devemu *const *pp;
-
-	SET_FOREACH(pp, pci_devemu_set)
-	{
-		if (strcmp((*pp)->pe_emu, name) == 0)
-			return *pp;
-	}
-	return NULL;
-}
-
 static void
 pci_devinst_free(struct pci_devinst *pi)
 {
@@ -1296,7 +1283,6 @@ pci_emul_init_func(struct vmctx *ctx, int bus, int slot, int func,
 		   struct config_node *nvl)
 {
 	const struct pci_devemu *pe;
-	const struct pci_legacy_model *lm;
 	struct pci_devinst *pi;
 	pthread_mutexattr_t attr;
 	const char *emul = get_config_value_node(nvl, "device");
@@ -1308,14 +1294,13 @@ pci_emul_init_func(struct vmctx *ctx, int bus, int slot, int func,
 			bus, slot, func);
 		return -1;
 	}
-	pe = pci_emul_finddev(emul);
-	if (pe == NULL) {
-		lm = pci_legacy_find(emul);
-		if (lm != NULL && lm->alias != NULL)
+	pe = pci_model_find(emul);
+	if (pe == NULL || pe->pe_init == NULL) {
+		if (pe != NULL && pe->pe_alias != NULL)
 			fprintf(stderr,
 				"bhyve: pci slot %d:%d:%d: legacy "
 				"device \"%s\", use \"%s\" instead\n",
-				bus, slot, func, emul, lm->alias);
+				bus, slot, func, emul, pe->pe_alias);
 		else
 			fprintf(stderr,
 				"bhyve: pci slot %d:%d:%d: device "

@@ -4,19 +4,21 @@
  * MSI, MSI-X and INTx, reached through configuration mechanism #1
  * (ports 0xcf8/0xcfc) and ECAM (MMCONFIG).
  *
- * A device model is one file ending in one constant table:
+ * A device model is one file ending in one constant table, its whole
+ * declaration:
  *
  *	static const struct pci_devemu pci_de_foo = {
  *		.pe_emu = "foo",
+ *		.pe_legacy_config = foo_legacy_config,
  *		.pe_init = pci_foo_init,
  *		.pe_barread = pci_foo_read,
  *		.pe_barwrite = pci_foo_write,
  *	};
  *	PCI_EMUL_SET(pci_de_foo);
  *
- * plus its command-line entry (bhyve/core/pci_legacy.h) with
- * implemented = true, so that "-s N,foo,opts" reaches it.  pe_init reads
- * the device's keys from its pci.<bus>.<slot>.<func> node.
+ * "-s N,foo,opts" finds it by pe_emu (pci_models.h) and runs its
+ * converter, which writes keys under pci.<bus>.<slot>.<func>; pe_init
+ * later reads only those keys, however they were set (-s, -k, -o).
  */
 #ifndef PCI_EMUL_H
 #define PCI_EMUL_H
@@ -26,6 +28,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "legacy_config.h"
 #include "linker_set.h"
 
 struct vmctx;
@@ -130,7 +133,20 @@ enum lintr_state { PCI_LINTR_IDLE, PCI_LINTR_ASSERTED, PCI_LINTR_PENDING };
 
 struct pci_devemu {
 	const char *pe_emu; /* the model name, e.g. "virtio-blk" */
-	/* Reads the node's keys and builds config space; 0 or -1 (printed). */
+	/*
+	 * A command-line name for another model: "-s N,ahci-hd" writes
+	 * device=ahci (pe_alias) and has no pe_init of its own.
+	 */
+	const char *pe_alias;
+	/*
+	 * "-s N,model,opts" -> keys under the slot's node, at parse time;
+	 * NULL: legacy_config_generic ("a,b=c").
+	 */
+	legacy_config_t pe_legacy_config;
+	/*
+	 * Reads the node's keys and builds config space; 0 or -1 (printed).
+	 * NULL only for aliases and models not implemented yet.
+	 */
 	int (*pe_init)(struct pci_devinst *pi, struct config_node *nvl);
 	/*
 	 * Optional config-space hooks.  pe_cfgread returns 0 after storing

@@ -12,7 +12,6 @@
 
 #include "config.h"
 #include "pci_emul.h"
-#include "pci_legacy.h"
 
 struct pci_hb_model {
 	const char *name;
@@ -122,10 +121,10 @@ pci_amd_hostbridge_legacy_config(struct config_node *nvl, const char *opts)
 	if (regs == NULL ||
 	    set_config_value_node(regs, "vendor", "0x1022") != 0 ||
 	    set_config_value_node(regs, "device", "0x7432") != 0) {
-		pci_legacy_error("cannot set pcireg keys");
+		legacy_config_error("cannot set pcireg keys");
 		return -1;
 	}
-	return pci_legacy_generic_config(nvl, opts);
+	return legacy_config_generic(nvl, opts);
 }
 
 static const struct pci_devemu pci_de_hostbridge = {
@@ -134,17 +133,9 @@ static const struct pci_devemu pci_de_hostbridge = {
 };
 PCI_EMUL_SET(pci_de_hostbridge);
 
-static const struct pci_legacy_model pci_legacy_hostbridge = {
-    .name = "hostbridge",
-    .implemented = true,
-    .legacy_config = pci_legacy_generic_config,
+static const struct pci_devemu pci_de_amd_hostbridge = {
+    .pe_emu = "amd_hostbridge",
+    .pe_alias = "hostbridge",
+    .pe_legacy_config = pci_amd_hostbridge_legacy_config,
 };
-PCI_LEGACY_MODEL_SET(pci_legacy_hostbridge);
-
-static const struct pci_legacy_model pci_legacy_amd_hostbridge = {
-    .name = "amd_hostbridge",
-    .alias = "hostbridge",
-    .implemented = true,
-    .legacy_config = pci_amd_hostbridge_legacy_config,
-};
-PCI_LEGACY_MODEL_SET(pci_legacy_amd_hostbridge);
+PCI_EMUL_SET(pci_de_amd_hostbridge);

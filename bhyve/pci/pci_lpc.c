@@ -12,7 +12,6 @@
 
 #include "config.h"
 #include "pci_emul.h"
-#include "pci_legacy.h"
 
 #define LPC_VENDOR 0x8086
 #define LPC_DEV	   0x7000 /* 82371SB PIIX3 ISA bridge */
@@ -107,10 +106,3 @@ static const struct pci_devemu pci_de_lpc = {
     .pe_init = pci_lpc_init,
 };
 PCI_EMUL_SET(pci_de_lpc);
-
-static const struct pci_legacy_model pci_legacy_lpc = {
-    .name = "lpc",
-    .implemented = true,
-    .legacy_config = pci_legacy_generic_config,
-};
-PCI_LEGACY_MODEL_SET(pci_legacy_lpc);

@@ -23,7 +23,6 @@
 
 #include "block_if.h"
 #include "pci_emul.h"
-#include "pci_legacy.h"
 #include "virtio.h"
 #include "virtio_blk.h"
 
@@ -705,15 +704,9 @@ vtblk_get_stats(struct pci_devinst *pi, struct vtblk_stats *st)
 
 static const struct pci_devemu pci_de_vtblk = {
     .pe_emu = "virtio-blk",
+    .pe_legacy_config = blockif_legacy_config,
     .pe_init = vtblk_init,
     .pe_fini = vtblk_fini,
     VI_PCI_DEVEMU_HOOKS,
 };
 PCI_EMUL_SET(pci_de_vtblk);
-
-static const struct pci_legacy_model pci_legacy_vtblk = {
-    .name = "virtio-blk",
-    .implemented = true,
-    .legacy_config = pci_legacy_blockif_config,
-};
-PCI_LEGACY_MODEL_SET(pci_legacy_vtblk);

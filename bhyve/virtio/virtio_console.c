@@ -30,7 +30,7 @@
 #include "config.h"
 #include "mevent.h"
 #include "pci_emul.h"
-#include "pci_legacy.h"
+#include "legacy_config.h"
 #include "virtio.h"
 
 #define VTCON_MAXPORTS 16 /* bhyve's limit */
@@ -761,21 +761,52 @@ vtcon_fini(struct pci_devinst *pi)
 	pi->pi_arg = NULL;
 }
 
+/*
+ * "-s N,virtio-console,NAME=PATH[,NAME=PATH...]" (bhyve(8)) ->
+ * port.K.name / port.K.path, plus "transport=legacy|modern|transitional".
+ */
+static int
+vtcon_legacy_config(struct config_node *nvl, const char *opts)
+{
+	char *copy, *cur, *tok, *eq;
+	struct config_node *port;
+	int n = 0, rc = 0;
+
+	if (opts == NULL)
+		return 0;
+	copy = cur = legacy_config_strdup(opts);
+	if (copy == NULL)
+		return -1;
+	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
+		eq = strchr(tok, '=');
+		if (eq == NULL || eq == tok || eq[1] == '\0') {
+			legacy_config_error("port '%s' needs name=path", tok);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		if (strcmp(tok, "transport") == 0) {
+			rc = legacy_config_set(nvl, "transport", eq + 1);
+			continue;
+		}
+		port = legacy_config_child(nvl, "port", n++, VTCON_MAXPORTS);
+		if (port == NULL) {
+			rc = -1;
+			break;
+		}
+		rc = legacy_config_set(port, "name", tok);
+		if (rc == 0)
+			rc = legacy_config_set(port, "path", eq + 1);
+	}
+	free(copy);
+	return rc;
+}
+
 static const struct pci_devemu pci_de_vcon = {
     .pe_emu = "virtio-console",
+    .pe_legacy_config = vtcon_legacy_config,
     .pe_init = vtcon_init,
     .pe_fini = vtcon_fini,
     VI_PCI_DEVEMU_HOOKS,
 };
 PCI_EMUL_SET(pci_de_vcon);
-
-/*
- * "-s N,virtio-console,NAME=PATH[,NAME=PATH...]" (bhyve(8)): the shared
- * converter in pci_legacy.c writes port.K.name / port.K.path.
- */
-static const struct pci_legacy_model pci_legacy_virtio_console = {
-    .name = "virtio-console",
-    .implemented = true,
-    .legacy_config = pci_legacy_vtcon_config,
-};
-PCI_LEGACY_MODEL_SET(pci_legacy_virtio_console);

@@ -25,7 +25,7 @@
 #include "mevent.h"
 #include "net_backends.h"
 #include "pci_emul.h"
-#include "pci_legacy.h"
+#include "legacy_config.h"
 #include "vhost_net.h"
 #include "virtio.h"
 #include "virtio_net.h"
@@ -1272,8 +1272,22 @@ vtnet_get_state(struct pci_devinst *pi, struct vtnet_state *st)
 	virtio_unlock(vs);
 }
 
+/*
+ * illumos: "virtio-net-viona,vnic=NAME" or "virtio-net-viona,NAME[,opts]".
+ */
+static int
+vtnet_viona_legacy_config(struct config_node *nvl, const char *opts)
+{
+	if (opts == NULL || opts[0] == '\0') {
+		legacy_config_error("needs vnic=NAME");
+		return -1;
+	}
+	return legacy_config_positional_opt(nvl, opts, "vnic");
+}
+
 static const struct pci_devemu pci_de_vtnet = {
     .pe_emu = "virtio-net",
+    .pe_legacy_config = netbe_legacy_config,
     .pe_init = vtnet_init,
     .pe_fini = vtnet_fini,
     VI_PCI_DEVEMU_HOOKS,
@@ -1287,51 +1301,9 @@ PCI_EMUL_SET(pci_de_vtnet);
  */
 static const struct pci_devemu pci_de_vtnet_viona = {
     .pe_emu = "virtio-net-viona",
+    .pe_legacy_config = vtnet_viona_legacy_config,
     .pe_init = vtnet_init,
     .pe_fini = vtnet_fini,
     VI_PCI_DEVEMU_HOOKS,
 };
 PCI_EMUL_SET(pci_de_vtnet_viona);
-
-static const struct pci_legacy_model pci_legacy_vtnet = {
-    .name = "virtio-net",
-    .implemented = true,
-    .legacy_config = pci_legacy_netbe_config,
-};
-PCI_LEGACY_MODEL_SET(pci_legacy_vtnet);
-
-/* illumos: "virtio-net-viona,vnic=NAME" or "virtio-net-viona,NAME". */
-static int
-vtnet_viona_config(struct config_node *nvl, const char *opts)
-{
-	const char *comma;
-	char *first;
-	int rc;
-
-	if (opts == NULL || opts[0] == '\0') {
-		pci_legacy_error("needs vnic=NAME");
-		return -1;
-	}
-	comma = strchr(opts, ',');
-	if (strcspn(opts, "=") < strcspn(opts, ","))
-		return pci_legacy_generic_config(nvl, opts);
-	first = strndup(opts, comma ? (size_t)(comma - opts) : strlen(opts));
-	if (first == NULL) {
-		pci_legacy_error("out of memory");
-		return -1;
-	}
-	rc = set_config_value_node(nvl, "vnic", first);
-	free(first);
-	if (rc != 0) {
-		pci_legacy_error("invalid vnic");
-		return -1;
-	}
-	return comma ? pci_legacy_generic_config(nvl, comma + 1) : 0;
-}
-
-static const struct pci_legacy_model pci_legacy_vtnet_viona = {
-    .name = "virtio-net-viona",
-    .implemented = true,
-    .legacy_config = vtnet_viona_config,
-};
-PCI_LEGACY_MODEL_SET(pci_legacy_vtnet_viona);

@@ -18,7 +18,6 @@
 #include "config.h"
 #include "mevent.h"
 #include "pci_emul.h"
-#include "pci_legacy.h"
 #include "virtio.h"
 
 #define VTRND_RINGSZ	    64
@@ -271,10 +270,3 @@ static const struct pci_devemu pci_de_vrnd = {
     VI_PCI_DEVEMU_HOOKS,
 };
 PCI_EMUL_SET(pci_de_vrnd);
-
-static const struct pci_legacy_model pci_legacy_virtio_rnd = {
-    .name = "virtio-rnd",
-    .implemented = true,
-    .legacy_config = pci_legacy_generic_config,
-};
-PCI_LEGACY_MODEL_SET(pci_legacy_virtio_rnd);

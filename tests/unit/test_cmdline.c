@@ -13,7 +13,7 @@
 
 #include "cmdline.h"
 #include "config.h"
-#include "pci_legacy.h"
+#include "pci_models.h"
 #include "test.h"
 
 #define MAX_ARGS 32
@@ -634,7 +634,7 @@ test_implemented(void)
 	rc = pci_check_models_implemented();
 	stderr = saved;
 	fclose(mem);
-	if (pci_legacy_find("hostbridge")->implemented) {
+	if (pci_model_implemented(pci_model_find("hostbridge"))) {
 		CHECK(rc == 0, "implemented model passes the check");
 	} else {
 		CHECK(rc == 4 && strstr(buf, "'hostbridge' (slot 0:0:0) is "
@@ -642,11 +642,11 @@ test_implemented(void)
 		      "unimplemented model is reported with its slot");
 	}
 	free(buf);
-	CHECK(pci_legacy_find("virtio-blk") != NULL, "virtio-blk is known");
-	CHECK(pci_legacy_find("ahci-hd") != NULL &&
-		  strcmp(pci_legacy_find("ahci-hd")->alias, "ahci") == 0,
+	CHECK(pci_model_find("virtio-blk") != NULL, "virtio-blk is known");
+	CHECK(pci_model_find("ahci-hd") != NULL &&
+		  strcmp(pci_model_find("ahci-hd")->pe_alias, "ahci") == 0,
 	      "ahci-hd aliases ahci");
-	CHECK(pci_legacy_find("nonesuch") == NULL, "unknown model not found");
+	CHECK(pci_model_find("nonesuch") == NULL, "unknown model not found");
 	CHECK(parse("vm", NULL) == 0 && pci_check_models_implemented() == 0,
 	      "no devices passes the check");
 }

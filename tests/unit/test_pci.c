@@ -13,7 +13,7 @@
 #include "inout.h"
 #include "mem.h"
 #include "pci_emul.h"
-#include "pci_legacy.h"
+#include "pci_models.h"
 #include "test.h"
 #include "test_util.h"
 #include "vmmapi.h"
@@ -779,7 +779,7 @@ test_hostbridge_models(void)
 		     "failed init leaves no device");
 
 	reset_world();
-	CHECK(pci_legacy_parse_slot("0,amd_hostbridge", err, sizeof(err)) == 0,
+	CHECK(pci_parse_slot("0,amd_hostbridge", err, sizeof(err)) == 0,
 	      "-s 0,amd_hostbridge parses");
 	CHECK_STR(get_config_value("pci.0.0.0.device"), "hostbridge",
 		  "amd_hostbridge is written as hostbridge");
@@ -812,17 +812,17 @@ test_slots(void)
 	char err[256];
 
 	reset_world();
-	CHECK(pci_legacy_parse_slot("3,hostbridge", err, sizeof(err)) == 0,
+	CHECK(pci_parse_slot("3,hostbridge", err, sizeof(err)) == 0,
 	      "-s 3,hostbridge");
-	CHECK(pci_legacy_parse_slot("3:0,lpc", err, sizeof(err)) != 0,
+	CHECK(pci_parse_slot("3:0,lpc", err, sizeof(err)) != 0,
 	      "-s 3:0 duplicate of 3 refused");
-	CHECK(pci_legacy_parse_slot("0:3:0,lpc", err, sizeof(err)) != 0,
+	CHECK(pci_parse_slot("0:3:0,lpc", err, sizeof(err)) != 0,
 	      "-s 0:3:0 duplicate of 3 refused");
-	CHECK(pci_legacy_parse_slot("3:1,lpc", err, sizeof(err)) == 0,
+	CHECK(pci_parse_slot("3:1,lpc", err, sizeof(err)) == 0,
 	      "-s 3:1 is another function");
-	CHECK(pci_legacy_parse_slot("0:32:0,lpc", err, sizeof(err)) != 0,
+	CHECK(pci_parse_slot("0:32:0,lpc", err, sizeof(err)) != 0,
 	      "slot 32 refused");
-	CHECK(pci_legacy_parse_slot("1:2:3,dummy", err, sizeof(err)) == 0,
+	CHECK(pci_parse_slot("1:2:3,dummy", err, sizeof(err)) == 0,
 	      "-s bus:slot:func");
 	CHECK(init_pci(ctx) == 0, "tree with bus 1 builds");
 	CHECK(test_cfg_read(0, 3, 0, PCIR_HDRTYPE, 1) == 0x80 &&
@@ -870,9 +870,17 @@ test_devemu_registry(void)
 	static const char *const models[] = {"hostbridge", "lpc", "dummy"};
 
 	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
-		const struct pci_legacy_model *m = pci_legacy_find(models[i]);
+		const struct pci_devemu *m = pci_model_find(models[i]);
 
-		CHECK(m != NULL && m->implemented, models[i]);
+		CHECK(m != NULL && pci_model_implemented(m), models[i]);
+	}
+	/* A model that lands leaves the table: one declaration per name. */
+	for (size_t i = 0; i < pci_unimpl_nmodels; i++) {
+		const struct pci_devemu *u = &pci_unimpl_models[i];
+
+		CHECK(pci_model_find(u->pe_emu) == u &&
+			  !pci_model_implemented(u) && u->pe_init == NULL,
+		      u->pe_emu);
 	}
 }
 

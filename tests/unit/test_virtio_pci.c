@@ -23,7 +23,7 @@
 #include "mem.h"
 #include "mevent.h"
 #include "pci_emul.h"
-#include "pci_legacy.h"
+#include "pci_models.h"
 #include "test.h"
 #include "test_util.h"
 #include "virtio.h"
@@ -321,8 +321,8 @@ test_identity(void)
 		  pci_emul_find_capability(pci_emul_find_dev(0, SLOT_NOMSIX, 0),
 					   PCIY_MSI) != 0,
 	      "virtio_msix=false: MSI instead of MSI-X (bhyve -W)");
-	CHECK(pci_legacy_find("virtio-rnd")->implemented &&
-		  pci_legacy_find("virtio-console")->implemented,
+	CHECK(pci_model_implemented(pci_model_find("virtio-rnd")) &&
+		  pci_model_implemented(pci_model_find("virtio-console")),
 	      "virtio-rnd and virtio-console are implemented models");
 }
 

@@ -20,7 +20,8 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "pci_legacy.h"
+#include "legacy_config.h"
+#include "pci_models.h"
 
 #define MIB	       (1024ULL * 1024)
 #define TOPOLOGY_MAX   65535 /* vm_set_topology() takes uint16_t */
@@ -554,7 +555,7 @@ cmd_lpc_options(char *rest, const char *arg)
 {
 	struct config_node *lpc = create_config_node("lpc");
 
-	if (lpc == NULL || pci_legacy_generic_config(lpc, rest) != 0)
+	if (lpc == NULL || legacy_config_generic(lpc, rest) != 0)
 		return cmd_fail("invalid LPC option in '-l %s'", arg);
 	return 0;
 }
@@ -597,7 +598,7 @@ cmd_lpc_tpm(char *rest, const char *arg)
 		return cmd_fail("cannot configure TPM for '-l %s'", arg);
 	set_config_value_node(tpm, "type", type);
 	set_config_value_node(tpm, "path", path);
-	if (rest != NULL && pci_legacy_generic_config(tpm, rest) != 0)
+	if (rest != NULL && legacy_config_generic(tpm, rest) != 0)
 		return cmd_fail("invalid TPM option in '-l %s'", arg);
 	if (get_config_value_node(tpm, "version") == NULL)
 		set_config_value_node(tpm, "version", "2.0");
@@ -648,7 +649,7 @@ cmd_slot(const char *arg)
 {
 	char err[512];
 
-	if (pci_legacy_parse_slot(arg, err, sizeof(err)) != 0)
+	if (pci_parse_slot(arg, err, sizeof(err)) != 0)
 		return cmd_fail("%s", err);
 	return 0;
 }
@@ -727,7 +728,7 @@ cmd_option_arg(int c, const char *arg)
 				arg);
 	case 's':
 		if (cmd_is_help(arg)) {
-			pci_legacy_print_models(stdout);
+			pci_models_print(stdout);
 			return BHYVE_ARGS_EXIT0;
 		}
 		return cmd_slot(arg);
@@ -838,7 +839,7 @@ cmd_check_tree(void)
 	v = get_config_value("lpc.fwcfg");
 	if (v != NULL && strcmp(v, "bhyve") != 0 && strcmp(v, "qemu") != 0)
 		return cmd_fail("invalid lpc.fwcfg '%s' (bhyve or qemu)", v);
-	if (pci_legacy_check_tree(err, sizeof(err)) != 0)
+	if (pci_check_tree(err, sizeof(err)) != 0)
 		return cmd_fail("%s", err);
 	return cmd_check_bools();
 }

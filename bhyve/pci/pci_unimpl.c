@@ -1,0 +1,255 @@
+/*
+ * The PCI models bhyve(8) (FreeBSD and illumos) documents that beehive
+ * does not implement yet: one table, so that "-s help" lists them,
+ * "-o config.dump=1" converts their options, and a VM that needs one
+ * stops with a clear line (pci_check_models_implemented()).  When a
+ * model lands, its entry and converter move into the model's own file.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "block_if.h"
+#include "legacy_config.h"
+#include "net_backends.h"
+#include "pci_models.h"
+
+/* bhyve's limits for multi-port models. */
+#define AHCI_MAX_PORTS	 32
+#define XHCI_MAX_DEVICES 32
+
+/* nvme: "ram=MiB[,opts]" for a RAM namespace, else a block device. */
+static int
+pci_nvme_legacy_config(struct config_node *nvl, const char *opts)
+{
+	if (opts != NULL && strncmp(opts, "ram=", 4) == 0)
+		return legacy_config_generic(nvl, opts);
+	return blockif_legacy_config(nvl, opts);
+}
+
+/* virtio-scsi: the first option (no '=') is the target device. */
+static int
+pci_vtscsi_legacy_config(struct config_node *nvl, const char *opts)
+{
+	return legacy_config_positional_opt(nvl, opts, "dev");
+}
+
+/* uart, virtio-input: the whole option string is a path. */
+static int
+pci_path_legacy_config(struct config_node *nvl, const char *opts)
+{
+	return legacy_config_whole(nvl, opts, "path");
+}
+
+/* virtio-9p: "sharename=path[,ro]". */
+static int
+pci_vt9p_legacy_config(struct config_node *nvl, const char *opts)
+{
+	const char *rest;
+	char *first, *eq;
+	int rc;
+
+	if (opts == NULL) {
+		legacy_config_error("needs sharename=path");
+		return -1;
+	}
+	first = legacy_config_first(opts, &rest);
+	if (first == NULL)
+		return -1;
+	eq = strchr(first, '=');
+	if (eq == NULL || eq == first || eq[1] == '\0') {
+		legacy_config_error("needs sharename=path, got '%s'", first);
+		free(first);
+		return -1;
+	}
+	*eq = '\0';
+	rc = legacy_config_set(nvl, "sharename", first);
+	if (rc == 0)
+		rc = legacy_config_set(nvl, "path", eq + 1);
+	free(first);
+	if (rc == 0 && rest != NULL)
+		rc = legacy_config_generic(nvl, rest);
+	return rc;
+}
+
+/* Sets bus, slot and func from "b/s/f" of a host device. */
+static int
+pci_passthru_set_bsf(struct config_node *nvl, unsigned b, unsigned s,
+		     unsigned f)
+{
+	const char *key[3] = {"bus", "slot", "func"};
+	unsigned val[3] = {b, s, f};
+	char v[8];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(v, sizeof(v), "%u", val[i]);
+		if (legacy_config_set(nvl, key[i], v) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* passthru: "bus/slot/func" of a host device, or a /dev path. */
+static int
+pci_passthru_legacy_config(struct config_node *nvl, const char *opts)
+{
+	unsigned b, s, f;
+	const char *rest;
+	char *first, tail;
+	int rc;
+
+	if (opts == NULL) {
+		legacy_config_error("needs the host device as bus/slot/func");
+		return -1;
+	}
+	first = legacy_config_first(opts, &rest);
+	if (first == NULL)
+		return -1;
+	if (first[0] == '/') {
+		rc = legacy_config_set(nvl, "path", first);
+	} else if (sscanf(first, "%u/%u/%u%c", &b, &s, &f, &tail) == 3 &&
+		   first[0] >= '0' && first[0] <= '9' && b <= PCI_BUSMAX &&
+		   s <= PCI_SLOTMAX && f <= PCI_FUNCMAX) {
+		rc = pci_passthru_set_bsf(nvl, b, s, f);
+	} else {
+		legacy_config_error(
+		    "invalid host device '%s' (want bus/slot/func)", first);
+		rc = -1;
+	}
+	free(first);
+	if (rc == 0 && rest != NULL)
+		rc = legacy_config_generic(nvl, rest);
+	return rc;
+}
+
+/* xhci: "tablet,..." -> slot.N.device (N from 1). */
+static int
+pci_xhci_legacy_config(struct config_node *nvl, const char *opts)
+{
+	char *copy, *cur, *tok, *eq;
+	struct config_node *slot;
+	int n = 1, rc = 0;
+
+	if (opts == NULL)
+		return 0;
+	copy = cur = legacy_config_strdup(opts);
+	if (copy == NULL)
+		return -1;
+	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
+		if (n > XHCI_MAX_DEVICES) {
+			legacy_config_error("more than %d USB devices",
+					    XHCI_MAX_DEVICES);
+			rc = -1;
+			break;
+		}
+		eq = strchr(tok, '=');
+		if (eq != NULL)
+			*eq++ = '\0';
+		slot =
+		    legacy_config_child(nvl, "slot", n++, XHCI_MAX_DEVICES + 1);
+		if (slot == NULL) {
+			rc = -1;
+			break;
+		}
+		rc = legacy_config_set(slot, "device", tok);
+		if (rc == 0 && eq != NULL && *eq != '\0')
+			rc = legacy_config_generic(slot, eq);
+	}
+	free(copy);
+	return rc;
+}
+
+/*
+ * ahci: "hd:/a.img[,opts],cd:/b.iso[,opts]" -> port.N.type / port.N.path
+ * plus each port's block options.  A port's options run up to the next
+ * ",hd:" or ",cd:".
+ */
+static int
+pci_ahci_legacy_ports(struct config_node *nvl, const char *opts,
+		      const char *deftype)
+{
+	char *copy, *cur, *next, *hd, *cd;
+	struct config_node *port;
+	const char *type;
+	int n = 0, rc = 0;
+
+	if (opts == NULL)
+		return 0;
+	copy = cur = legacy_config_strdup(opts);
+	if (copy == NULL)
+		return -1;
+	for (; rc == 0 && cur != NULL; cur = next) {
+		type = deftype;
+		if (strncmp(cur, "hd:", 3) == 0 ||
+		    strncmp(cur, "cd:", 3) == 0) {
+			type = cur[0] == 'h' ? "hd" : "cd";
+			cur += 3;
+		}
+		hd = strstr(cur, ",hd:");
+		cd = strstr(cur, ",cd:");
+		next = (hd == NULL || (cd != NULL && cd < hd)) ? cd : hd;
+		if (next != NULL)
+			*next++ = '\0';
+		if (cur[0] == '\0')
+			continue;
+		if (type == NULL) {
+			legacy_config_error(
+			    "port %d: missing type (hd: or cd:) "
+			    "in '%s'",
+			    n, cur);
+			rc = -1;
+			break;
+		}
+		port = legacy_config_child(nvl, "port", n++, AHCI_MAX_PORTS);
+		if (port == NULL) {
+			rc = -1;
+			break;
+		}
+		rc = legacy_config_set(port, "type", type);
+		if (rc == 0)
+			rc = blockif_legacy_config(port, cur);
+	}
+	free(copy);
+	return rc;
+}
+
+static int
+pci_ahci_legacy_config(struct config_node *nvl, const char *opts)
+{
+	return pci_ahci_legacy_ports(nvl, opts, NULL);
+}
+
+static int
+pci_ahci_hd_legacy_config(struct config_node *nvl, const char *opts)
+{
+	return pci_ahci_legacy_ports(nvl, opts, "hd");
+}
+
+static int
+pci_ahci_cd_legacy_config(struct config_node *nvl, const char *opts)
+{
+	return pci_ahci_legacy_ports(nvl, opts, "cd");
+}
+
+/* No pe_init: known by name, stopped by pci_check_models_implemented(). */
+const struct pci_devemu pci_unimpl_models[] = {
+    {.pe_emu = "virtio-9p", .pe_legacy_config = pci_vt9p_legacy_config},
+    {.pe_emu = "virtio-scsi", .pe_legacy_config = pci_vtscsi_legacy_config},
+    {.pe_emu = "virtio-input", .pe_legacy_config = pci_path_legacy_config},
+    {.pe_emu = "ahci", .pe_legacy_config = pci_ahci_legacy_config},
+    {.pe_emu = "ahci-hd",
+     .pe_alias = "ahci",
+     .pe_legacy_config = pci_ahci_hd_legacy_config},
+    {.pe_emu = "ahci-cd",
+     .pe_alias = "ahci",
+     .pe_legacy_config = pci_ahci_cd_legacy_config},
+    {.pe_emu = "nvme", .pe_legacy_config = pci_nvme_legacy_config},
+    {.pe_emu = "e1000", .pe_legacy_config = netbe_legacy_config},
+    {.pe_emu = "fbuf"},
+    {.pe_emu = "xhci", .pe_legacy_config = pci_xhci_legacy_config},
+    {.pe_emu = "hda"},
+    {.pe_emu = "uart", .pe_legacy_config = pci_path_legacy_config},
+    {.pe_emu = "passthru", .pe_legacy_config = pci_passthru_legacy_config},
+};
+const size_t pci_unimpl_nmodels =
+    sizeof(pci_unimpl_models) / sizeof(pci_unimpl_models[0]);
