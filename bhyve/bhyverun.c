@@ -19,19 +19,20 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 
-#include "bhyverun.h"
 #include "boot.h"
 #include "cmdline.h"
 #include "config.h"
-#include "control.h"  /* ctl: issue 7 */
-#include "registry.h" /* ctl: issue 7 */
+#include "config_vm.h"
+#include "control.h" /* ctl: issue 7 */
 #include "gdb.h"
 #include "inout.h"
 #include "mem.h"
 #include "mevent.h"
 #include "pci_models.h"
-#include "platform.h"
+#include "platform_dev.h"
 #include "pm.h"
+#include "registry.h" /* ctl: issue 7 */
+#include "vcpu_run.h"
 
 /* ---- building the VM from the configuration ---- */
 
@@ -223,8 +224,6 @@ main(int argc, char **argv)
 	init_mem();
 	inout_set_strict(get_config_bool_default("x86.strictio", false));
 	mem_set_strict(get_config_bool_default("x86.strictio", false));
-	/* Platform devices (the MADT, the MP table) size themselves by it. */
-	guest_ncpus = o.cpus;
 	if (bhyve_setup_events() != 0 || bhyve_create_vm(&o, &ctx) != 0 ||
 	    platform_init(ctx) != 0 ||
 	    vcpu_run_open(ctx, o.cpus,

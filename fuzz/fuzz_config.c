@@ -24,6 +24,7 @@
 
 #include "cmdline.h"
 #include "config.h"
+#include "config_vm.h"
 #include "pci_models.h"
 
 #define FUZZ_MAX_ARGS 64

@@ -20,11 +20,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_vm.h"
 #include "legacy_config.h"
 #include "pci_models.h"
 
-#define MIB	       (1024ULL * 1024)
-#define TOPOLOGY_MAX   65535 /* vm_set_topology() takes uint16_t */
 #define VM_NAME_MAX    128
 #define FWCFG_NAME_MAX 55 /* QEMU fw_cfg file names: 56 bytes w/ NUL */
 #define LPC_UART_COUNT 4
@@ -103,135 +102,6 @@ cmd_is_help(const char *arg)
 	return arg[0] != '\0' && strncmp(arg, "help", strlen(arg)) == 0;
 }
 
-static bool
-cmd_parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
-		return false;
-	errno = 0;
-	v = strtol(s, &end, 0);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-int
-bhyve_parse_memsize(const char *s, uint64_t *bytes)
-{
-	unsigned long long v;
-	unsigned shift = 0;
-	char *end;
-
-	if (s == NULL || !isdigit((unsigned char)s[0]))
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno != 0)
-		return -1;
-	if (*end == '\0') {
-		/* bhyve: a bare number below one MiB counts in MiB. */
-		if (v < MIB)
-			v *= MIB;
-	} else {
-		switch (tolower((unsigned char)*end)) {
-		case 'b':
-			shift = 0;
-			break;
-		case 'k':
-			shift = 10;
-			break;
-		case 'm':
-			shift = 20;
-			break;
-		case 'g':
-			shift = 30;
-			break;
-		case 't':
-			shift = 40;
-			break;
-		case 'p':
-			shift = 50;
-			break;
-		case 'e':
-			shift = 60;
-			break;
-		default:
-			return -1;
-		}
-		end++;
-		if (shift != 0 &&
-		    (strcasecmp(end, "b") == 0 || strcasecmp(end, "ib") == 0))
-			end += strlen(end);
-		if (*end != '\0')
-			return -1;
-		if (shift != 0 && v > (UINT64_MAX >> shift))
-			return -1;
-		v <<= shift;
-	}
-	if (v == 0)
-		return -1;
-	*bytes = v;
-	return 0;
-}
-
-int
-config_get_memsize(uint64_t *bytes)
-{
-	return bhyve_parse_memsize(get_config_value("memory.size"), bytes);
-}
-
-static int
-cmd_topology_value(const char *key, int def, int *out, char *err, size_t errlen)
-{
-	const char *v = get_config_value(key);
-	long n;
-
-	if (v == NULL) {
-		*out = def;
-		return 0;
-	}
-	if (!cmd_parse_long(v, 1, TOPOLOGY_MAX, &n)) {
-		snprintf(err, errlen, "invalid value for %s: '%s' (1-%d)", key,
-			 v, TOPOLOGY_MAX);
-		return -1;
-	}
-	*out = (int)n;
-	return 0;
-}
-
-int
-config_get_topology(int *cpus, int *sockets, int *cores, int *threads,
-		    char *err, size_t errlen)
-{
-	bool explicit_cpus = get_config_value("cpus") != NULL;
-	uint64_t product;
-
-	if (cmd_topology_value("cpus", 1, cpus, err, errlen) != 0 ||
-	    cmd_topology_value("cores", 1, cores, err, errlen) != 0 ||
-	    cmd_topology_value("threads", 1, threads, err, errlen) != 0 ||
-	    cmd_topology_value("sockets", *cpus, sockets, err, errlen) != 0)
-		return -1;
-	product = (uint64_t)*sockets * (uint64_t)*cores * (uint64_t)*threads;
-	if (product > TOPOLOGY_MAX) {
-		snprintf(err, errlen, "topology gives too many vCPUs: %llu",
-			 (unsigned long long)product);
-		return -1;
-	}
-	if (explicit_cpus && product != (uint64_t)*cpus) {
-		snprintf(err, errlen,
-			 "topology (%d sockets, %d cores, %d threads) does not "
-			 "match %d vCPUs",
-			 *sockets, *cores, *threads, *cpus);
-		return -1;
-	}
-	*cpus = (int)product;
-	return 0;
-}
-
 /* -c [[cpus=]n][,sockets=n][,cores=n][,threads=n] */
 static int
 cmd_topology(const char *arg)
@@ -272,7 +142,7 @@ cmd_topology(const char *arg)
 			rc = cmd_fail("invalid CPU topology '-c %s': unknown "
 				      "field '%s'",
 				      arg, tok);
-		else if (!cmd_parse_long(val, 1, TOPOLOGY_MAX, &n))
+		else if (!config_parse_long(val, 1, TOPOLOGY_MAX, &n))
 			rc = cmd_fail("invalid CPU topology '-c %s': %s must "
 				      "be 1-%d",
 				      arg, key, TOPOLOGY_MAX);
@@ -299,8 +169,8 @@ cmd_pincpu(const char *arg)
 	vcpu_s = strndup(arg, (size_t)(colon - arg));
 	if (vcpu_s == NULL)
 		return cmd_fail("out of memory");
-	if (!cmd_parse_long(vcpu_s, 0, TOPOLOGY_MAX - 1, &vcpu) ||
-	    !cmd_parse_long(colon + 1, 0, CPU_SETSIZE - 1, &pcpu)) {
+	if (!config_parse_long(vcpu_s, 0, TOPOLOGY_MAX - 1, &vcpu) ||
+	    !config_parse_long(colon + 1, 0, CPU_SETSIZE - 1, &pcpu)) {
 		free(vcpu_s);
 		return cmd_fail("invalid vCPU pinning '-p %s' (vcpu 0-%d, "
 				"hostcpu 0-%d)",
@@ -349,7 +219,8 @@ cmd_gdb(const char *arg)
 			return rc;
 		p = colon + 1;
 	}
-	if (!cmd_parse_long(p, 1, 65535, &port) || !isdigit((unsigned char)*p))
+	if (!config_parse_long(p, 1, 65535, &port) ||
+	    !isdigit((unsigned char)*p))
 		return cmd_fail(
 		    "invalid debug server port in '-G %s' (1-65535)", arg);
 	return cmd_set("gdb.port", p);
@@ -480,7 +351,8 @@ cmd_smbios(const char *arg)
 	if (copy == NULL)
 		return cmd_fail("out of memory");
 	tok = strsep(&cur, ",");
-	if (!cmd_parse_long(tok, 0, 3, &type) || !isdigit((unsigned char)*tok))
+	if (!config_parse_long(tok, 0, 3, &type) ||
+	    !isdigit((unsigned char)*tok))
 		rc = cmd_fail("invalid SMBIOS type in '-B %s' (0-3)", arg);
 	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
 		if (*tok != '\0')
@@ -834,7 +706,7 @@ cmd_check_tree(void)
 	if (v != NULL && !cmd_uuid_valid(v))
 		return cmd_fail("invalid UUID '%s' (uuid)", v);
 	v = get_config_value("gdb.port");
-	if (v != NULL && !cmd_parse_long(v, 1, 65535, &port))
+	if (v != NULL && !config_parse_long(v, 1, 65535, &port))
 		return cmd_fail("invalid debug server port '%s' (gdb.port)", v);
 	v = get_config_value("lpc.fwcfg");
 	if (v != NULL && strcmp(v, "bhyve") != 0 && strcmp(v, "qemu") != 0)

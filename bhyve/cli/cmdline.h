@@ -21,21 +21,4 @@
  */
 int bhyve_parse_args(int argc, char **argv);
 
-/*
- * "size[K|M|G|T|P|E]" (optionally followed by B or iB; case-insensitive)
- * in bytes.  A bare number below 1 MiB means MiB, as in bhyve.  -1 if
- * malformed, zero or overflowing.
- */
-int bhyve_parse_memsize(const char *s, uint64_t *bytes);
-/* memory.size in bytes; -1 if unset or malformed. */
-int config_get_memsize(uint64_t *bytes);
-
-/*
- * The vCPU topology from cpus/sockets/cores/threads with bhyve's rules:
- * sockets defaults to cpus, cores and threads to 1; an explicit cpus must
- * equal sockets * cores * threads.  -1 (with a reason in err) if invalid.
- */
-int config_get_topology(int *cpus, int *sockets, int *cores, int *threads,
-			char *err, size_t errlen);
-
 #endif

@@ -15,16 +15,18 @@
 #include <time.h>
 #include <linux/kvm.h>
 
-#include "bhyverun.h"
+#include "config_vm.h"
 #include "inout.h"
 #include "mem.h"
 #include "mevent.h"
+#include "vcpu_run.h"
 
 #define HALT_CHECK_NS  100000000ULL /* 100 ms */
 #define RFLAGS_IF      0x200ULL
 #define MSR_REPORT_MAX 32
 
-int guest_ncpus;
+/* Set once, by vcpu_run_open(); read through bhyve_ncpus(). */
+static int guest_ncpus;
 
 static struct vmctx *bhyve_ctx;
 static bool vcpu_threads_started[VM_MAXCPU];
@@ -37,7 +39,7 @@ static uint32_t msr_reported[MSR_REPORT_MAX];
 static int msr_nreported;
 static bhyve_debug_handler_t debug_handler;
 
-/* vCPU parking (see bhyverun.h). */
+/* vCPU parking (see vcpu_run.h). */
 struct vcpu_call {
 	int (*fn)(struct vcpu *, void *);
 	void *arg;
@@ -577,6 +579,21 @@ vcpu_thread(void *arg)
 }
 
 /* ---- life cycle, driven by main() ---- */
+
+int
+bhyve_ncpus(void)
+{
+	int cpus, sockets, cores, threads;
+	char err[128];
+
+	if (guest_ncpus > 0)
+		return guest_ncpus;
+	/* Before the vCPUs exist (firmware tables): what they will be. */
+	if (config_get_topology(&cpus, &sockets, &cores, &threads, err,
+				sizeof(err)) != 0)
+		return 1;
+	return cpus;
+}
 
 int
 vcpu_run_open(struct vmctx *ctx, int ncpus, bool strictmsr)

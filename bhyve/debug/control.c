@@ -28,11 +28,11 @@
 
 #include <jansson.h>
 
-#include "bhyverun.h"
 #include "control.h"
 #include "mevent.h"
 #include "pagewalk.h"
 #include "registry.h"
+#include "vcpu_run.h"
 
 #define CTL_MAX_CLIENTS	 32
 #define CTL_SEND_TIMEOUT 5000 /* ms a slow reader may hold the loop */
@@ -212,7 +212,7 @@ ctl_arg_vcpu(struct ctl_req *r, int *id)
 		return -1;
 	if (v >= VM_MAXCPU || bhyve_vcpu((int)v) == NULL)
 		return ctl_fail(r, "no vCPU %" PRIu64 " (the VM has %d)", v,
-				guest_ncpus);
+				bhyve_ncpus());
 	*id = (int)v;
 	return 0;
 }
@@ -251,7 +251,7 @@ cmd_status(struct ctl_req *r)
 	    ctl_set(r, "version", json_integer(CONTROL_PROTO_VERSION)) != 0 ||
 	    ctl_set(r, "pid", json_integer(getpid())) != 0 ||
 	    ctl_set(r, "uid", json_integer(getuid())) != 0 ||
-	    ctl_set(r, "cpus", json_integer(guest_ncpus)) != 0 ||
+	    ctl_set(r, "cpus", json_integer(bhyve_ncpus())) != 0 ||
 	    ctl_set(r, "memory", ctl_hex(low + high)) != 0 ||
 	    ctl_set(r, "lowmem", ctl_hex(low)) != 0 ||
 	    ctl_set(r, "highmem", ctl_hex(high)) != 0 ||
@@ -298,7 +298,7 @@ cmd_vcpus(struct ctl_req *r)
 
 	if (ctl_set(r, "vcpus", list) != 0 || ctl_set(r, "active", active) != 0)
 		return -1;
-	for (int i = 0; i < guest_ncpus; i++) {
+	for (int i = 0; i < bhyve_ncpus(); i++) {
 		const char *state = "unknown";
 
 		if (bhyve_vcpu(i) == NULL)
@@ -841,7 +841,7 @@ static int
 cmd_stats(struct ctl_req *r)
 {
 	json_t *list = json_array();
-	int first = 0, last = guest_ncpus - 1;
+	int first = 0, last = bhyve_ncpus() - 1;
 
 	if (ctl_need_vm(r) != 0 || ctl_set(r, "stats", list) != 0)
 		return -1;
@@ -1250,8 +1250,8 @@ control_start(struct vmctx *ctx)
 		fprintf(stderr, "bhyve: control socket: no registry entry\n");
 		return -1;
 	}
-	registry_set_vm_info(guest_ncpus, vm_get_lowmem_size(ctx) +
-					      vm_get_highmem_size(ctx));
+	registry_set_vm_info(bhyve_ncpus(), vm_get_lowmem_size(ctx) +
+						vm_get_highmem_size(ctx));
 	if (registry_sockaddr(dirfd, registry_entry_path(), "ctl", &sun, &sl) !=
 	    0)
 		goto fail;

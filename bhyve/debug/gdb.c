@@ -32,12 +32,12 @@
 #include <sys/socket.h>
 #include <linux/kvm.h>
 
-#include "bhyverun.h"
 #include "config.h"
 #include "gdb.h"
 #include "gdb_proto.h"
 #include "gdb_vmem.h"
 #include "mevent.h"
+#include "vcpu_run.h"
 #include "vmmapi.h"
 
 #define GDB_MAX_SWBP 256
@@ -988,7 +988,7 @@ gdb_init(struct vmctx *ctx)
 	if (addr == NULL || addr[0] == '\0')
 		addr = "127.0.0.1";
 	stub.ctx = ctx;
-	stub.ncpus = guest_ncpus;
+	stub.ncpus = bhyve_ncpus();
 	stub.wait = get_config_bool_default("gdb.wait", false);
 	snprintf(stub.where, sizeof(stub.where), "%s%s%s:%s",
 		 strchr(addr, ':') ? "[" : "", addr,

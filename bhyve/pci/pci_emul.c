@@ -16,7 +16,7 @@
 #include "mem.h"
 #include "pci_emul.h"
 #include "pci_models.h"
-#include "platform.h"
+#include "platform_dev.h"
 #include "vmmapi.h"
 
 #define MAXBUSES  (PCI_BUSMAX + 1)

@@ -11,15 +11,15 @@
 
 #include "acpi.h"
 #include "aml.h"
-#include "bhyverun.h"
-#include "cmdline.h"
 #include "config.h"
+#include "config_vm.h"
 #include "e820.h"
 #include "fwtable.h"
 #include "hpet.h"
-#include "platform.h"
+#include "platform_dev.h"
 #include "pm.h"
 #include "rtc.h"
+#include "vcpu_run.h"
 #include "vmmapi.h"
 
 #define ACPI_HDR_LEN	36
@@ -190,20 +190,6 @@ acpi_list(struct acpi_builder *ab, uint32_t off)
 }
 
 /* ---- what the tables describe ------------------------------------- */
-
-int
-acpi_guest_ncpus(void)
-{
-	int cpus, sockets, cores, threads;
-	char err[128];
-
-	if (guest_ncpus > 0)
-		return guest_ncpus;
-	if (config_get_topology(&cpus, &sockets, &cores, &threads, err,
-				sizeof(err)) != 0)
-		return 1;
-	return cpus;
-}
 
 /* The device number of "-s N,lpc" on bus 0, else bhyve's usual 31. */
 static int
@@ -1105,7 +1091,7 @@ acpi_pd_init(struct vmctx *ctx)
 	if (!acpi_tables_enabled())
 		return 0;
 	return acpi_build(
-	    ctx, acpi_guest_ncpus(),
+	    ctx, bhyve_ncpus(),
 	    get_config_bool_default("acpi_tables_in_memory", true));
 }
 

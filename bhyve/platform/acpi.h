@@ -79,13 +79,6 @@ bool acpi_tables_enabled(void);
 /* A vCPU's initial APIC id under the VM's topology (see vmm_cpuid.c). */
 uint32_t acpi_apic_id(struct vmctx *ctx, int vcpu);
 /*
- * The number of vCPUs the firmware tables describe: guest_ncpus once the
- * vCPUs exist, else the "cpus" topology of the configuration (platform
- * devices are set up before the vCPUs are opened).
- */
-int acpi_guest_ncpus(void);
-
-/*
  * What the tables say about PCI, from the PCI emulation (pci_emul.h):
  * one root bridge per configured bus, as bhyve writes them, each with
  * its slice of the windows (inclusive limits; base >= limit: none).

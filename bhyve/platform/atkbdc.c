@@ -13,9 +13,9 @@
 #include <stdlib.h>
 
 #include "atkbdc.h"
-#include "bhyverun.h"
 #include "inout.h"
-#include "platform.h"
+#include "platform_dev.h"
+#include "vcpu_run.h"
 #include "vmmapi.h"
 
 #define ATKBDC_QLEN	16

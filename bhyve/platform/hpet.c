@@ -17,7 +17,7 @@
 
 #include "hpet.h"
 #include "mem.h"
-#include "platform.h"
+#include "platform_dev.h"
 #include "rtc.h"
 #include "vmmapi.h"
 #include "vtimer.h"

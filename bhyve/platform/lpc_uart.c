@@ -8,7 +8,7 @@
 
 #include "config.h"
 #include "inout.h"
-#include "platform.h"
+#include "platform_dev.h"
 #include "uart_backend.h"
 #include "uart_emul.h"
 #include "vmmapi.h"

@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bhyverun.h"
 #include "config.h"
 #include "inout.h"
 #include "mem.h"
-#include "platform.h"
+#include "platform_dev.h"
+#include "vcpu_run.h"
 
 #define PCT_EXIT_PORT  0xf4
 #define PCT_EXIT_LEN   4

@@ -16,10 +16,10 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "bhyverun.h"
 #include "inout.h"
-#include "platform.h"
+#include "platform_dev.h"
 #include "pm.h"
+#include "vcpu_run.h"
 
 #define PM1_SCI_EN     0x0001
 #define PM1_PWRBTN     0x0100 /* PWRBTN_STS / PWRBTN_EN */

@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "inout.h"
-#include "platform.h"
+#include "platform_dev.h"
 
 #define POST_PORT 0x80
 

@@ -21,7 +21,7 @@
 
 #include "config.h"
 #include "inout.h"
-#include "platform.h"
+#include "platform_dev.h"
 #include "rtc.h"
 #include "vmmapi.h"
 #include "vtimer.h"

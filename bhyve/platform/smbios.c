@@ -13,7 +13,7 @@
 #include "aml.h"
 #include "config.h"
 #include "fwtable.h"
-#include "platform.h"
+#include "platform_dev.h"
 #include "smbios.h"
 #include "vmmapi.h"
 

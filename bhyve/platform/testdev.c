@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bhyverun.h"
 #include "config.h"
 #include "inout.h"
 #include "mem.h"
 #include "mevent.h"
-#include "platform.h"
+#include "platform_dev.h"
+#include "vcpu_run.h"
 
 #define TD_PORT_BASE	0x0f00
 #define TD_PORT_COUNT	0x20

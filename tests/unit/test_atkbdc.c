@@ -11,7 +11,7 @@
 
 #include "atkbdc.h"
 #include "inout.h"
-#include "platform.h"
+#include "platform_dev.h"
 #include "test.h"
 #include "test_util.h"
 

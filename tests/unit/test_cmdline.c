@@ -13,6 +13,7 @@
 
 #include "cmdline.h"
 #include "config.h"
+#include "config_vm.h"
 #include "pci_models.h"
 #include "test.h"
 

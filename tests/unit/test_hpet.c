@@ -13,7 +13,7 @@
 #include "hpet.h"
 #include "mem.h"
 #include "mevent.h"
-#include "platform.h"
+#include "platform_dev.h"
 #include "test.h"
 #include "test_util.h"
 #include "vtimer.h"

@@ -12,7 +12,7 @@
 #include "config.h"
 #include "inout.h"
 #include "mevent.h"
-#include "platform.h"
+#include "platform_dev.h"
 #include "rtc.h"
 #include "test.h"
 #include "test_util.h"

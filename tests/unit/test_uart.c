@@ -24,7 +24,7 @@
 #include "config.h"
 #include "inout.h"
 #include "mevent.h"
-#include "platform.h"
+#include "platform_dev.h"
 #include "test.h"
 #include "test_util.h"
 #include "uart_backend.h"

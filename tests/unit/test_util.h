@@ -23,7 +23,7 @@
 #include "linker_set.h"
 #include "mem.h"
 #include "pci_emul.h"
-#include "platform.h"
+#include "platform_dev.h"
 #include "virtio.h"
 #include "vmmapi.h"
 

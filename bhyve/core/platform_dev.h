@@ -4,8 +4,8 @@
  * platform_dev in the platform_devs linker set; bhyve calls every init
  * after guest memory is set up and before any vCPU runs, in 'order'.
  */
-#ifndef PLATFORM_H
-#define PLATFORM_H
+#ifndef PLATFORM_DEV_H
+#define PLATFORM_DEV_H
 
 #include "linker_set.h"
 

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "platform.h"
+#include "platform_dev.h"
 
 SET_DECLARE(platform_devs, struct platform_dev);
 

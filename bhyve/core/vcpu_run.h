@@ -1,10 +1,12 @@
 /*
- * State the bhyve program shares with its devices: the VM, its vCPUs, and
- * the one way to end the VM (bhyve_request_suspend) with bhyve's exit
- * status: 0 reset, 1 poweroff, 2 halt, 3 triple fault, 4 error.
+ * The vCPU loop's interface (vcpu_run.c): the VM and its vCPUs as the
+ * devices see them, the one way to end the VM (bhyve_request_suspend)
+ * with bhyve's exit status (0 reset, 1 poweroff, 2 halt, 3 triple fault,
+ * 4 error), parking vCPUs for inspection, and the life cycle main()
+ * drives.
  */
-#ifndef BHYVERUN_H
-#define BHYVERUN_H
+#ifndef VCPU_RUN_H
+#define VCPU_RUN_H
 
 #include <stdbool.h>
 #include "vmmapi.h"
@@ -15,8 +17,11 @@
 #define BHYVE_EXIT_TRIPLEFAULT 3
 #define BHYVE_EXIT_ERROR       4
 
-extern int guest_ncpus;
-
+/*
+ * The VM's vCPU count: the one vcpu_run_open() was given, and before
+ * that (the firmware tables are built first) the configured topology's.
+ */
+int bhyve_ncpus(void);
 struct vmctx *bhyve_vmctx(void);
 struct vcpu *bhyve_vcpu(int vcpuid);
 

@@ -1,0 +1,39 @@
+/*
+ * The machine-wide configuration keys every layer reads: memory.size and
+ * the vCPU topology (cpus, sockets, cores, threads), with bhyve's rules.
+ * The command line writes them; the VM, the firmware tables and the vCPU
+ * loop read them here.
+ */
+#ifndef CONFIG_VM_H
+#define CONFIG_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TOPOLOGY_MAX 65535 /* vm_set_topology() takes uint16_t */
+
+/*
+ * A whole decimal (or 0x hex) number in [min, max], nothing around it;
+ * false if s is NULL, empty, malformed or out of range.
+ */
+bool config_parse_long(const char *s, long min, long max, long *out);
+
+/*
+ * "size[K|M|G|T|P|E]" (optionally followed by B or iB; case-insensitive)
+ * in bytes.  A bare number below 1 MiB means MiB, as in bhyve.  -1 if
+ * malformed, zero or overflowing.
+ */
+int bhyve_parse_memsize(const char *s, uint64_t *bytes);
+/* memory.size in bytes; -1 if unset or malformed. */
+int config_get_memsize(uint64_t *bytes);
+
+/*
+ * The vCPU topology from cpus/sockets/cores/threads with bhyve's rules:
+ * sockets defaults to cpus, cores and threads to 1; an explicit cpus must
+ * equal sockets * cores * threads.  -1 (with a reason in err) if invalid.
+ */
+int config_get_topology(int *cpus, int *sockets, int *cores, int *threads,
+			char *err, size_t errlen);
+
+#endif
