@@ -666,22 +666,43 @@ msix_bar_access(struct pci_devinst *pi, int idx, uint64_t off, int size,
 	return false;
 }
 
-static void
-pci_bar_device_access(struct pci_devinst *pi, int idx, uint64_t off, int size,
-		      bool write, uint64_t *val)
+/*
+ * The part of a BAR access that runs under pi_cfg_lock, taken once: the
+ * BAR the registration names must still decode [addr, addr+size) (the
+ * dispatch tables are read without this device's lock, so the BAR may
+ * have moved or stopped decoding since), and MSI-X table and PBA
+ * accesses are served here.  Returns false if nothing decodes the whole
+ * access; else *off is the offset in the BAR and *handled says whether
+ * the access is complete.
+ */
+static bool
+pci_bar_claim(struct pci_devinst *pi, int idx, uint64_t addr, int size,
+	      bool write, uint64_t *val, uint64_t *off, bool *handled,
+	      int *changed)
 {
-	const struct pci_devemu *pe = pi->pi_d;
-	int changed = -1;
-	bool handled;
+	struct pcibar *b = &pi->pi_bar[idx];
+	bool decodes;
 
 	pthread_mutex_lock(&pi->pi_cfg_lock);
-	handled = msix_bar_access(pi, idx, off, size, write, val, &changed);
+	decodes = b->registered && addr >= b->addr &&
+		  addr - b->addr < b->size &&
+		  (uint64_t)size <= b->size - (addr - b->addr);
+	if (decodes) {
+		*off = addr - b->addr;
+		*handled =
+		    msix_bar_access(pi, idx, *off, size, write, val, changed);
+	}
 	pthread_mutex_unlock(&pi->pi_cfg_lock);
-	/* Outside pi_cfg_lock: the model may take its own locks first. */
-	if (changed >= 0 && pe->pe_msix_update != NULL)
-		pe->pe_msix_update(pi, changed);
-	if (handled)
-		return;
+	return decodes;
+}
+
+/* The model's BAR hooks; 8-byte accesses split unless it takes them. */
+static void
+pci_bar_model_access(struct pci_devinst *pi, int idx, uint64_t off, int size,
+		     bool write, uint64_t *val)
+{
+	const struct pci_devemu *pe = pi->pi_d;
+
 	if (write) {
 		if (pe->pe_barwrite == NULL)
 			return;
@@ -704,31 +725,26 @@ pci_bar_device_access(struct pci_devinst *pi, int idx, uint64_t off, int size,
 }
 
 /*
- * Finds the decoding BAR of 'type' class that holds [addr, addr+size)
- * now: the dispatch tables are read without this device's lock, so a BAR
- * may have moved since the lookup.
+ * One guest access to BAR idx (the index its registration carries) at
+ * bus address addr.  Returns false if the BAR no longer decodes all of it.
  */
-static int
-pci_bar_lookup(struct pci_devinst *pi, bool io, uint64_t addr, int size,
-	       uint64_t *off)
+static bool
+pci_bar_access(struct pci_devinst *pi, int idx, uint64_t addr, int size,
+	       bool write, uint64_t *val)
 {
-	int found = -1;
+	bool handled = false;
+	int changed = -1;
+	uint64_t off;
 
-	pthread_mutex_lock(&pi->pi_cfg_lock);
-	for (int i = 0; i <= PCI_BARMAX; i++) {
-		struct pcibar *b = &pi->pi_bar[i];
-
-		if (!b->registered || pci_bar_is_io(b) != io)
-			continue;
-		if (addr >= b->addr && addr - b->addr < b->size &&
-		    (uint64_t)size <= b->size - (addr - b->addr)) {
-			*off = addr - b->addr;
-			found = i;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&pi->pi_cfg_lock);
-	return found;
+	if (!pci_bar_claim(pi, idx, addr, size, write, val, &off, &handled,
+			   &changed))
+		return false;
+	/* Outside pi_cfg_lock: the model may take its own locks first. */
+	if (changed >= 0 && pi->pi_d->pe_msix_update != NULL)
+		pi->pi_d->pe_msix_update(pi, changed);
+	if (!handled)
+		pci_bar_model_access(pi, idx, off, size, write, val);
+	return true;
 }
 
 /* A read result as wide as the access. */
@@ -742,18 +758,15 @@ static int
 pci_bar_io_handler(struct vcpu *vcpu, int in, int port, int bytes,
 		   uint32_t *eax, void *arg)
 {
-	struct pci_devinst *pi = arg;
-	uint64_t off, val = *eax;
-	int idx;
+	struct pcibar *b = arg;
+	uint64_t val = *eax;
 
-	idx = pci_bar_lookup(pi, true, (uint64_t)port, bytes, &off);
-	if (idx < 0) {
+	if (!pci_bar_access(b->pi, b->idx, (uint64_t)port, bytes, !in, &val)) {
 		/* Straddles the end of the BAR: nothing decodes it all. */
 		if (in)
 			*eax = 0xffffffffu;
 		return 0;
 	}
-	pci_bar_device_access(pi, idx, off, bytes, !in, &val);
 	if (in)
 		*eax = (uint32_t)val;
 	return 0;
@@ -763,17 +776,14 @@ static int
 pci_bar_mem_handler(struct vcpu *vcpu, int dir, uint64_t addr, int size,
 		    uint64_t *val, void *arg1, long arg2)
 {
-	struct pci_devinst *pi = arg1;
-	uint64_t off;
-	int idx;
+	struct pcibar *b = arg1;
 
-	idx = pci_bar_lookup(pi, false, addr, size, &off);
-	if (idx < 0) {
+	if (!pci_bar_access(b->pi, b->idx, addr, size, dir == MEM_F_WRITE,
+			    val)) {
 		if (dir == MEM_F_READ)
 			*val = pci_size_mask(size);
 		return 0;
 	}
-	pci_bar_device_access(pi, idx, off, size, dir == MEM_F_WRITE, val);
 	if (dir == MEM_F_READ)
 		*val &= pci_size_mask(size);
 	return 0;
@@ -800,7 +810,7 @@ pci_bar_set_decode(struct pci_devinst *pi, int idx, bool on)
 		    .size = (int)b->size,
 		    .flags = IOPORT_F_INOUT,
 		    .handler = pci_bar_io_handler,
-		    .arg = pi,
+		    .arg = b,
 		};
 
 		if (on && b->addr + b->size > 0x10000)
@@ -811,7 +821,7 @@ pci_bar_set_decode(struct pci_devinst *pi, int idx, bool on)
 		    .name = pi->pi_name,
 		    .flags = MEM_F_RW,
 		    .handler = pci_bar_mem_handler,
-		    .arg1 = pi,
+		    .arg1 = b,
 		    .arg2 = idx,
 		    .base = b->addr,
 		    .size = b->size,
@@ -1326,6 +1336,10 @@ pci_emul_init_func(struct vmctx *ctx, int bus, int slot, int func,
 	pthread_mutexattr_destroy(&attr);
 	pthread_mutex_init(&pi->pi_lintr.lock, NULL);
 	pci_devinst_set_defaults(pi);
+	for (int i = 0; i <= PCI_BARMAX; i++) {
+		pi->pi_bar[i].pi = pi;
+		pi->pi_bar[i].idx = i;
+	}
 	/* Visible before pe_init so that pci_lintr_request finds the slot. */
 	pci_buses[bus]->slots[slot].funcs[func] = pi;
 	if (pe->pe_init(pi, nvl) != 0) {

@@ -116,6 +116,9 @@ enum pcibar_type {
 };
 
 struct pcibar {
+	/* What a port or MMIO registration of this BAR hands its handler. */
+	struct pci_devinst *pi;
+	int idx;
 	enum pcibar_type type;
 	uint64_t addr;
 	uint64_t size;
