@@ -24,11 +24,12 @@
 
 #include "config.h"
 #include "control.h"
-#include "ctl_client.h"
 #include "ctl_core.h"
 #include "registry.h"
+#include "vmm_ctl.h"
 
-#define READ_MEM_MAX (16u << 20) /* bytes one --read-mem may dump */
+#define READ_MEM_MAX	 (16u << 20) /* bytes one --read-mem may dump */
+#define ANSWER_TIMEOUT_S 60	     /* a stuck bhyve must not hang us */
 
 enum {
 	OPT_VM = 1,
@@ -378,13 +379,30 @@ do_list(void)
 
 /* ---- requests ---- */
 
-static struct ctl_conn conn;
+static struct vm_ctl conn;
+
+/* Connects to --vm, saying which run directory lacks it if need be. */
+static void
+ctl_connect(const char *name)
+{
+	struct registry_entry e;
+	char dir[4096] = "?";
+
+	if (registry_lookup(name, &e) != 0) {
+		registry_rundir(dir, sizeof(dir));
+		die("no VM named '%s' is running (run directory %s)", name,
+		    dir);
+	}
+	if (registry_rundir(dir, sizeof(dir)) != 0 ||
+	    vm_ctl_open(&conn, dir, name, ANSWER_TIMEOUT_S) != 0)
+		die("cannot connect to VM '%s': %s", name, strerror(errno));
+}
 
 static json_t *
 call(json_t *req, int *fdp)
 {
 	char err[512];
-	json_t *resp = ctl_call(&conn, req, fdp, err, sizeof(err));
+	json_t *resp = vm_ctl_call(&conn, req, fdp, err, sizeof(err));
 
 	if (resp == NULL)
 		die("%s", err);
@@ -396,7 +414,7 @@ field(json_t *o, const char *key)
 {
 	uint64_t v = 0;
 
-	if (ctl_json_u64(o, key, &v) != 0)
+	if (vm_ctl_json_u64(o, key, &v) != 0)
 		die("response lacks '%s'", key);
 	return v;
 }
@@ -526,7 +544,7 @@ do_stats(void)
 	{
 		uint64_t x = 0;
 
-		ctl_json_u64(json_object_get(entry, "values"), name, &x);
+		vm_ctl_json_u64(json_object_get(entry, "values"), name, &x);
 		printf("%-40s\t%" PRIu64 "\n", name, x);
 	}
 	json_decref(resp);
@@ -632,8 +650,7 @@ main(int argc, char **argv)
 	}
 	if (!opt.want_vm)
 		die("nothing to do for VM '%s' (try --help)", opt.vm);
-	if (ctl_conn_open(&conn, opt.vm, err, sizeof(err)) != 0)
-		die("%s", err);
+	ctl_connect(opt.vm);
 	if (json_object_size(opt.sets) > 0)
 		do_sets();
 	if (opt.ngets > 0 || opt.get_all)
@@ -662,7 +679,7 @@ main(int argc, char **argv)
 		do_action("force-poweroff", false);
 	if (opt.destroy)
 		do_action("destroy", false);
-	ctl_conn_close(&conn);
+	vm_ctl_close(&conn);
 	json_decref(opt.sets);
 	return 0;
 }

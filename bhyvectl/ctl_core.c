@@ -15,9 +15,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "ctl_client.h"
 #include "ctl_core.h"
 #include "elfcore.h"
+#include "vmm_ctl.h"
 
 #define CORE_MAX_RANGES 8
 
@@ -84,22 +84,22 @@ hex_decode(const char *s, uint8_t *out, size_t len)
 }
 
 static int
-core_vcpu(struct ctl_conn *c, int id, struct elfcore_vcpu *v, char *err,
+core_vcpu(struct vm_ctl *c, int id, struct elfcore_vcpu *v, char *err,
 	  size_t errlen)
 {
 	json_t *resp;
 
-	resp =
-	    ctl_call(c, json_pack("{s:s, s:i}", "cmd", "get-regs", "vcpu", id),
-		     NULL, err, errlen);
+	resp = vm_ctl_call(
+	    c, json_pack("{s:s, s:i}", "cmd", "get-regs", "vcpu", id), NULL,
+	    err, errlen);
 	if (resp == NULL)
 		return -1;
 	v->id = id;
 	core_fill_regs(json_object_get(resp, "regs"), &v->regs);
 	json_decref(resp);
-	resp =
-	    ctl_call(c, json_pack("{s:s, s:i}", "cmd", "get-fpu", "vcpu", id),
-		     NULL, err, errlen);
+	resp = vm_ctl_call(
+	    c, json_pack("{s:s, s:i}", "cmd", "get-fpu", "vcpu", id), NULL, err,
+	    errlen);
 	v->has_fpu =
 	    resp != NULL &&
 	    hex_decode(json_string_value(json_object_get(resp, "data")),
@@ -115,14 +115,13 @@ struct core_mem {
 };
 
 static int
-core_map_memory(struct ctl_conn *c, struct core_mem *m, char *err,
-		size_t errlen)
+core_map_memory(struct vm_ctl *c, struct core_mem *m, char *err, size_t errlen)
 {
 	json_t *resp, *ranges, *rg;
 	size_t i;
 
-	resp = ctl_call(c, json_pack("{s:s}", "cmd", "get-memfd"), &m->fd, err,
-			errlen);
+	resp = vm_ctl_call(c, json_pack("{s:s}", "cmd", "get-memfd"), &m->fd,
+			   err, errlen);
 	if (resp == NULL)
 		return -1;
 	if (m->fd < 0) {
@@ -136,9 +135,10 @@ core_map_memory(struct ctl_conn *c, struct core_mem *m, char *err,
 		uint64_t gpa, len, off;
 		void *p;
 
-		if (m->n >= CORE_MAX_RANGES || ctl_json_u64(rg, "gpa", &gpa) ||
-		    ctl_json_u64(rg, "len", &len) ||
-		    ctl_json_u64(rg, "fd_offset", &off))
+		if (m->n >= CORE_MAX_RANGES ||
+		    vm_ctl_json_u64(rg, "gpa", &gpa) ||
+		    vm_ctl_json_u64(rg, "len", &len) ||
+		    vm_ctl_json_u64(rg, "fd_offset", &off))
 			break;
 		p = mmap(NULL, len, PROT_READ, MAP_SHARED, m->fd, (off_t)off);
 		if (p == MAP_FAILED) {
@@ -163,7 +163,7 @@ core_unmap(struct core_mem *m)
 }
 
 int
-ctl_write_core(struct ctl_conn *c, const char *vmname, const char *path,
+ctl_write_core(struct vm_ctl *c, const char *vmname, const char *path,
 	       char *err, size_t errlen)
 {
 	struct core_mem mem = {.fd = -1};
@@ -172,13 +172,13 @@ ctl_write_core(struct ctl_conn *c, const char *vmname, const char *path,
 	json_t *resp;
 	int ncpu = 0, fd = -1, rc = -1;
 
-	resp =
-	    ctl_call(c, json_pack("{s:s}", "cmd", "pause"), NULL, err, errlen);
+	resp = vm_ctl_call(c, json_pack("{s:s}", "cmd", "pause"), NULL, err,
+			   errlen);
 	if (resp == NULL)
 		return -1;
 	json_decref(resp);
-	resp =
-	    ctl_call(c, json_pack("{s:s}", "cmd", "status"), NULL, err, errlen);
+	resp = vm_ctl_call(c, json_pack("{s:s}", "cmd", "status"), NULL, err,
+			   errlen);
 	if (resp == NULL)
 		goto out;
 	ncpu = (int)json_integer_value(json_object_get(resp, "cpus"));
@@ -213,7 +213,7 @@ out:
 	core_unmap(&mem);
 	free(v);
 	/* The guest runs again even if the dump failed. */
-	json_decref(ctl_call(c, json_pack("{s:s}", "cmd", "resume"), NULL,
-			     scratch, sizeof(scratch)));
+	json_decref(vm_ctl_call(c, json_pack("{s:s}", "cmd", "resume"), NULL,
+				scratch, sizeof(scratch)));
 	return rc;
 }

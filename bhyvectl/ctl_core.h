@@ -4,9 +4,9 @@
 
 #include <stddef.h>
 
-#include "ctl_client.h"
+#include "vmm_ctl.h"
 
-int ctl_write_core(struct ctl_conn *c, const char *vmname, const char *path,
+int ctl_write_core(struct vm_ctl *c, const char *vmname, const char *path,
 		   char *err, size_t errlen);
 
 #endif

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "boot_elf.h"
-#include "boot_impl.h"
+#include "boot_load.h"
 
 #define EI_CLASS	4
 #define EI_DATA		5

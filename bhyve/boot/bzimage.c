@@ -14,7 +14,9 @@
  *			the decompressor
  *	high in low RAM	initrd, below initrd_addr_max, page aligned
  */
-#include "boot_impl.h"
+#include "boot_load.h"
+#include "boot_loader.h"
+#include "boot_state.h"
 #include "e820.h"
 #include "vmmapi.h"
 
@@ -61,7 +63,7 @@
 #define BZ_DEF_CMDLINE_SIZE 255		  /* before protocol 2.06 */
 #define BZ_HEAP_END	    0xfe00
 
-bool
+static bool
 bzimage_probe(const uint8_t *img, size_t size)
 {
 	return size >= HDR_END_MAX &&
@@ -215,7 +217,7 @@ bzimage_put_cmdline(struct boot_ctx *bc, const struct bzimage *bz, uint8_t *bp)
 	return 0;
 }
 
-int
+static int
 bzimage_load(struct boot_ctx *bc)
 {
 	struct boot_cpu_state *st = bc->st;
@@ -260,3 +262,8 @@ bzimage_load(struct boot_ctx *bc)
 	boot_state_set_reg(st, VM_REG_GUEST_RBX, 0);
 	return 0;
 }
+
+const struct boot_loader bzimage_loader = {
+    .probe = bzimage_probe,
+    .load = bzimage_load,
+};

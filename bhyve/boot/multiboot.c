@@ -12,7 +12,9 @@
 #include <stdlib.h>
 
 #include "boot_elf.h"
-#include "boot_impl.h"
+#include "boot_load.h"
+#include "boot_loader.h"
+#include "boot_state.h"
 #include "e820.h"
 #include "vmmapi.h"
 
@@ -79,7 +81,7 @@ multiboot_find(const uint8_t *img, size_t size, struct mb_header *hdr)
 	return false;
 }
 
-bool
+static bool
 multiboot_probe(const uint8_t *img, size_t size)
 {
 	struct mb_header hdr;
@@ -291,7 +293,7 @@ multiboot_put_info(struct boot_ctx *bc, uint64_t *mbi)
 	return rc;
 }
 
-int
+static int
 multiboot_load(struct boot_ctx *bc)
 {
 	struct mb_header hdr;
@@ -324,3 +326,8 @@ multiboot_load(struct boot_ctx *bc)
 	boot_state_set_reg(bc->st, VM_REG_GUEST_RBX, mbi);
 	return 0;
 }
+
+const struct boot_loader multiboot_loader = {
+    .probe = multiboot_probe,
+    .load = multiboot_load,
+};

@@ -13,7 +13,9 @@
  *	high in low RAM	modules (the first is Linux's initrd)
  */
 #include "boot_elf.h"
-#include "boot_impl.h"
+#include "boot_load.h"
+#include "boot_loader.h"
+#include "boot_state.h"
 #include "e820.h"
 #include "vmmapi.h"
 
@@ -51,7 +53,7 @@ pvh_entry(const uint8_t *img, size_t size, const struct boot_elf *elf,
 	return true;
 }
 
-bool
+static bool
 pvh_probe(const uint8_t *img, size_t size)
 {
 	struct boot_elf elf;
@@ -116,7 +118,7 @@ pvh_put_memmap(struct boot_ctx *bc, uint8_t *start)
 	return 0;
 }
 
-int
+static int
 pvh_load(struct boot_ctx *bc)
 {
 	uint8_t start[PVH_START_SIZE];
@@ -156,3 +158,8 @@ pvh_load(struct boot_ctx *bc)
 	boot_state_set_reg(bc->st, VM_REG_GUEST_RBX, BOOT_INFO_ADDR);
 	return 0;
 }
+
+const struct boot_loader pvh_loader = {
+    .probe = pvh_probe,
+    .load = pvh_load,
+};

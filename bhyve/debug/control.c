@@ -33,6 +33,7 @@
 #include "pagewalk.h"
 #include "registry.h"
 #include "vcpu_run.h"
+#include "vmm_ctl.h"
 
 #define CTL_MAX_CLIENTS	 32
 #define CTL_SEND_TIMEOUT 5000 /* ms a slow reader may hold the loop */
@@ -1252,7 +1253,7 @@ control_start(struct vmctx *ctx)
 	}
 	registry_set_vm_info(bhyve_ncpus(), vm_get_lowmem_size(ctx) +
 						vm_get_highmem_size(ctx));
-	if (registry_sockaddr(dirfd, registry_entry_path(), "ctl", &sun, &sl) !=
+	if (vm_ctl_sockaddr(dirfd, registry_entry_path(), "ctl", &sun, &sl) !=
 	    0)
 		goto fail;
 	ctl.listenfd =

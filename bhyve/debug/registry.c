@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "registry.h"
+#include "vmm_ctl.h"
 
 #define REG_LOCK	 "lock"
 #define REG_CTL		 "ctl"
@@ -75,23 +76,7 @@ registry_name_valid(const char *name)
 int
 registry_rundir(char *buf, size_t len)
 {
-	const char *dir = get_config_value("rundir");
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	int n;
-
-	if (dir != NULL && dir[0] != '\0')
-		n = snprintf(buf, len, "%s", dir);
-	else if (geteuid() == 0)
-		n = snprintf(buf, len, "/run/beehive");
-	else if (xdg != NULL && xdg[0] == '/')
-		n = snprintf(buf, len, "%s/beehive", xdg);
-	else
-		n = snprintf(buf, len, "/tmp/beehive-%u", (unsigned)geteuid());
-	if (n < 0 || (size_t)n >= len) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
+	return vm_ctl_rundir(get_config_value("rundir"), buf, len);
 }
 
 /* mkdir -p, then insists on a real directory owned by us or by root. */
@@ -492,34 +477,9 @@ registry_list(int (*cb)(const struct registry_entry *e, void *arg), void *arg)
 }
 
 int
-registry_sockaddr(int dirfd, const char *dirpath, const char *file,
-		  struct sockaddr_un *sun, socklen_t *len)
-{
-	int n;
-
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s", dirpath,
-		     file);
-	if (n < 0 || (size_t)n >= sizeof(sun->sun_path))
-		n = snprintf(sun->sun_path, sizeof(sun->sun_path),
-			     "/proc/self/fd/%d/%s", dirfd, file);
-	if (n < 0 || (size_t)n >= sizeof(sun->sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	*len =
-	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
-	return 0;
-}
-
-int
 registry_connect(const char *name)
 {
-	char rundir[PATH_MAX], dir[PATH_MAX];
-	struct sockaddr_un sun;
-	socklen_t len;
-	int dirfd, fd = -1, saved;
+	char rundir[PATH_MAX];
 
 	if (!registry_name_valid(name)) {
 		errno = ENOENT;
@@ -527,24 +487,5 @@ registry_connect(const char *name)
 	}
 	if (registry_rundir(rundir, sizeof(rundir)) != 0)
 		return -1;
-	if (snprintf(dir, sizeof(dir), "%s/%s", rundir, name) >=
-	    (int)sizeof(dir)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return -1;
-	if (registry_sockaddr(dirfd, dir, REG_CTL, &sun, &len) == 0)
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, len) != 0) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		fd = -1;
-	}
-	saved = errno;
-	close(dirfd);
-	errno = saved;
-	return fd;
+	return vm_ctl_connect(rundir, name);
 }

@@ -6,10 +6,13 @@
  *   RUNDIR/NAME/ctl        the control socket (control.h, docs/control.md)
  *   RUNDIR/NAME/meta.json  name, pid, uid, start time, cpus, memory
  *
- * RUNDIR is the configuration key 'rundir' (-o rundir=DIR), else
- * /run/beehive for root, else $XDG_RUNTIME_DIR/beehive, else
- * /tmp/beehive-UID.  The kernel drops the flock when its holder dies, so an
- * entry whose lock can be taken belongs to nobody and is reclaimed.
+ * RUNDIR is the configuration key 'rundir' (-o rundir=DIR, bhyvectl
+ * --rundir=DIR), else $BEEHIVE_RUNDIR, else /run/beehive for root, else
+ * $XDG_RUNTIME_DIR/beehive, else /tmp/beehive-UID.  The rule lives in
+ * libvmmapi's vm_ctl_rundir() (vmm_ctl.h), so vm_open() follows it too.
+ *
+ * The kernel drops the flock when its holder dies, so an entry whose lock
+ * can be taken belongs to nobody and is reclaimed.
  */
 #ifndef REGISTRY_H
 #define REGISTRY_H
@@ -17,9 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
 #include <sys/types.h>
-#include <sys/un.h>
 
 #define REGISTRY_NAME_MAX 128
 
@@ -52,7 +53,10 @@ const char *registry_entry_path(void);
 /* The directory fd of this process's entry (-1 before a claim). */
 int registry_entry_dirfd(void);
 
-/* The run directory in effect; -1 if it does not fit in len. */
+/*
+ * The run directory in effect: vm_ctl_rundir() with the configuration
+ * key; -1 if it does not fit in len.
+ */
 int registry_rundir(char *buf, size_t len);
 /* true when 'name' can name a VM (no '/', no spaces, not "." or ".."). */
 bool registry_name_valid(const char *name);
@@ -67,13 +71,9 @@ int registry_list(int (*cb)(const struct registry_entry *e, void *arg),
 		  void *arg);
 
 /*
- * A sockaddr for a socket at dirfd/'file'.  Paths longer than sun_path
- * go through /proc/self/fd/DIRFD, which the kernel resolves for bind()
- * and connect() alike.
+ * Connects to the control socket of VM 'name' in the run directory in
+ * effect (vm_ctl_connect()); -1 with errno.
  */
-int registry_sockaddr(int dirfd, const char *dirpath, const char *file,
-		      struct sockaddr_un *sun, socklen_t *len);
-/* Connects to the control socket of VM 'name'; -1 with errno. */
 int registry_connect(const char *name);
 
 #endif

@@ -12,116 +12,12 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "vmm_ctl.h"
 #include "vmm_impl.h"
-
-#define CTL_REPLY_MAX 65536
-
-/* The registry's default run directory (docs/control.md). */
-static void
-vm_default_rundir(char *buf, size_t len)
-{
-	const char *env = getenv("BEEHIVE_RUNDIR");
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-
-	if (env != NULL && env[0] != '\0')
-		snprintf(buf, len, "%s", env);
-	else if (geteuid() == 0)
-		snprintf(buf, len, "/run/beehive");
-	else if (xdg != NULL && xdg[0] == '/')
-		snprintf(buf, len, "%s/beehive", xdg);
-	else
-		snprintf(buf, len, "/tmp/beehive-%u", (unsigned)geteuid());
-}
-
-static int
-vm_ctl_connect(const char *rundir, const char *name)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
-
-	if (strchr(name, '/') != NULL || name[0] == '\0' ||
-	    (size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s/ctl",
-			     rundir, name) >= sizeof(sa.sun_path)) {
-		errno = EINVAL;
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		int saved = errno;
-
-		close(fd);
-		errno = saved == ECONNREFUSED ? ENOENT : saved;
-		return -1;
-	}
-	return fd;
-}
-
-/* Reads one reply line, collecting a descriptor passed along with it. */
-static char *
-vm_ctl_recv(int fd, int *passed_fd)
-{
-	char *buf = malloc(CTL_REPLY_MAX + 1);
-	size_t len = 0;
-
-	*passed_fd = -1;
-	while (buf != NULL && len < CTL_REPLY_MAX) {
-		char cbuf[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = {buf + len, CTL_REPLY_MAX - len};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = cbuf,
-				    .msg_controllen = sizeof(cbuf)};
-		struct cmsghdr *cm;
-		ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-
-		if (n <= 0)
-			break;
-		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
-		     cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level == SOL_SOCKET &&
-			    cm->cmsg_type == SCM_RIGHTS && *passed_fd < 0)
-				memcpy(passed_fd, CMSG_DATA(cm), sizeof(int));
-		}
-		len += (size_t)n;
-		if (memchr(buf, '\n', len) != NULL) {
-			buf[len] = '\0';
-			return buf;
-		}
-	}
-	free(buf);
-	if (*passed_fd >= 0)
-		close(*passed_fd);
-	*passed_fd = -1;
-	errno = EPROTO;
-	return NULL;
-}
-
-static int
-vm_json_u64(json_t *o, const char *key, uint64_t *v)
-{
-	json_t *j = json_object_get(o, key);
-	char *end;
-
-	if (json_is_integer(j) && json_integer_value(j) >= 0) {
-		*v = (uint64_t)json_integer_value(j);
-		return 0;
-	}
-	if (!json_is_string(j))
-		return -1;
-	errno = 0;
-	*v = strtoull(json_string_value(j), &end, 0);
-	return errno == 0 && *end == '\0' ? 0 : -1;
-}
 
 /* Maps the ranges the reply describes as one read-only image. */
 static int
@@ -131,14 +27,14 @@ vm_open_map(struct vmctx *ctx, json_t *reply, int memfd)
 	uint64_t size = 0, gpa, len, off;
 	size_t i;
 
-	if (vm_json_u64(reply, "size", &size) != 0 || size == 0 ||
+	if (vm_ctl_json_u64(reply, "size", &size) != 0 || size == 0 ||
 	    !json_is_array(ranges))
 		return -1;
 	json_array_foreach(ranges, i, r)
 	{
-		if (vm_json_u64(r, "gpa", &gpa) != 0 ||
-		    vm_json_u64(r, "len", &len) != 0 ||
-		    vm_json_u64(r, "fd_offset", &off) != 0 || len > size ||
+		if (vm_ctl_json_u64(r, "gpa", &gpa) != 0 ||
+		    vm_ctl_json_u64(r, "len", &len) != 0 ||
+		    vm_ctl_json_u64(r, "fd_offset", &off) != 0 || len > size ||
 		    off > size - len)
 			return -1;
 		if (gpa == 0)
@@ -159,42 +55,50 @@ vm_open_map(struct vmctx *ctx, json_t *reply, int memfd)
 	return 0;
 }
 
+/* Asks for the read-only guest-memory descriptor; the reply, or NULL. */
+static json_t *
+vm_open_get_memfd(struct vm_ctl *c, int *memfd)
+{
+	char err[256];
+	json_t *reply;
+
+	reply = vm_ctl_call(c, json_pack("{s:s}", "cmd", "get-memfd"), memfd,
+			    err, sizeof(err));
+	if (reply != NULL && *memfd < 0) {
+		json_decref(reply);
+		reply = NULL;
+	}
+	return reply;
+}
+
 struct vmctx *
 vm_open_rundir(const char *rundir, const char *name)
 {
-	static const char req[] = "{\"cmd\": \"get-memfd\"}\n";
 	struct vmctx *ctx = NULL;
-	json_t *reply = NULL;
-	char *line = NULL;
-	int sock, memfd = -1;
+	struct vm_ctl c;
+	json_t *reply;
+	int memfd = -1;
 
-	sock = vm_ctl_connect(rundir, name);
-	if (sock < 0)
+	if (vm_ctl_open(&c, rundir, name, 0) != 0) {
+		/* A socket nobody listens on is a VM that is gone. */
+		if (errno == ECONNREFUSED)
+			errno = ENOENT;
 		return NULL;
-	if (write(sock, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1))
-		goto fail;
-	line = vm_ctl_recv(sock, &memfd);
-	if (line == NULL)
-		goto fail;
-	reply = json_loads(line, 0, NULL);
-	ctx = vm_create_detached(name);
-	if (reply == NULL || !json_is_true(json_object_get(reply, "ok")) ||
-	    memfd < 0 || ctx == NULL || vm_open_map(ctx, reply, memfd) != 0) {
+	}
+	reply = vm_open_get_memfd(&c, &memfd);
+	vm_ctl_close(&c);
+	if (reply != NULL)
+		ctx = vm_create_detached(name);
+	if (ctx == NULL || vm_open_map(ctx, reply, memfd) != 0) {
+		if ((ctx == NULL || ctx->memfd != memfd) && memfd >= 0)
+			close(memfd);
+		vm_destroy(ctx);
+		json_decref(reply);
 		errno = EPROTO;
-		goto fail;
+		return NULL;
 	}
 	json_decref(reply);
-	free(line);
-	close(sock);
 	return ctx;
-fail:
-	if (ctx != NULL && ctx->memfd != memfd && memfd >= 0)
-		close(memfd);
-	vm_destroy(ctx);
-	json_decref(reply);
-	free(line);
-	close(sock);
-	return NULL;
 }
 
 struct vmctx *
@@ -202,6 +106,8 @@ vm_open(const char *name)
 {
 	char rundir[PATH_MAX];
 
-	vm_default_rundir(rundir, sizeof(rundir));
+	/* No configuration down here: the rule without the 'rundir' key. */
+	if (vm_ctl_rundir(NULL, rundir, sizeof(rundir)) != 0)
+		return NULL;
 	return vm_open_rundir(rundir, name);
 }

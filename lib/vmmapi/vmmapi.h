@@ -170,7 +170,8 @@ struct vmctx *vm_create_detached(const char *name);
  * Attaches to a VM another bhyve process runs, through the VM registry's
  * control socket (docs/control.md): a read-only view of its guest memory
  * (vm_map_gpa, vm_copyin, vm_get_memmap work; vCPU calls fail, ENODEV).
- * The run directory is $BEEHIVE_RUNDIR, else the registry's default.
+ * The run directory is vm_ctl_rundir(NULL, ...) (vmm_ctl.h):
+ * $BEEHIVE_RUNDIR, else the registry's default.
  */
 struct vmctx *vm_open(const char *name);
 struct vmctx *vm_open_rundir(const char *rundir, const char *name);

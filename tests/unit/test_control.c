@@ -635,6 +635,12 @@ test_vm_open(const char *rundir)
 	CHECK(vm_open_rundir(rundir, "no-such-vm") == NULL && errno == ENOENT,
 	      "vm_open: unknown name is ENOENT");
 	CHECK(vm_open_rundir(rundir, "../x") == NULL, "vm_open: bad name");
+	/* vm_open() has no configuration: it finds the VM through the env. */
+	setenv("BEEHIVE_RUNDIR", rundir, 1);
+	ctx = vm_open("sock-vm");
+	CHECK(ctx != NULL, "vm_open: run directory from $BEEHIVE_RUNDIR");
+	vm_destroy(ctx);
+	unsetenv("BEEHIVE_RUNDIR");
 }
 
 static void

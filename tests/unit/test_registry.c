@@ -25,6 +25,7 @@
 #include "mevent.h"
 #include "registry.h"
 #include "test.h"
+#include "vmm_ctl.h"
 
 static char rundir[PATH_MAX];
 static char self[PATH_MAX];
@@ -159,6 +160,42 @@ test_rundir(void)
 		CHECK(strstr(buf, "beehive") != NULL,
 		      "rundir: user default names beehive");
 	CHECK(registry_rundir(buf, 4) == -1, "rundir: short buffer refused");
+	set_config_value("rundir", rundir);
+}
+
+/*
+ * One rule for bhyve, bhyvectl and vm_open(): the configuration key beats
+ * $BEEHIVE_RUNDIR, which beats the default.  bhyve once ignored the
+ * variable and vm_open() the key, so each found VMs the other missed.
+ */
+static void
+test_rundir_env(void)
+{
+	char buf[PATH_MAX], dflt[PATH_MAX];
+
+	unsetenv("BEEHIVE_RUNDIR");
+	CHECK(vm_ctl_rundir(NULL, dflt, sizeof(dflt)) == 0,
+	      "rundir rule: default without key or variable");
+	setenv("BEEHIVE_RUNDIR", "/from/env", 1);
+	set_config_value("rundir", "/from/key");
+	CHECK(registry_rundir(buf, sizeof(buf)) == 0 &&
+		  strcmp(buf, "/from/key") == 0,
+	      "rundir rule: config key beats $BEEHIVE_RUNDIR");
+	unset_config_value("rundir");
+	CHECK(registry_rundir(buf, sizeof(buf)) == 0 &&
+		  strcmp(buf, "/from/env") == 0,
+	      "rundir rule: $BEEHIVE_RUNDIR beats the default (registry)");
+	CHECK(vm_ctl_rundir(NULL, buf, sizeof(buf)) == 0 &&
+		  strcmp(buf, "/from/env") == 0,
+	      "rundir rule: $BEEHIVE_RUNDIR beats the default (vm_open)");
+	CHECK(vm_ctl_rundir("", buf, sizeof(buf)) == 0 &&
+		  strcmp(buf, "/from/env") == 0,
+	      "rundir rule: an empty key counts as unset");
+	setenv("BEEHIVE_RUNDIR", "", 1);
+	CHECK(vm_ctl_rundir(NULL, buf, sizeof(buf)) == 0 &&
+		  strcmp(buf, dflt) == 0,
+	      "rundir rule: an empty variable counts as unset");
+	unsetenv("BEEHIVE_RUNDIR");
 	set_config_value("rundir", rundir);
 }
 
@@ -374,8 +411,8 @@ test_long_name(void)
 	CHECK(registry_claim(name, err, sizeof(err)) == 0,
 	      "long name: claimed");
 	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	CHECK(registry_sockaddr(registry_entry_dirfd(), registry_entry_path(),
-				"ctl", &sun, &sl) == 0 &&
+	CHECK(vm_ctl_sockaddr(registry_entry_dirfd(), registry_entry_path(),
+			      "ctl", &sun, &sl) == 0 &&
 		  strncmp(sun.sun_path, "/proc/self/fd/", 14) == 0,
 	      "long name: socket address goes through /proc/self/fd");
 	CHECK(bind(lfd, (struct sockaddr *)&sun, sl) == 0 &&
@@ -406,8 +443,11 @@ main(int argc, char **argv)
 	/* A run directory that does not exist yet: the claim creates it. */
 	snprintf(rundir, sizeof(rundir), "%s/run/dir", tmpl);
 	set_config_value("rundir", rundir);
+	/* The defaults checked below must not come from our caller. */
+	unsetenv("BEEHIVE_RUNDIR");
 	test_names();
 	test_rundir();
+	test_rundir_env();
 	test_claim_release();
 	test_duplicate_and_stale();
 	test_stale_dead_pid();

@@ -1,10 +1,11 @@
 /*
- * Shared by the kernel loaders: the load context, guest-memory placement
- * with overlap checks, error reporting, bounds-checked image reads and the
- * CPU-state presets of each protocol.
+ * What the kernel loaders share, below all of them (boot_load.c): the load
+ * context, error reporting, guest-memory placement with overlap checks,
+ * the structures several protocols write, and bounds-checked little-endian
+ * reads and writes.  It calls nothing in the loaders or the dispatcher.
  */
-#ifndef BOOT_IMPL_H
-#define BOOT_IMPL_H
+#ifndef BOOT_LOAD_H
+#define BOOT_LOAD_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -123,18 +124,5 @@ int boot_put_cmdline(struct boot_ctx *bc, uint64_t maxlen, uint64_t *gpa);
 int boot_put_gdt(struct boot_ctx *bc, bool long_mode);
 /* Claims and writes identity page tables for 0..4 GiB (2 MiB pages). */
 int boot_put_page_tables(struct boot_ctx *bc);
-
-/* 32-bit flat protected mode, paging off (multiboot, PVH, Linux32). */
-void boot_state_flat32(struct boot_cpu_state *st, uint64_t entry);
-/* 64-bit long mode with the identity page tables (Linux64). */
-void boot_state_long64(struct boot_cpu_state *st, uint64_t entry);
-
-/* The loaders: probe says whether the image is theirs. */
-bool bzimage_probe(const uint8_t *img, size_t size);
-int bzimage_load(struct boot_ctx *bc);
-bool pvh_probe(const uint8_t *img, size_t size);
-int pvh_load(struct boot_ctx *bc);
-bool multiboot_probe(const uint8_t *img, size_t size);
-int multiboot_load(struct boot_ctx *bc);
 
 #endif

@@ -1,0 +1,18 @@
+/*
+ * The CPU-state presets of the boot protocols (boot_state.c), for the
+ * loaders; the register and segment setters are public in boot.h.  Pure
+ * data: nothing here touches guest memory or a vCPU.
+ */
+#ifndef BOOT_STATE_H
+#define BOOT_STATE_H
+
+#include <stdint.h>
+
+#include "boot.h"
+
+/* 32-bit flat protected mode, paging off (multiboot, PVH, Linux32). */
+void boot_state_flat32(struct boot_cpu_state *st, uint64_t entry);
+/* 64-bit long mode with the identity page tables (Linux64). */
+void boot_state_long64(struct boot_cpu_state *st, uint64_t entry);
+
+#endif
