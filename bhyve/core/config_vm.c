@@ -144,3 +144,15 @@ config_get_topology(int *cpus, int *sockets, int *cores, int *threads,
 	*cpus = (int)product;
 	return 0;
 }
+
+int
+config_ncpus(void)
+{
+	int cpus, sockets, cores, threads;
+	char err[128];
+
+	if (config_get_topology(&cpus, &sockets, &cores, &threads, err,
+				sizeof(err)) != 0)
+		return 1;
+	return cpus;
+}

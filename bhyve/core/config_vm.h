@@ -35,5 +35,10 @@ int config_get_memsize(uint64_t *bytes);
  */
 int config_get_topology(int *cpus, int *sockets, int *cores, int *threads,
 			char *err, size_t errlen);
+/*
+ * The configured vCPU count (1 if the topology is invalid, which the
+ * command line has refused already): what the firmware tables describe.
+ */
+int config_ncpus(void);
 
 #endif

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <linux/kvm.h>
 
-#include "config_vm.h"
 #include "inout.h"
 #include "mem.h"
 #include "mevent.h"
@@ -583,16 +582,7 @@ vcpu_thread(void *arg)
 int
 bhyve_ncpus(void)
 {
-	int cpus, sockets, cores, threads;
-	char err[128];
-
-	if (guest_ncpus > 0)
-		return guest_ncpus;
-	/* Before the vCPUs exist (firmware tables): what they will be. */
-	if (config_get_topology(&cpus, &sockets, &cores, &threads, err,
-				sizeof(err)) != 0)
-		return 1;
-	return cpus;
+	return guest_ncpus;
 }
 
 int

@@ -18,8 +18,9 @@
 #define BHYVE_EXIT_ERROR       4
 
 /*
- * The VM's vCPU count: the one vcpu_run_open() was given, and before
- * that (the firmware tables are built first) the configured topology's.
+ * How many vCPUs exist: the count vcpu_run_open() was given, 0 before.
+ * (The firmware tables, built before the vCPUs, describe the configured
+ * count, config_ncpus().)
  */
 int bhyve_ncpus(void);
 struct vmctx *bhyve_vmctx(void);

@@ -19,7 +19,6 @@
 #include "platform_dev.h"
 #include "pm.h"
 #include "rtc.h"
-#include "vcpu_run.h"
 #include "vmmapi.h"
 
 #define ACPI_HDR_LEN	36
@@ -1091,7 +1090,7 @@ acpi_pd_init(struct vmctx *ctx)
 	if (!acpi_tables_enabled())
 		return 0;
 	return acpi_build(
-	    ctx, bhyve_ncpus(),
+	    ctx, config_ncpus(),
 	    get_config_bool_default("acpi_tables_in_memory", true));
 }
 

@@ -9,12 +9,12 @@
 
 #include "acpi.h"
 #include "config.h"
+#include "config_vm.h"
 #include "e820.h"
 #include "fw_cfg.h"
 #include "inout.h"
 #include "platform_dev.h"
 #include "smbios.h"
-#include "vcpu_run.h"
 #include "vmmapi.h"
 
 #define FWCFG_KEY_MASK	  0x3fff
@@ -780,7 +780,7 @@ fwcfg_pd_init(struct vmctx *ctx)
 	if (qemu) {
 		fwcfg_sc = fwcfg_create(ctx);
 		if (fwcfg_sc == NULL ||
-		    fwcfg_populate(fwcfg_sc, ctx, bhyve_ncpus()) != 0) {
+		    fwcfg_populate(fwcfg_sc, ctx, config_ncpus()) != 0) {
 			fwcfg_fini();
 			return -1;
 		}
@@ -788,7 +788,7 @@ fwcfg_pd_init(struct vmctx *ctx)
 		    "fw_cfg",	    FWCFG_PORT_SEL,	FWCFG_PORT_COUNT,
 		    IOPORT_F_INOUT, fwcfg_port_handler, NULL};
 	} else {
-		fwctl_sc = fwctl_create(bhyve_ncpus());
+		fwctl_sc = fwctl_create(config_ncpus());
 		if (fwctl_sc == NULL)
 			return -1;
 		fwcfg_iop = (struct inout_port){

@@ -14,9 +14,9 @@
 
 #include "acpi.h"
 #include "config.h"
+#include "config_vm.h"
 #include "fwtable.h"
 #include "platform_dev.h"
-#include "vcpu_run.h"
 #include "vmmapi.h"
 
 #define MP_FP_ADDR   0xf0000ULL
@@ -232,7 +232,7 @@ mptable_pd_init(struct vmctx *ctx)
 {
 	if (!get_config_bool_default("x86.mptable", true))
 		return 0;
-	return mptable_build(ctx, bhyve_ncpus());
+	return mptable_build(ctx, config_ncpus());
 }
 
 static const struct platform_dev mptable_dev = {
