@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/un.h>
 
 #include "config.h"
 #include "config_vm.h"
@@ -27,6 +28,7 @@
 #define VM_NAME_MAX    128
 #define FWCFG_NAME_MAX 55 /* QEMU fw_cfg file names: 56 bytes w/ NUL */
 #define LPC_UART_COUNT 4
+#define CMD_SUN_PATH   (((struct sockaddr_un *)0)->sun_path)
 
 #define CMDLINE_OPTSTRING "+:aAB:c:CdDef:G:hHIk:K:l:m:o:p:Pr:s:SuU:wWxY"
 
@@ -63,9 +65,10 @@ cmd_usage(FILE *fp)
 	    "Usage: bhyve [-aCDdeHhPSuWwxY]\n"
 	    "       [-c [[cpus=]numcpus][,sockets=n][,cores=n][,threads=n]]\n"
 	    "       [-B type,key=value,...] [-f name,string|file=data]\n"
-	    "       [-G [w][address:]port] [-k config_file] [-K layout]\n"
-	    "       [-l lpc] [-m mem] [-o var=value] [-p vcpu:hostcpu]\n"
-	    "       [-s pci] [-U uuid] vmname\n"
+	    "       [-G [w][address:]port | -G [w]unix:path]\n"
+	    "       [-k config_file] [-K layout] [-l lpc] [-m mem]\n"
+	    "       [-o var=value] [-p vcpu:hostcpu] [-s pci] [-U uuid] "
+	    "vmname\n"
 	    "  -A: create ACPI tables\n"
 	    "  -a: local APIC is in xAPIC mode (deprecated)\n"
 	    "  -B: set SMBIOS information\n"
@@ -75,7 +78,7 @@ cmd_usage(FILE *fp)
 	    "  -d: suspend CPU at boot\n"
 	    "  -e: exit on unhandled I/O access\n"
 	    "  -f: add a fw_cfg file\n"
-	    "  -G: start a debug server\n"
+	    "  -G: start a debug server (TCP, or a Unix socket)\n"
 	    "  -H: vmexit from the guest on HLT\n"
 	    "  -h: help\n"
 	    "  -k: key=value flat config file\n"
@@ -188,7 +191,18 @@ cmd_pincpu(const char *arg)
 	return rc;
 }
 
-/* -G [w][address:]port */
+/* -G [w]unix:PATH, after the 'w': a Unix socket instead of TCP. */
+static int
+cmd_gdb_unix(const char *arg, const char *path)
+{
+	if (path[0] == '\0')
+		return cmd_fail("invalid debug server '-G %s': empty socket "
+				"path",
+				arg);
+	return cmd_set("gdb.socket", path);
+}
+
+/* -G [w][address:]port or -G [w]unix:PATH */
 static int
 cmd_gdb(const char *arg)
 {
@@ -202,6 +216,8 @@ cmd_gdb(const char *arg)
 			return BHYVE_ARGS_ERROR;
 		p++;
 	}
+	if (strncmp(p, "unix:", 5) == 0)
+		return cmd_gdb_unix(arg, p + 5);
 	colon = strrchr(p, ':');
 	if (colon != NULL) {
 		if (colon == p)
@@ -678,6 +694,29 @@ cmd_check_name(void)
 	return 0;
 }
 
+/* The debug server: a TCP port or a Unix socket path, not both. */
+static int
+cmd_check_gdb(void)
+{
+	const char *port = get_config_value("gdb.port");
+	const char *path = get_config_value("gdb.socket");
+	long n;
+
+	if (port != NULL && !config_parse_long(port, 1, 65535, &n))
+		return cmd_fail("invalid debug server port '%s' (gdb.port)",
+				port);
+	if (port != NULL && path != NULL)
+		return cmd_fail("gdb.port and gdb.socket are exclusive (one "
+				"debug server: TCP or a Unix socket)");
+	if (path != NULL &&
+	    (path[0] == '\0' || strlen(path) >= sizeof(CMD_SUN_PATH)))
+		return cmd_fail(
+		    "invalid debug server socket '%s' (gdb.socket): "
+		    "empty or longer than %zu bytes",
+		    path, sizeof(CMD_SUN_PATH) - 1);
+	return 0;
+}
+
 /* Checks the final tree, whichever of -k, -o or a flag set each key. */
 static int
 cmd_check_tree(void)
@@ -686,7 +725,6 @@ cmd_check_tree(void)
 	char err[512], n[16];
 	const char *v;
 	uint64_t bytes;
-	long port;
 
 	if (config_check_expansions(err, sizeof(err)) != 0)
 		return cmd_fail("%s", err);
@@ -705,9 +743,8 @@ cmd_check_tree(void)
 	v = get_config_value("uuid");
 	if (v != NULL && !cmd_uuid_valid(v))
 		return cmd_fail("invalid UUID '%s' (uuid)", v);
-	v = get_config_value("gdb.port");
-	if (v != NULL && !config_parse_long(v, 1, 65535, &port))
-		return cmd_fail("invalid debug server port '%s' (gdb.port)", v);
+	if (cmd_check_gdb() != 0)
+		return BHYVE_ARGS_ERROR;
 	v = get_config_value("lpc.fwcfg");
 	if (v != NULL && strcmp(v, "bhyve") != 0 && strcmp(v, "qemu") != 0)
 		return cmd_fail("invalid lpc.fwcfg '%s' (bhyve or qemu)", v);

@@ -115,40 +115,109 @@ unregister_mem(const struct mem_range *mr)
 	return 0;
 }
 
-int
-mem_emulate(struct vcpu *vcpu, bool write, uint64_t gpa, int size,
-	    uint64_t *val)
-{
+/* One naturally sized piece of a guest access and where it goes. */
+struct mem_piece {
 	struct mem_range mr;
-	bool found = false;
+	bool claimed; /* mr holds the piece's first byte */
+	int size;
+};
+
+/* All-ones of size bytes: a read nothing decodes, or a piece's width. */
+static uint64_t
+mem_mask(int size)
+{
+	return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
+}
+
+/*
+ * The widest power of two no larger than len, aligned at addr, that stays
+ * within room + 1 bytes (up to the next range boundary).  A CPU splits an
+ * odd-sized or boundary-crossing access the same way on the bus.
+ */
+static int
+mem_natural_size(uint64_t addr, int len, uint64_t room)
+{
+	int p = 8;
+
+	while (p > len || (uint64_t)(p - 1) > room ||
+	       (addr & (uint64_t)(p - 1)) != 0)
+		p >>= 1;
+	return p;
+}
+
+/*
+ * Finds what decodes addr and how much of the len bytes from there it may
+ * take.  A 1/2/4/8-byte access wholly inside one range goes to it in one
+ * piece even if unaligned, as before; anything else (KVM reports 3, 5, 6
+ * and 7 bytes for far pointers, sgdt/sidt and the like) is split.
+ */
+static void
+mem_piece_find(uint64_t addr, int len, bool whole, struct mem_piece *pc)
+{
+	uint64_t room = UINT64_MAX; /* bytes after addr on the same side */
 	size_t i;
 
-	if (size != 1 && size != 2 && size != 4 && size != 8)
-		return -1;
 	pthread_rwlock_rdlock(&mem_lock);
-	i = mem_lower_bound(gpa);
-	if (i < mem_nranges && mem_ranges[i].base <= gpa) {
-		mr = mem_ranges[i];
-		found = true;
+	i = mem_lower_bound(addr);
+	pc->claimed = i < mem_nranges && mem_ranges[i].base <= addr;
+	if (pc->claimed) {
+		pc->mr = mem_ranges[i];
+		room = mr_last(&pc->mr) - addr;
+	} else if (i < mem_nranges) {
+		room = mem_ranges[i].base - addr - 1;
 	}
 	pthread_rwlock_unlock(&mem_lock);
+	if (whole && (len & (len - 1)) == 0 && (uint64_t)(len - 1) <= room)
+		pc->size = len;
+	else
+		pc->size = mem_natural_size(addr, len, room);
+}
 
-	/* An access straddling the end of a range is not the device's. */
-	if (found && (uint64_t)(size - 1) > mr_last(&mr) - gpa)
-		found = false;
-	if (!found || !(mr.flags & (write ? MEM_F_WRITE : MEM_F_READ))) {
+/* Dispatches one piece; *val holds (or receives) its value. */
+static int
+mem_piece_access(struct vcpu *vcpu, bool write, uint64_t addr,
+		 const struct mem_piece *pc, uint64_t *val)
+{
+	int dir = write ? MEM_F_WRITE : MEM_F_READ;
+
+	if (!pc->claimed || !(pc->mr.flags & dir)) {
 		if (mem_strict) {
 			fprintf(stderr,
 				"bhyve: unhandled mmio %s of %d bytes "
 				"at 0x%llx\n",
-				write ? "write" : "read", size,
-				(unsigned long long)gpa);
+				write ? "write" : "read", pc->size,
+				(unsigned long long)addr);
 			return -1;
 		}
 		if (!write)
-			*val = size == 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
+			*val = mem_mask(pc->size);
 		return 0;
 	}
-	return mr.handler(vcpu, write ? MEM_F_WRITE : MEM_F_READ, gpa, size,
-			  val, mr.arg1, mr.arg2);
+	return pc->mr.handler(vcpu, dir, addr, pc->size, val, pc->mr.arg1,
+			      pc->mr.arg2);
+}
+
+int
+mem_emulate(struct vcpu *vcpu, bool write, uint64_t gpa, int size,
+	    uint64_t *val)
+{
+	struct mem_piece pc;
+	uint64_t out = 0, v;
+
+	/* kvm_run.mmio carries at most 8 data bytes. */
+	if (size < 1 || size > 8)
+		return -1;
+	for (int off = 0; off < size; off += pc.size) {
+		/* Wraps past 2^64 - 1 as the address bus would. */
+		uint64_t addr = gpa + (uint64_t)off;
+
+		mem_piece_find(addr, size - off, off == 0, &pc);
+		v = write ? (*val >> (8 * off)) & mem_mask(pc.size) : 0;
+		if (mem_piece_access(vcpu, write, addr, &pc, &v) != 0)
+			return -1;
+		out |= (v & mem_mask(pc.size)) << (8 * off);
+	}
+	if (!write)
+		*val = out;
+	return 0;
 }

@@ -31,6 +31,7 @@
 #include "control.h"
 #include "mevent.h"
 #include "pagewalk.h"
+#include "peer.h"
 #include "registry.h"
 #include "vcpu_run.h"
 #include "vmm_ctl.h"
@@ -1184,26 +1185,6 @@ ctl_client_read(int fd, enum ev_type type, void *arg)
 		ctl_client_close(c);
 }
 
-/* SO_PEERCRED: the kernel's word on who connected (unix(7)). */
-static bool
-ctl_peer_allowed(int fd, char *why, size_t len)
-{
-	struct ucred cred;
-	socklen_t sl = sizeof(cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) != 0) {
-		snprintf(why, len, "cannot identify the peer");
-		return false;
-	}
-	if (cred.uid == 0 || cred.uid == getuid())
-		return true;
-	snprintf(why, len,
-		 "permission denied: uid %u is neither root nor "
-		 "the VM's owner (uid %u)",
-		 (unsigned)cred.uid, (unsigned)getuid());
-	return false;
-}
-
 static void
 ctl_accept(int lfd, enum ev_type type, void *arg)
 {
@@ -1214,7 +1195,7 @@ ctl_accept(int lfd, enum ev_type type, void *arg)
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (!ctl_peer_allowed(fd, why, sizeof(why)) ||
+	if (!peer_unix_allowed(fd, why, sizeof(why)) ||
 	    ctl.nclients >= CTL_MAX_CLIENTS) {
 		if (ctl.nclients >= CTL_MAX_CLIENTS)
 			snprintf(why, sizeof(why), "too many connections");

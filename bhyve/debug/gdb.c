@@ -1,6 +1,8 @@
 /*
- * The gdb stub's KVM target: a TCP server speaking the remote protocol
- * (gdb_proto.c) whose target is the VM.
+ * The gdb stub's KVM target: a TCP or Unix-socket server speaking the
+ * remote protocol (gdb_proto.c) whose target is the VM.  Only root and
+ * the VM's owner may connect (peer.h): anyone else could read and write
+ * guest memory or end the VM.
  *
  * Threads.  One stub thread owns the connection.  "Stopped" means the
  * stub holds one bhyve_pause_vcpus() reference, so every vCPU thread is
@@ -30,6 +32,8 @@
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <linux/kvm.h>
 
 #include "config.h"
@@ -37,6 +41,7 @@
 #include "gdb_proto.h"
 #include "gdb_vmem.h"
 #include "mevent.h"
+#include "peer.h"
 #include "vcpu_run.h"
 #include "vmmapi.h"
 
@@ -64,7 +69,8 @@ static struct gdb_stub {
 	int listen_fd;
 	int conn_fd;
 	int evfd;
-	char where[128]; /* "address:port", for messages */
+	char where[128]; /* "address:port" or "unix:PATH", for messages */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* ours */
 	bool wait;
 
 	/* Owned by the connection's thread. */
@@ -743,17 +749,39 @@ static const struct gdb_target_ops target_ops = {
 
 /* ---- sessions ---- */
 
+/* Whether the connection's peer is root or the VM's owner. */
+static bool
+stub_peer_allowed(int fd)
+{
+	char why[192];
+	bool ok = stub.path[0] != '\0' ? peer_unix_allowed(fd, why, sizeof(why))
+				       : peer_tcp_allowed(fd, why, sizeof(why));
+
+	if (!ok)
+		fprintf(stderr, "bhyve: gdb: refused a connection on %s: %s\n",
+			stub.where, why);
+	return ok;
+}
+
+/* Waits for a debugger the peer check lets in; -1 once the listener
+ * is shut down (gdb_fini) or broken. */
 static int
 stub_accept(void)
 {
 	int fd, one = 1;
 
-	do {
+	for (;;) {
 		fd = accept4(stub.listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	} while (fd < 0 && errno == EINTR);
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (fd < 0 && errno == EINTR)
+			continue;
+		if (fd < 0)
+			return -1;
+		if (stub_peer_allowed(fd))
+			break;
+		close(fd);
+	}
+	if (stub.path[0] == '\0')
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	pthread_mutex_lock(&stub.send_mtx);
 	stub.conn_fd = fd;
 	pthread_mutex_unlock(&stub.send_mtx);
@@ -905,7 +933,7 @@ stub_on_exit(int status, void *arg)
 }
 
 static int
-stub_listen(const char *addr, const char *port)
+stub_listen_tcp(const char *addr, const char *port)
 {
 	struct addrinfo hints, *res, *ai;
 	int fd = -1, one = 1, rc;
@@ -937,6 +965,56 @@ stub_listen(const char *addr, const char *port)
 		fprintf(stderr, "bhyve: gdb: cannot listen on %s: %s\n",
 			stub.where, strerror(errno));
 	return fd;
+}
+
+/*
+ * gdb.socket: a Unix socket at path, mode 0600.  Whatever is already there
+ * stays (it may be another VM's live socket): bind fails instead.
+ */
+static int
+stub_listen_unix(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (path[0] == '\0' || strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr,
+			"bhyve: gdb: socket path '%s' is empty or longer "
+			"than %zu bytes\n",
+			path, sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		fprintf(stderr, "bhyve: gdb: cannot listen on %s: %s\n",
+			stub.where, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	snprintf(stub.path, sizeof(stub.path), "%s", path);
+	/* The peer check keeps others out; the mode stops them sooner. */
+	if (chmod(path, 0600) != 0 || listen(fd, 1) != 0) {
+		fprintf(stderr, "bhyve: gdb: cannot listen on %s: %s\n",
+			stub.where, strerror(errno));
+		close(fd);
+		unlink(stub.path);
+		stub.path[0] = '\0';
+		return -1;
+	}
+	return fd;
+}
+
+/* Closes the listener and removes the socket file it made. */
+static void
+stub_close_listener(void)
+{
+	close(stub.listen_fd);
+	stub.listen_fd = -1;
+	if (stub.path[0] != '\0')
+		unlink(stub.path);
+	stub.path[0] = '\0';
 }
 
 /* gdb.wait: the first session, before any guest instruction runs. */
@@ -973,32 +1051,48 @@ gdb_fini(int status)
 	if (stub.thread_started)
 		pthread_join(stub.tid, NULL);
 	stub.thread_started = false;
-	close(stub.listen_fd);
-	stub.listen_fd = -1;
+	stub_close_listener();
+}
+
+/* "address:port" or "unix:PATH", for messages. */
+static void
+stub_set_where(const char *sock, const char *addr, const char *port)
+{
+	if (sock != NULL)
+		snprintf(stub.where, sizeof(stub.where), "unix:%s", sock);
+	else
+		snprintf(stub.where, sizeof(stub.where), "%s%s%s:%s",
+			 strchr(addr, ':') ? "[" : "", addr,
+			 strchr(addr, ':') ? "]" : "", port);
 }
 
 int
 gdb_init(struct vmctx *ctx)
 {
+	const char *sock = get_config_value("gdb.socket");
 	const char *port = get_config_value("gdb.port");
 	const char *addr = get_config_value("gdb.address");
 
-	if (port == NULL)
+	if (port == NULL && sock == NULL)
 		return 0;
+	if (port != NULL && sock != NULL) {
+		fprintf(stderr, "bhyve: gdb: gdb.port and gdb.socket are "
+				"exclusive\n");
+		return -1;
+	}
 	if (addr == NULL || addr[0] == '\0')
 		addr = "127.0.0.1";
 	stub.ctx = ctx;
 	stub.ncpus = bhyve_ncpus();
 	stub.wait = get_config_bool_default("gdb.wait", false);
-	snprintf(stub.where, sizeof(stub.where), "%s%s%s:%s",
-		 strchr(addr, ':') ? "[" : "", addr,
-		 strchr(addr, ':') ? "]" : "", port);
+	stub_set_where(sock, addr, port);
 	stub.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (stub.evfd < 0) {
 		fprintf(stderr, "bhyve: gdb: eventfd: %s\n", strerror(errno));
 		return -1;
 	}
-	stub.listen_fd = stub_listen(addr, port);
+	stub.listen_fd =
+	    sock != NULL ? stub_listen_unix(sock) : stub_listen_tcp(addr, port);
 	if (stub.listen_fd < 0)
 		return -1;
 	bhyve_set_debug_handler(gdb_debug_exit);
@@ -1007,6 +1101,7 @@ gdb_init(struct vmctx *ctx)
 	if (mevent_add_timer_ns(1, 0, stub_start_thread, NULL) == NULL) {
 		fprintf(stderr, "bhyve: gdb: cannot schedule the server: %s\n",
 			strerror(errno));
+		stub_close_listener();
 		return -1;
 	}
 	return 0;

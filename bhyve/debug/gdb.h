@@ -1,8 +1,10 @@
 /*
- * bhyve's debug server (-G [w][addr:]port): the GDB remote serial
- * protocol on TCP, with the guest's vCPUs as gdb threads.
- * Configuration keys: gdb.port (unset: no server), gdb.address (default
- * 127.0.0.1), gdb.wait (wait for the debugger before the first guest
+ * bhyve's debug server (-G [w][addr:]port or -G [w]unix:PATH): the GDB
+ * remote serial protocol on TCP or a Unix socket, with the guest's vCPUs
+ * as gdb threads.  Only root and the VM's owner may connect.
+ * Configuration keys: gdb.port (TCP), gdb.address (default 127.0.0.1),
+ * gdb.socket (a Unix socket path instead of TCP; with neither set, no
+ * server), gdb.wait (wait for the debugger before the first guest
  * instruction).  See docs/gdb.md.
  */
 #ifndef GDB_H

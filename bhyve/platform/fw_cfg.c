@@ -408,14 +408,29 @@ fwctl_destroy(struct fwctl_softc *sc)
 	free(sc);
 }
 
+/*
+ * Whether the request names exactly 'name': its payload up to the first
+ * NUL, or all of it when the guest sent none.  Not a prefix compare: the
+ * guest's "hw.n" or "hw." must not read as "hw.ncpu".
+ */
+static bool
+fwctl_name_is(const struct fwctl_softc *sc, const char *name)
+{
+	size_t len = sc->req_size - FWCTL_HDR;
+
+	if (len > sc->req_len)
+		len = sc->req_len;
+	len = strnlen(sc->req_data, len);
+	return len == strlen(name) && memcmp(sc->req_data, name, len) == 0;
+}
+
 /* Builds the response: header words, then 8-byte size and the value. */
 static void
 fwctl_respond(struct fwctl_softc *sc)
 {
 	uint32_t data[3] = {0};
 	uint32_t ndata = 0, err = 0;
-	bool known = sc->req_len > 0 && sc->req_len <= FWCTL_REQ_MAX &&
-		     strncmp(sc->req_data, "hw.ncpu", sc->req_len) == 0;
+	bool known = fwctl_name_is(sc, "hw.ncpu");
 
 	if (sc->req_size - FWCTL_HDR > FWCTL_REQ_MAX)
 		err = FWCTL_E2BIG;

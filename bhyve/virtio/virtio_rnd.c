@@ -23,6 +23,7 @@
 #define VTRND_RINGSZ	    64
 #define VTRND_MAXSEGS	    VTRND_RINGSZ
 #define VTRND_DEFAULT_LIMIT (1024 * 1024) /* bytes per second */
+#define VTRND_MAX_LIMIT	    (1ULL << 40)  /* 1024G: more than any host has */
 /* Wait at least this long for the bucket to refill (avoid timer storms). */
 #define VTRND_MIN_WAIT_NS (1000 * 1000)
 
@@ -182,6 +183,7 @@ vtrnd_parse_limit(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
+	unsigned shift = 0;
 
 	errno = 0;
 	if (s[0] < '0' || s[0] > '9')
@@ -192,22 +194,26 @@ vtrnd_parse_limit(const char *s, uint64_t *out)
 	switch (*end) {
 	case 'k':
 	case 'K':
-		v <<= 10, end++;
+		shift = 10;
 		break;
 	case 'm':
 	case 'M':
-		v <<= 20, end++;
+		shift = 20;
 		break;
 	case 'g':
 	case 'G':
-		v <<= 30, end++;
+		shift = 30;
 		break;
 	default:
 		break;
 	}
-	if (*end != '\0' || v > (1ULL << 40))
+	if (shift != 0)
+		end++;
+	/* Checked before the shift: bits shifted out of 64 would leave a
+	 * small number, or 0, which means "unlimited". */
+	if (*end != '\0' || v > (VTRND_MAX_LIMIT >> shift))
 		return -1;
-	*out = v;
+	*out = (uint64_t)v << shift;
 	return 0;
 }
 
@@ -232,7 +238,8 @@ vtrnd_init(struct pci_devinst *pi, struct config_node *nvl)
 	if (limit != NULL && vtrnd_parse_limit(limit, &sc->limit) != 0) {
 		fprintf(stderr,
 			"bhyve: virtio-rnd: limit '%s': expected bytes "
-			"per second (e.g. 65536, 64k, 1M; 0: none)\n",
+			"per second up to 1024G (e.g. 65536, 64k, 1M; 0: "
+			"none)\n",
 			limit);
 		free(sc);
 		return -1;

@@ -337,6 +337,28 @@ test_misc_flags(void)
 	CHECK(err_is(parse("-G", "70000", "vm", NULL), "'-G 70000'"),
 	      "-G port out of range");
 	CHECK(err_is(parse("-G", "w", "vm", NULL), "'-G w'"), "-G w alone");
+	CHECK(parse("-G", "unix:/run/vm0.gdb", "vm", NULL) == 0 &&
+		  val_is("gdb.socket", "/run/vm0.gdb") &&
+		  get_config_value("gdb.port") == NULL &&
+		  get_config_value("gdb.wait") == NULL,
+	      "-G unix:PATH sets gdb.socket, no port");
+	CHECK(parse("-G", "wunix:vm0.gdb", "vm", NULL) == 0 &&
+		  val_is("gdb.socket", "vm0.gdb") && val_is("gdb.wait", "true"),
+	      "-G wunix:PATH waits too");
+	CHECK(err_is(parse("-G", "unix:", "vm", NULL), "empty socket path"),
+	      "-G unix: without a path");
+	CHECK(err_is(parse("-G", "unix:/a", "-G", "1234", "vm", NULL),
+		     "exclusive"),
+	      "-G unix:PATH and a TCP port together refused");
+	CHECK(err_is(parse("-o", "gdb.socket=", "vm", NULL), "gdb.socket"),
+	      "empty gdb.socket refused");
+	CHECK(err_is(parse("-o",
+			   "gdb.socket=/tmp/0123456789012345678901234567890123"
+			   "456789012345678901234567890123456789012345678901234"
+			   "5678901234567890123456789",
+			   "vm", NULL),
+		     "longer than 107 bytes"),
+	      "gdb.socket longer than sun_path refused");
 
 	CHECK(parse("-p", "0:2", "-p", "0:3", "-p", "1:5", "vm", NULL) == 0 &&
 		  val_is("vcpu.0.cpuset", "2,3") &&

@@ -1,6 +1,8 @@
 /* Port I/O and MMIO dispatch: registration, lookup, widths, defaults. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "inout.h"
 #include "mem.h"
@@ -131,9 +133,11 @@ test_mem(void)
 		  mem_reg == 8,
 	      "mem: write dispatched to second range");
 	mem_calls = 0;
-	CHECK(mem_emulate(NULL, false, 0x1ffc, 8, &v) == 0 && v == ~0ULL &&
-		  mem_calls == 0,
-	      "mem: access straddling the range end is not dispatched");
+	CHECK(mem_emulate(NULL, false, 0x1ffc, 8, &v) == 0 &&
+		  v == 0xffffffff00000ffcULL && mem_calls == 1,
+	      "mem: access straddling the range end: only its own half "
+	      "dispatched, the rest floats");
+	mem_calls = 0;
 	CHECK(mem_emulate(NULL, false, 0x2000, 4, &v) == 0 &&
 		  v == 0xffffffffULL && mem_calls == 0,
 	      "mem: unclaimed read is all-ones of its width");
@@ -144,8 +148,9 @@ test_mem(void)
 	CHECK(mem_emulate(NULL, false, 0xfffffffffffffff8ULL, 8, &v) == 0 &&
 		  v == 0xff8,
 	      "mem: last 8 bytes of the address space");
-	CHECK(mem_emulate(NULL, false, 0x1000, 3, &v) == -1,
-	      "mem: width 3 rejected");
+	CHECK(mem_emulate(NULL, false, 0x1000, 9, &v) == -1 &&
+		  mem_emulate(NULL, false, 0x1000, 0, &v) == -1,
+	      "mem: width outside 1-8 rejected");
 	mem_set_strict(true);
 	CHECK(mem_emulate(NULL, false, 0x2000, 4, &v) == -1,
 	      "mem: strict unclaimed access fatal");
@@ -155,10 +160,184 @@ test_mem(void)
 	      "mem: unregistered range floats");
 }
 
+/* The pieces a split access reached, in order. */
+#define MAX_PIECES 8
+static struct piece {
+	uint64_t addr, val;
+	int size, dir;
+	long range;
+} pieces[MAX_PIECES];
+static int npieces;
+
+/* Byte a of a recording range reads as a's low byte, plus its range id. */
+static int
+piece_handler(struct vcpu *vcpu, int dir, uint64_t addr, int size,
+	      uint64_t *val, void *arg1, long arg2)
+{
+	if (npieces < MAX_PIECES)
+		pieces[npieces++] = (struct piece){
+		    addr, dir == MEM_F_WRITE ? *val : 0, size, dir, arg2};
+	if (dir == MEM_F_READ) {
+		*val = 0;
+		for (int i = size - 1; i >= 0; i--)
+			*val = *val << 8 |
+			       ((addr + (uint64_t)i + (uint64_t)arg2) & 0xff);
+	}
+	return 0;
+}
+
+/* A read, the pieces its handler calls must see, and the value. */
+struct split_case {
+	const char *name;
+	uint64_t gpa;
+	int size;
+	uint64_t want;
+	int npieces;
+	struct {
+		uint64_t addr;
+		int size;
+		long range; /* arg2: 0 for range r, 0x40 for s */
+	} p[4];
+};
+
+static const struct split_case split_cases[] = {
+    {"aligned 6-byte read is 4+2, little-endian",
+     0x10000,
+     6,
+     0x050403020100ULL,
+     2,
+     {{0x10000, 4, 0}, {0x10004, 2, 0}}},
+    {"6-byte read at 2 mod 4 is 2+4",
+     0x10002,
+     6,
+     0x070605040302ULL,
+     2,
+     {{0x10002, 2, 0}, {0x10004, 4, 0}}},
+    {"unaligned 6-byte read is 1+2+2+1",
+     0x10001,
+     6,
+     0x060504030201ULL,
+     4,
+     {{0x10001, 1, 0}, {0x10002, 2, 0}, {0x10004, 2, 0}, {0x10006, 1, 0}}},
+    {"3-byte read is 2+1",
+     0x10000,
+     3,
+     0x020100,
+     2,
+     {{0x10000, 2, 0}, {0x10002, 1, 0}}},
+    {"unaligned 3-byte read is 1+2",
+     0x10001,
+     3,
+     0x030201,
+     2,
+     {{0x10001, 1, 0}, {0x10002, 2, 0}}},
+    {"5-byte read is 4+1",
+     0x10008,
+     5,
+     0x0c0b0a0908ULL,
+     2,
+     {{0x10008, 4, 0}, {0x1000c, 1, 0}}},
+    {"7-byte read is 4+2+1",
+     0x10010,
+     7,
+     0x16151413121110ULL,
+     3,
+     {{0x10010, 4, 0}, {0x10014, 2, 0}, {0x10016, 1, 0}}},
+    {"unaligned 7-byte read is 1+2+4",
+     0x10011,
+     7,
+     0x17161514131211ULL,
+     3,
+     {{0x10011, 1, 0}, {0x10012, 2, 0}, {0x10014, 4, 0}}},
+    {"unaligned 4-byte read inside a range stays whole",
+     0x10001,
+     4,
+     0x04030201,
+     1,
+     {{0x10001, 4, 0}}},
+    /* lfs from the last 2 bytes of r: offset in r, selector in s. */
+    {"access across two ranges reaches both",
+     0x100fe,
+     6,
+     0x43424140fffeULL,
+     2,
+     {{0x100fe, 2, 0}, {0x10100, 4, 0x40}}},
+    {"access running off a range: the rest floats",
+     0x101fc,
+     6,
+     0xffff3f3e3d3cULL,
+     1,
+     {{0x101fc, 4, 0x40}}},
+    {"access running into a range from unclaimed space",
+     0xfffe,
+     6,
+     0x03020100ffffULL,
+     1,
+     {{0x10000, 4, 0}}},
+};
+
+/* Runs one case; true if the pieces and the value are as it says. */
+static bool
+split_read(const struct split_case *c)
+{
+	uint64_t v = 0;
+
+	npieces = 0;
+	if (mem_emulate(NULL, false, c->gpa, c->size, &v) != 0 ||
+	    npieces != c->npieces || v != c->want) {
+		printf("  note: %d pieces, value %#llx\n", npieces,
+		       (unsigned long long)v);
+		return false;
+	}
+	for (int i = 0; i < c->npieces; i++) {
+		if (pieces[i].addr != c->p[i].addr ||
+		    pieces[i].size != c->p[i].size ||
+		    pieces[i].range != c->p[i].range)
+			return false;
+	}
+	return true;
+}
+
+static void
+test_mem_split(void)
+{
+	struct mem_range r = {"r", MEM_F_RW, piece_handler, NULL,
+			      0,   0x10000,  0x100};
+	struct mem_range s = {"s",  MEM_F_RW, piece_handler, NULL,
+			      0x40, 0x10100,  0x100};
+	char name[128];
+	uint64_t v;
+
+	init_mem();
+	CHECK(register_mem(&r) == 0 && register_mem(&s) == 0,
+	      "mem split: register two adjacent ranges");
+	for (size_t i = 0; i < sizeof(split_cases) / sizeof(split_cases[0]);
+	     i++) {
+		snprintf(name, sizeof(name), "mem split: %s",
+			 split_cases[i].name);
+		CHECK(split_read(&split_cases[i]), name);
+	}
+
+	npieces = 0;
+	v = 0xaabbccddeeffULL;
+	CHECK(mem_emulate(NULL, true, 0x10020, 6, &v) == 0 && npieces == 2 &&
+		  pieces[0].dir == MEM_F_WRITE && pieces[0].addr == 0x10020 &&
+		  pieces[0].size == 4 && pieces[0].val == 0xccddeeffULL &&
+		  pieces[1].addr == 0x10024 && pieces[1].size == 2 &&
+		  pieces[1].val == 0xaabb,
+	      "mem split: 6-byte write is 4+2, each piece its own bytes");
+	mem_set_strict(true);
+	CHECK(mem_emulate(NULL, false, 0x101fc, 6, &v) == -1,
+	      "mem split: strict: the unclaimed piece is still an error");
+	mem_set_strict(false);
+	init_mem();
+}
+
 int
 main(void)
 {
 	test_inout();
 	test_mem();
+	test_mem_split();
 	return test_done();
 }

@@ -312,12 +312,13 @@ test_populated(void)
 	vm_destroy(ctx);
 }
 
+/* One request whose name is the nl bytes at name (a NUL is not implied). */
 static uint32_t
-fwctl_req(struct fwctl_softc *sc, uint32_t op, const char *name, uint32_t *resp,
-	  int max)
+fwctl_req_raw(struct fwctl_softc *sc, uint32_t op, const char *name, size_t nl,
+	      uint32_t *resp, int max)
 {
 	uint32_t w[8] = {0};
-	size_t nl = strlen(name) + 1, nw = (nl + 3) / 4;
+	size_t nw = (nl + 3) / 4;
 	int n = 0;
 
 	memcpy(w, name, nl);
@@ -330,6 +331,13 @@ fwctl_req(struct fwctl_softc *sc, uint32_t op, const char *name, uint32_t *resp,
 	while (n < max && (uint32_t)n * 4 < resp[0])
 		resp[n] = fwctl_io_read(sc, FWCFG_PORT_DATA, 4), n++;
 	return (uint32_t)n;
+}
+
+static uint32_t
+fwctl_req(struct fwctl_softc *sc, uint32_t op, const char *name, uint32_t *resp,
+	  int max)
+{
+	return fwctl_req_raw(sc, op, name, strlen(name) + 1, resp, max);
 }
 
 static void
@@ -356,6 +364,17 @@ test_fwctl(void)
 	      "fwctl: unknown name: ENOENT");
 	CHECK(fwctl_req(sc, 9, "hw.ncpu", r, 16) == 4 && r[3] == 2,
 	      "fwctl: unknown operation: ENOENT");
+	/* The name must match exactly, not as a prefix of either. */
+	CHECK(fwctl_req_raw(sc, 3, "hw.n", 4, r, 16) == 4 && r[3] == 2,
+	      "fwctl: a prefix of a name without its NUL: ENOENT");
+	CHECK(fwctl_req(sc, 3, "hw.", r, 16) == 4 && r[3] == 2,
+	      "fwctl: a prefix of a name: ENOENT");
+	CHECK(fwctl_req(sc, 3, "hw.ncpus", r, 16) == 4 && r[3] == 2,
+	      "fwctl: a name extending a real one: ENOENT");
+	CHECK(fwctl_req_raw(sc, 3, "hw.ncpu.", 8, r, 16) == 4 && r[3] == 2,
+	      "fwctl: an extension without its NUL: ENOENT");
+	CHECK(fwctl_req_raw(sc, 3, "hw.ncpu", 7, r, 16) == 7 && r[6] == 3,
+	      "fwctl: the whole name without its NUL still matches");
 	/* A request shorter than its header is dropped, not fatal. */
 	fwctl_io_write(sc, FWCFG_PORT_SEL, 4, 3);
 	CHECK(fwctl_req(sc, 3, "hw.ncpu", r, 16) == 7 && r[6] == 3,
