@@ -775,17 +775,34 @@ vtnet_vhost_start_pair(struct vtnet_softc *sc, struct vtnet_pair *p,
 	return 0;
 }
 
+/* Pair i is ready for the kernel and not running yet; device lock held. */
+static bool
+vtnet_vhost_startable(struct vtnet_softc *sc, int i)
+{
+	return vi_device_live(&sc->vs) && !sc->pairs[i].vhost_on &&
+	       vq_ring_ready(&sc->vqs[vtnet_rxq(i)]) &&
+	       vq_ring_ready(&sc->vqs[vtnet_txq(i)]);
+}
+
+/*
+ * Starts the kernel datapath of every pair that is ready and not running.
+ * Interrupt eventfds are made only for those pairs (a running pair's are
+ * the kernel's, and a pair that is not ready gets none, so a guest that
+ * kicks a half-configured device cannot pile up descriptors); those of a
+ * pair that stopped being ready meanwhile are released.
+ */
 static void
 vtnet_vhost_start(int fd, enum ev_type type, void *arg)
 {
 	struct vtnet_softc *sc = arg;
 	int callfd[VTNET_MAX_PAIRS][2], i, q;
 	uint16_t vec[VTNET_MAX_PAIRS][2];
-	bool failed = false;
+	bool want[VTNET_MAX_PAIRS], failed = false;
 
 	virtio_lock(&sc->vs);
 	sc->vhost_pending = false;
 	for (i = 0; i < sc->max_pairs; i++) {
+		want[i] = vtnet_vhost_startable(sc, i);
 		vec[i][0] = sc->vqs[vtnet_rxq(i)].vq_msix_idx;
 		vec[i][1] = sc->vqs[vtnet_txq(i)].vq_msix_idx;
 	}
@@ -793,15 +810,19 @@ vtnet_vhost_start(int fd, enum ev_type type, void *arg)
 	for (i = 0; i < sc->max_pairs; i++)
 		for (q = 0; q < 2; q++)
 			callfd[i][q] =
-			    vtnet_vhost_callfd(sc, &sc->pairs[i], q, vec[i][q]);
+			    want[i] ? vtnet_vhost_callfd(sc, &sc->pairs[i], q,
+							 vec[i][q])
+				    : -1;
 	virtio_lock(&sc->vs);
 	for (i = 0; i < sc->max_pairs && !failed; i++) {
 		struct vtnet_pair *p = &sc->pairs[i];
 
-		if (!vi_device_live(&sc->vs) || p->vhost_on ||
-		    !vq_ring_ready(&sc->vqs[vtnet_rxq(i)]) ||
-		    !vq_ring_ready(&sc->vqs[vtnet_txq(i)]))
+		if (!want[i])
 			continue;
+		if (!vtnet_vhost_startable(sc, i)) {
+			vtnet_vhost_stop(sc, p); /* only releases its fds */
+			continue;
+		}
 		if (callfd[i][0] < 0 || callfd[i][1] < 0 ||
 		    vtnet_vhost_start_pair(sc, p, callfd[i]) != 0) {
 			fprintf(stderr,
@@ -821,7 +842,7 @@ vtnet_vhost_start(int fd, enum ev_type type, void *arg)
 	} else {
 		/* Buffers made available before the kernel listened. */
 		for (i = 0; i < sc->max_pairs; i++) {
-			if (sc->pairs[i].vhost_on) {
+			if (want[i] && sc->pairs[i].vhost_on) {
 				eventfd_write(sc->vqs[vtnet_rxq(i)].vq_kickfd,
 					      1);
 				eventfd_write(sc->vqs[vtnet_txq(i)].vq_kickfd,
