@@ -286,10 +286,17 @@ vtnet_rx_deliver(struct vtnet_softc *sc, struct vtnet_pair *p)
 	uint16_t nbuf;
 
 	while (off < len) {
-		n = vq_getchain(vq, iov, VTNET_MAXSEGS, &req);
+		/*
+		 * At most a ring's worth of chains per frame; checked before
+		 * taking one more, so that every chain taken is used or put
+		 * back.
+		 */
+		n = nused < vq->vq_qsize
+			? vq_getchain(vq, iov, VTNET_MAXSEGS, &req)
+			: 0;
 		if (n < 0)
 			return -1;
-		if (n == 0 || nused >= vq->vq_qsize) {
+		if (n == 0) {
 			vq_retchains(vq, (uint16_t)nused);
 			return 0;
 		}
