@@ -1,7 +1,8 @@
 /*
  * Virtio device state shared by every transport register file: device
  * status and reset (virtio 1.2, 2.1 and 3.1), feature negotiation (2.2),
- * NEEDS_RESET after a guest violation, and interrupts: queued while the
+ * NEEDS_RESET after a guest violation, the queues' owner (what the ring
+ * code reports through struct vq_owner), and interrupts: queued while the
  * device lock is held, sent by virtio_unlock() through an irqfd bound to
  * a KVM MSI route (MSI-X), single MSI, or INTx with the ISR register.
  */
@@ -21,6 +22,15 @@
 /* A hostile guest could loop reset/violate: report only the first few. */
 #define VI_MAX_REPORTS 8
 
+static void vi_vq_fail(struct vqueue_info *vq, const char *msg);
+static void vi_vq_interrupt(struct vqueue_info *vq);
+
+/* How the ring code reaches the device (virtqueue.h). */
+static const struct vq_ops vi_vq_ops = {
+    .vo_fail = vi_vq_fail,
+    .vo_interrupt = vi_vq_interrupt,
+};
+
 void
 vi_softc_linkup(struct virtio_softc *vs, const struct virtio_consts *vc,
 		void *sc, struct pci_devinst *pi, struct vqueue_info *queues)
@@ -34,9 +44,15 @@ vi_softc_linkup(struct virtio_softc *vs, const struct virtio_consts *vc,
 	pthread_mutex_init(&vs->vs_route_mtx, NULL);
 	vs->vs_msix_cfg_idx = VIRTIO_MSI_NO_VECTOR;
 	vs->vs_legacy_bar = vs->vs_msix_bar = vs->vs_modern_bar = -1;
+	vs->vs_vqowner = (struct vq_owner){
+	    .vo_features = &vs->vs_negotiated_caps,
+	    .vo_broken = &vs->vs_broken,
+	    .vo_ops = &vi_vq_ops,
+	};
 	for (int i = 0; i < vc->vc_nvq; i++) {
 		struct vqueue_info *vq = &queues[i];
 
+		vq->vq_owner = &vs->vs_vqowner;
 		vq->vq_vs = vs;
 		vq->vq_num = (uint16_t)i;
 		vq->vq_msix_idx = VIRTIO_MSI_NO_VECTOR;
@@ -341,10 +357,10 @@ vi_interrupt(struct virtio_softc *vs, uint8_t isr, uint16_t vector)
 	vs->vs_lintr = true;
 }
 
-void
-vq_interrupt(struct vqueue_info *vq)
+/* vo_interrupt: the ring wants vq's interrupt (vq_interrupt counted it). */
+static void
+vi_vq_interrupt(struct vqueue_info *vq)
 {
-	vq->vq_nintr++;
 	vi_interrupt(vq->vq_vs, VIRTIO_PCI_ISR_INTR, vq->vq_msix_idx);
 }
 
@@ -414,6 +430,13 @@ vi_set_needs_reset(struct virtio_softc *vs, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* vo_fail: the ring found a guest violation on vq. */
+static void
+vi_vq_fail(struct vqueue_info *vq, const char *msg)
+{
+	vi_set_needs_reset(vq->vq_vs, "queue %u: %s", vq->vq_num, msg);
+}
+
 bool
 vi_device_live(const struct virtio_softc *vs)
 {
@@ -441,7 +464,7 @@ vi_reset(struct virtio_softc *vs)
 	if (vc->vc_reset != NULL)
 		vc->vc_reset(vs->vs_sc);
 	for (int i = 0; i < vc->vc_nvq; i++)
-		vq_stop(vs, &vs->vs_queues[i]);
+		vi_queue_stop(vs, &vs->vs_queues[i]);
 	vs->vs_negotiated_caps = 0;
 	vs->vs_driver_caps = 0;
 	vs->vs_dfselect = vs->vs_gfselect = 0;
@@ -503,6 +526,39 @@ vi_status_write(struct virtio_softc *vs, uint8_t val)
 		vi_kick_ready(vs);
 }
 
+int
+vi_queue_start(struct virtio_softc *vs, struct vqueue_info *vq)
+{
+	if (vq->vq_enabled)
+		return 0;
+	if (vq_ring_start(vq, vs->vs_ctx) != 0)
+		return -1;
+	if (vs->vs_vc->vc_qenable != NULL)
+		vs->vs_vc->vc_qenable(vs->vs_sc, vq, true);
+	return 0;
+}
+
+int
+vi_queue_start_legacy(struct virtio_softc *vs, struct vqueue_info *vq,
+		      uint32_t pfn)
+{
+	vq_ring_set_legacy(vq, pfn);
+	return vi_queue_start(vs, vq);
+}
+
+void
+vi_queue_stop(struct virtio_softc *vs, struct vqueue_info *vq)
+{
+	bool was = vq->vq_enabled;
+
+	/* The device sees the queue disabled but its ring still there. */
+	vq->vq_enabled = false;
+	if (was && vs->vs_vc->vc_qenable != NULL)
+		vs->vs_vc->vc_qenable(vs->vs_sc, vq, false);
+	vq_ring_stop(vq);
+	vq->vq_msix_idx = VIRTIO_MSI_NO_VECTOR;
+}
+
 void
 vi_queue_notify(struct virtio_softc *vs, int qidx)
 {
@@ -559,5 +615,5 @@ vq_setup_test(struct virtio_softc *vs, int qidx, uint16_t size, uint64_t desc,
 	vq->vq_desc_gpa = desc;
 	vq->vq_avail_gpa = avail;
 	vq->vq_used_gpa = used;
-	return vq_start(vs, vq);
+	return vi_queue_start(vs, vq);
 }

@@ -32,6 +32,7 @@
 #include "pci_emul.h"
 #include "pci_legacy.h"
 #include "virtio.h"
+#include "virtqueue.h"
 
 #define VTCON_MAXPORTS 16 /* bhyve's limit */
 #define VTCON_RINGSZ   64

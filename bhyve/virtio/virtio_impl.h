@@ -1,7 +1,8 @@
 /*
- * Internals shared by the virtio core's files (virtio.c: device state and
- * interrupts, virtqueue.c: rings, virtio_pci.c: the PCI transport).
- * Device models use virtio.h only.
+ * Internals shared by the virtio core's transport files (virtio.c: device
+ * state and interrupts, virtio_pci.c: the PCI transport).  The ring code
+ * (virtqueue.c) does not use it; device models use virtio.h and
+ * virtqueue.h only.
  */
 #ifndef VIRTIO_IMPL_H
 #define VIRTIO_IMPL_H
@@ -52,12 +53,15 @@ uint64_t vi_offered(const struct virtio_softc *vs, bool modern);
  * which run under the PCI lock that delivery takes). */
 void virtio_unlock_nodeliver(struct virtio_softc *vs);
 
-/* virtqueue.c */
-/* Validates the programmed size and addresses and maps the rings. */
-int vq_start(struct virtio_softc *vs, struct vqueue_info *vq);
-void vq_stop(struct virtio_softc *vs, struct vqueue_info *vq);
+/*
+ * Queue enable/disable: the ring layer's vq_ring_start/vq_ring_stop plus
+ * the device's vc_qenable.  vi_queue_start() validates the programmed
+ * size and addresses and maps the rings (0, or -1 with NEEDS_RESET).
+ */
+int vi_queue_start(struct virtio_softc *vs, struct vqueue_info *vq);
 /* Legacy (4.1.4.10 / 2.7.2): the whole ring from one page frame number. */
-int vq_start_legacy(struct virtio_softc *vs, struct vqueue_info *vq,
-		    uint32_t pfn);
+int vi_queue_start_legacy(struct virtio_softc *vs, struct vqueue_info *vq,
+			  uint32_t pfn);
+void vi_queue_stop(struct virtio_softc *vs, struct vqueue_info *vq);
 
 #endif

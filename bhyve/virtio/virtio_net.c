@@ -29,6 +29,7 @@
 #include "vhost_net.h"
 #include "virtio.h"
 #include "virtio_net.h"
+#include "virtqueue.h"
 #include "vmmapi.h"
 
 #define VTNET_RINGSZ	  1024

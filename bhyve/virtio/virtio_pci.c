@@ -259,7 +259,7 @@ vi_common_write(struct virtio_softc *vs, uint64_t off, int size, uint64_t val)
 	case VCC_Q_ENABLE:
 		/* Only 1 may be written (4.1.4.3.2); failure: NEEDS_RESET. */
 		if (size == 2 && vq != NULL && val == 1 && !vs->vs_broken)
-			(void)vq_start(vs, vq);
+			(void)vi_queue_start(vs, vq);
 		break;
 	default:
 		break; /* read-only or not a field start */
@@ -367,9 +367,9 @@ vi_legacy_write(struct virtio_softc *vs, uint64_t off, int size, uint64_t val)
 		if (size != 4 || vq == NULL)
 			break;
 		if (val == 0)
-			vq_stop(vs, vq);
+			vi_queue_stop(vs, vq);
 		else if (!vq->vq_enabled && !vs->vs_broken)
-			(void)vq_start_legacy(vs, vq, (uint32_t)val);
+			(void)vi_queue_start_legacy(vs, vq, (uint32_t)val);
 		break;
 	case VI_LEG_QUEUE_SEL:
 		if (size == 2)

@@ -20,6 +20,7 @@
 #include "pci_emul.h"
 #include "pci_legacy.h"
 #include "virtio.h"
+#include "virtqueue.h"
 
 #define VTRND_RINGSZ	    64
 #define VTRND_MAXSEGS	    VTRND_RINGSZ
