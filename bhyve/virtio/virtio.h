@@ -36,7 +36,8 @@
  *	};
  *
  * Request processing is the ring layer's (virtqueue.h: vq_getchain,
- * vq_relchain, vq_endchains).
+ * vq_relchain, vq_endchains); the MSI-X irqfds for kernel datapaths are
+ * virtio_irqfd.h's.
  *
  * Locking: each device has one mutex, vs_mtx (virtio_lock/virtio_unlock).
  * The core holds it around every transport register access, around
@@ -69,8 +70,8 @@
 #include "virtqueue.h"
 
 struct pci_devinst;
+struct virtio_msix_route;
 struct vmctx;
-struct mevent;
 
 /* ---- Constants from the specification ---- */
 
@@ -159,42 +160,6 @@ enum virtio_transport {
 	VIRTIO_TRANSPORT_MODERN	       /* capabilities only, 0x1040+ */
 };
 
-/*
- * Per-MSI-X-vector fast path: one KVM MSI route (GSI) and an eventfd.
- * While the vector is live (MSI-X on, neither the function nor the vector
- * masked) the eventfd is a KVM irqfd on the route, so the kernel (vhost)
- * interrupts the guest directly; while it is masked the irqfd is detached
- * and the mevent loop reads the eventfd instead, turning each signal into
- * pci_generate_msix() (the PBA pending bit, delivered on unmask).  The
- * eventfd itself never changes, so whoever holds it (vhost) needs no
- * update.  See docs/virtio.md, "MSI-X and the kernel datapath".
- */
-struct virtio_msix_route {
-	int gsi; /* -1: none yet */
-	int fd;	 /* the vector's eventfd, or -1 */
-	uint64_t addr;
-	uint32_t data;		 /* the message the route carries now */
-	bool attached;		 /* fd is an irqfd on gsi (vector live) */
-	struct mevent *ev;	 /* reads fd while detached, or NULL */
-	struct virtio_softc *vs; /* for the mevent callback */
-	uint16_t vec;
-	bool pending; /* to be sent by virtio_unlock() */
-};
-
-/*
- * The KVM calls behind the MSI-X fast path (default: vmmapi's), so unit
- * tests without /dev/kvm can watch the routes and irqfds; NULL restores
- * the defaults.  Tests set vs_fastpath themselves.
- */
-struct vi_kvm_ops {
-	int (*msi_route_alloc)(struct vmctx *ctx, uint64_t addr, uint32_t data);
-	int (*msi_route_update)(struct vmctx *ctx, int gsi, uint64_t addr,
-				uint32_t data);
-	int (*msi_route_free)(struct vmctx *ctx, int gsi);
-	int (*irqfd)(struct vmctx *ctx, int fd, uint32_t gsi, bool deassign);
-};
-void vi_set_kvm_ops(const struct vi_kvm_ops *ops);
-
 struct virtio_softc {
 	const struct virtio_consts *vs_vc;
 	void *vs_sc; /* the device's softc, passed to vc_* */
@@ -229,11 +194,14 @@ struct virtio_softc {
 	bool vs_legacy_on, vs_modern_on;
 
 	int vs_nvec; /* MSI-X table size (0: none) */
+	/* Vectors queued under vs_mtx, sent by virtio_unlock(). */
+	bool vs_vec_pending[VIRTIO_MAX_QUEUES + 1];
+	/* One KVM route + eventfd per vector (virtio_irqfd.c's). */
 	struct virtio_msix_route *vs_routes;
 	/*
-	 * vs_routes[] except .pending (vs_mtx).  Lock order: vs_route_mtx
-	 * before pi_cfg_lock (the table is read under it); never taken with
-	 * vs_mtx held, since pi_cfg_lock is taken before vs_mtx.
+	 * Guards vs_routes[].  Lock order: vs_route_mtx before pi_cfg_lock
+	 * (the table is read under it); never taken with vs_mtx held, since
+	 * pi_cfg_lock is taken before vs_mtx.
 	 */
 	pthread_mutex_t vs_route_mtx;
 	bool vs_msi_pending; /* single MSI (virtio_msix=false) */
@@ -266,7 +234,8 @@ int vi_pci_cfgread(struct pci_devinst *pi, int off, int bytes, uint32_t *val);
 int vi_pci_cfgwrite(struct pci_devinst *pi, int off, int bytes, uint32_t val);
 void vi_pci_baraddr(struct pci_devinst *pi, int baridx, bool enabled,
 		    uint64_t address);
-/* pe_msix_update: keeps the vectors' KVM routes and irqfds in step. */
+/* pe_msix_update: keeps the vectors' KVM routes and irqfds in step
+ * (virtio_irqfd.c). */
 void vi_pci_msix_update(struct pci_devinst *pi, int vector);
 #define VI_PCI_DEVEMU_HOOKS                                                    \
 	.pe_barwrite = vi_pci_write, .pe_barread = vi_pci_read,                \
@@ -300,15 +269,6 @@ vi_has_feature(const struct virtio_softc *vs, uint64_t f)
 	return (vs->vs_negotiated_caps & f) == f;
 }
 
-/*
- * The interrupt eventfd of MSI-X vector 'vector' for a kernel datapath
- * (vhost's call fd): makes sure the vector's KVM MSI route and eventfd
- * exist and follow its table entry and mask state (struct
- * virtio_msix_route); returns the eventfd, or -1 (no MSI-X, no such
- * vector, no KVM).  Signalling it delivers the vector as the PCI spec
- * says, masked or not.  Call WITHOUT vs_mtx held (it takes the PCI lock).
- */
-int vi_msix_irqfd(struct virtio_softc *vs, int vector);
 /*
  * Stops (external = true) or resumes the core's reading of vq_kickfd,
  * for devices that hand the kick eventfd to their own thread or to the

@@ -28,6 +28,7 @@
 #include "pci_legacy.h"
 #include "vhost_net.h"
 #include "virtio.h"
+#include "virtio_irqfd.h"
 #include "virtio_net.h"
 #include "virtqueue.h"
 #include "vmmapi.h"
