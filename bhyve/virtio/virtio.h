@@ -43,9 +43,37 @@
  * The core holds it around every transport register access, around
  * vc_reset, vc_qnotify, vc_cfgread/vc_cfgwrite and vc_apply_features.  A
  * device thread that touches a queue (vq_* calls) or vs_* fields must hold
- * it too.  Interrupts requested while the lock is held (vq_endchains,
- * vq_interrupt, vi_config_changed) are sent by virtio_unlock(), after the
- * lock is released, so no PCI lock is ever taken under vs_mtx.
+ * it too.  The order of the locks a virtio device meets, outermost first:
+ *
+ *	vs_route_mtx -> pi_cfg_lock -> vs_mtx -> pi_lintr.lock -> pci_intx_lock
+ *
+ *  - pi_cfg_lock -> vs_mtx: pci_emul_cfgrw() calls vi_pci_cfgread/
+ *    vi_pci_cfgwrite with pi_cfg_lock held, and an access through the
+ *    PCI_CFG window takes vs_mtx there (so vc_reset, vc_qnotify and the
+ *    vc_cfg* hooks may run under pi_cfg_lock too).  Those hooks unlock
+ *    with virtio_unlock_nodeliver(): what they queue waits for the next
+ *    virtio_unlock().
+ *  - vs_mtx -> pi_lintr.lock -> pci_intx_lock: INTx is not deferred.
+ *    Queuing an interrupt without MSI-X (vq_endchains, vq_interrupt,
+ *    vi_config_changed, vi_set_needs_reset) calls pci_lintr_assert(), and
+ *    an ISR read calls pci_lintr_deassert(), with vs_mtx held.  pci_emul
+ *    also takes pi_lintr.lock under pi_cfg_lock (INTx masking after a
+ *    command or MSI/MSI-X control write); under pi_lintr.lock it takes
+ *    only pci_intx_lock (and the KVM line ioctl).
+ *  - MSI and MSI-X are sent by virtio_unlock() after vs_mtx is released:
+ *    pci_generate_msi/pci_generate_msix take pi_cfg_lock, the irqfd path
+ *    takes vs_route_mtx and under it pi_cfg_lock (virtio_irqfd.c).  So
+ *    nothing takes pi_cfg_lock or vs_route_mtx with vs_mtx held, and
+ *    vi_msix_irqfd() must be called without vs_mtx.
+ *  - pci_emul calls vi_pci_read/vi_pci_write and vi_pci_msix_update with
+ *    none of its locks held, vi_pci_baraddr with pi_cfg_lock held (it
+ *    takes no virtio lock).  The kick callback and device threads take
+ *    vs_mtx first.  mevent's list lock and KVM ioctls are leaves.
+ *  - A vc_reset that waits for device threads (pthread_cond_wait on
+ *    vs_mtx, as virtio-blk's) keeps pi_cfg_lock when the reset came
+ *    through the PCI_CFG window; a device thread whose virtio_unlock()
+ *    then sends a queued MSI/MSI-X blocks on pi_cfg_lock.  See
+ *    docs/virtio.md, "Known gaps".
  *
  * Threads: kicks arrive through one eventfd per queue (a KVM ioeventfd on
  * the queue's notify address, so a kick costs no exit to userspace); the
@@ -198,11 +226,7 @@ struct virtio_softc {
 	bool vs_vec_pending[VIRTIO_MAX_QUEUES + 1];
 	/* One KVM route + eventfd per vector (virtio_irqfd.c's). */
 	struct virtio_msix_route *vs_routes;
-	/*
-	 * Guards vs_routes[].  Lock order: vs_route_mtx before pi_cfg_lock
-	 * (the table is read under it); never taken with vs_mtx held, since
-	 * pi_cfg_lock is taken before vs_mtx.
-	 */
+	/* Guards vs_routes[]; see the lock order above. */
 	pthread_mutex_t vs_route_mtx;
 	bool vs_msi_pending; /* single MSI (virtio_msix=false) */
 	int vs_nlogged;	     /* violations reported (capped) */
