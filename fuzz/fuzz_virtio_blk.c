@@ -42,6 +42,7 @@
 #include "virtio.h"
 #include "virtio_blk.h"
 #include "virtio_impl.h"
+#include "virtqueue.h"
 #include "vmmapi.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -31,6 +31,7 @@
 
 #include "virtio.h"
 #include "virtio_impl.h"
+#include "virtqueue.h"
 #include "vmmapi.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,25 +1,31 @@
 /*
  * Virtio device state shared by every transport register file: device
  * status and reset (virtio 1.2, 2.1 and 3.1), feature negotiation (2.2),
- * NEEDS_RESET after a guest violation, and interrupts: queued while the
+ * NEEDS_RESET after a guest violation, the queues' owner (what the ring
+ * code reports through struct vq_owner), and interrupts: queued while the
  * device lock is held, sent by virtio_unlock() through an irqfd bound to
- * a KVM MSI route (MSI-X), single MSI, or INTx with the ISR register.
+ * a KVM MSI route (MSI-X, virtio_irqfd.c), single MSI, or INTx with the
+ * ISR register.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "mevent.h"
 #include "pci_emul.h"
 #include "virtio_impl.h"
-#include "vmmapi.h"
 
 /* A hostile guest could loop reset/violate: report only the first few. */
 #define VI_MAX_REPORTS 8
+
+static void vi_vq_fail(struct vqueue_info *vq, const char *msg);
+static void vi_vq_interrupt(struct vqueue_info *vq);
+
+/* How the ring code reaches the device (virtqueue.h). */
+static const struct vq_ops vi_vq_ops = {
+    .vo_fail = vi_vq_fail,
+    .vo_interrupt = vi_vq_interrupt,
+};
 
 void
 vi_softc_linkup(struct virtio_softc *vs, const struct virtio_consts *vc,
@@ -34,9 +40,15 @@ vi_softc_linkup(struct virtio_softc *vs, const struct virtio_consts *vc,
 	pthread_mutex_init(&vs->vs_route_mtx, NULL);
 	vs->vs_msix_cfg_idx = VIRTIO_MSI_NO_VECTOR;
 	vs->vs_legacy_bar = vs->vs_msix_bar = vs->vs_modern_bar = -1;
+	vs->vs_vqowner = (struct vq_owner){
+	    .vo_features = &vs->vs_negotiated_caps,
+	    .vo_broken = &vs->vs_broken,
+	    .vo_ops = &vi_vq_ops,
+	};
 	for (int i = 0; i < vc->vc_nvq; i++) {
 		struct vqueue_info *vq = &queues[i];
 
+		vq->vq_owner = &vs->vs_vqowner;
 		vq->vq_vs = vs;
 		vq->vq_num = (uint16_t)i;
 		vq->vq_msix_idx = VIRTIO_MSI_NO_VECTOR;
@@ -58,250 +70,6 @@ virtio_unlock_nodeliver(struct virtio_softc *vs)
 	pthread_mutex_unlock(&vs->vs_mtx);
 }
 
-/* ---- MSI-X vectors: KVM routes and irqfds (docs/virtio.md) ---- */
-
-static const struct vi_kvm_ops vi_kvm_default = {
-    .msi_route_alloc = vm_msi_route_alloc,
-    .msi_route_update = vm_msi_route_update,
-    .msi_route_free = vm_msi_route_free,
-    .irqfd = vm_irqfd,
-};
-static const struct vi_kvm_ops *vi_kvm = &vi_kvm_default;
-
-void
-vi_set_kvm_ops(const struct vi_kvm_ops *ops)
-{
-	vi_kvm = ops != NULL ? ops : &vi_kvm_default;
-}
-
-/*
- * Reads vector v's table entry into *addr and *data; true if it may be sent
- * now (MSI-X on, neither the function nor the vector masked).
- */
-static bool
-vi_msix_entry(struct virtio_softc *vs, int v, uint64_t *addr, uint32_t *data)
-{
-	struct pci_devinst *pi = vs->vs_pi;
-	bool live = false;
-
-	*addr = 0;
-	*data = 0;
-	pthread_mutex_lock(&pi->pi_cfg_lock);
-	if (v < pi->pi_msix.table_count) {
-		*addr = pi->pi_msix.table[v].addr;
-		*data = pi->pi_msix.table[v].msg_data;
-		live = pci_msix_enabled(pi) && !pi->pi_msix.function_mask &&
-		       !(pi->pi_msix.table[v].vector_control &
-			 PCIM_MSIX_VCTRL_MASK);
-	}
-	pthread_mutex_unlock(&pi->pi_cfg_lock);
-	return live;
-}
-
-/*
- * A signal on a detached (masked) vector's eventfd, on the mevent thread:
- * pci_emul records it in the PBA while the vector is masked (PCI 3.0,
- * 6.8.2.9) and sends it on unmask; if it was unmasked meanwhile, it is
- * sent now.  No route lock: pci_generate_msix() reads the table itself.
- */
-static void
-vi_route_masked_cb(int fd, enum ev_type type, void *arg)
-{
-	struct virtio_msix_route *r = arg;
-	uint64_t cnt;
-
-	if (read(fd, &cnt, sizeof(cnt)) != sizeof(cnt))
-		return; /* drained by vi_route_sync() meanwhile */
-	pci_generate_msix(r->vs->vs_pi, r->vec);
-}
-
-/* Stops KVM delivering r's eventfd; userspace reads it.  Route lock held. */
-static void
-vi_route_detach(struct virtio_softc *vs, struct virtio_msix_route *r)
-{
-	if (!r->attached)
-		return;
-	/*
-	 * KVM injects synchronously from the eventfd wakeup and flushes
-	 * pending injections before the deassign returns, so nothing is
-	 * sent after this; later signals stay in the eventfd counter until
-	 * the (level-triggered) mevent below reads them.
-	 */
-	(void)vi_kvm->irqfd(vs->vs_ctx, r->fd, (uint32_t)r->gsi, true);
-	r->attached = false;
-	if (r->ev != NULL)
-		(void)mevent_enable(r->ev);
-}
-
-/*
- * Makes vector v's route and irqfd follow its table entry and mask
- * state.  Returns the number of signals found in the eventfd when it was
- * re-attached (the caller sends the vector once if non-zero, after
- * dropping the route lock).  Route lock held.
- */
-static uint64_t
-vi_route_sync(struct virtio_softc *vs, int v)
-{
-	struct virtio_msix_route *r = &vs->vs_routes[v];
-	uint64_t addr, cnt = 0;
-	uint32_t data;
-
-	if (r->gsi < 0)
-		return 0;
-	if (!vi_msix_entry(vs, v, &addr, &data)) {
-		/* Masked or off: the route may keep a stale message. */
-		vi_route_detach(vs, r);
-		return 0;
-	}
-	if (r->addr != addr || r->data != data) {
-		if (vi_kvm->msi_route_update(vs->vs_ctx, r->gsi, addr, data) !=
-		    0) {
-			/* Never let KVM send the old message: userspace
-			 * delivers through the table instead. */
-			vi_route_detach(vs, r);
-			return 0;
-		}
-		r->addr = addr;
-		r->data = data;
-	}
-	if (r->attached)
-		return 0;
-	if (r->ev != NULL)
-		(void)mevent_disable(r->ev);
-	/* Signals while detached that mevent has not read yet. */
-	if (read(r->fd, &cnt, sizeof(cnt)) != sizeof(cnt))
-		cnt = 0;
-	/* KVM injects at assign time if the counter is non-zero again. */
-	if (vi_kvm->irqfd(vs->vs_ctx, r->fd, (uint32_t)r->gsi, false) == 0)
-		r->attached = true;
-	else if (r->ev != NULL)
-		(void)mevent_enable(r->ev);
-	return cnt;
-}
-
-/*
- * Vector v's eventfd, creating it with its route (detached, mevent
- * reading) on first use, then synced; -1 if that fails.  *drained as
- * vi_route_sync() returns.  Route lock held.
- */
-static int
-vi_route_get(struct virtio_softc *vs, int v, uint64_t *drained)
-{
-	struct virtio_msix_route *r = &vs->vs_routes[v];
-	uint64_t addr;
-	uint32_t data;
-
-	*drained = 0;
-	if (r->gsi < 0) {
-		r->vs = vs;
-		r->vec = (uint16_t)v;
-		r->attached = false;
-		r->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (r->fd < 0)
-			return -1;
-		(void)vi_msix_entry(vs, v, &addr, &data);
-		r->gsi = vi_kvm->msi_route_alloc(vs->vs_ctx, addr, data);
-		if (r->gsi < 0) {
-			close(r->fd);
-			r->fd = -1;
-			return -1;
-		}
-		r->addr = addr;
-		r->data = data;
-		/* NULL (no memory): signals while masked wait for unmask. */
-		r->ev = mevent_add(r->fd, EVF_READ, vi_route_masked_cb, r);
-	}
-	*drained = vi_route_sync(vs, v);
-	return r->fd;
-}
-
-void
-vi_routes_fini(struct virtio_softc *vs)
-{
-	for (int v = 0; v < vs->vs_nvec && vs->vs_routes != NULL; v++) {
-		struct virtio_msix_route *r = &vs->vs_routes[v];
-
-		if (r->ev != NULL)
-			mevent_delete(r->ev);
-		r->ev = NULL;
-		if (r->gsi >= 0) {
-			if (r->attached)
-				(void)vi_kvm->irqfd(vs->vs_ctx, r->fd,
-						    (uint32_t)r->gsi, true);
-			(void)vi_kvm->msi_route_free(vs->vs_ctx, r->gsi);
-		}
-		if (r->fd >= 0)
-			close(r->fd);
-		r->gsi = r->fd = -1;
-		r->attached = false;
-	}
-}
-
-/*
- * Sends MSI-X vector v: through its irqfd when the vector is live (the
- * route follows the table entry), otherwise through pci_emul, which
- * records a masked vector as pending (PCI 3.0, 6.8.2.9).
- */
-static void
-vi_msix_send(struct virtio_softc *vs, int v)
-{
-	uint64_t one = 1, drained = 0;
-	bool attached = false;
-	int fd = -1;
-
-	if (vs->vs_fastpath) {
-		pthread_mutex_lock(&vs->vs_route_mtx);
-		fd = vi_route_get(vs, v, &drained);
-		attached = fd >= 0 && vs->vs_routes[v].attached;
-		pthread_mutex_unlock(&vs->vs_route_mtx);
-	}
-	/* Masked since: KVM no longer listens, the mevent reader does. */
-	if (attached && write(fd, &one, sizeof(one)) == sizeof(one))
-		return;
-	pci_generate_msix(vs->vs_pi, v);
-}
-
-int
-vi_msix_irqfd(struct virtio_softc *vs, int vector)
-{
-	uint64_t drained;
-	int fd;
-
-	if (!vs->vs_fastpath || vector < 0 || vector >= vs->vs_nvec)
-		return -1;
-	pthread_mutex_lock(&vs->vs_route_mtx);
-	fd = vi_route_get(vs, vector, &drained);
-	pthread_mutex_unlock(&vs->vs_route_mtx);
-	if (drained != 0)
-		pci_generate_msix(vs->vs_pi, vector);
-	return fd;
-}
-
-void
-vi_pci_msix_update(struct pci_devinst *pi, int vector)
-{
-	struct virtio_softc *vs = pi->pi_arg;
-	int lo = vector, hi = vector + 1;
-
-	if (vs == NULL || !vs->vs_fastpath || vs->vs_routes == NULL ||
-	    vector >= vs->vs_nvec)
-		return;
-	if (vector < 0) {
-		lo = 0;
-		hi = vs->vs_nvec;
-	}
-	for (int v = lo; v < hi; v++) {
-		uint64_t drained;
-
-		pthread_mutex_lock(&vs->vs_route_mtx);
-		drained = vi_route_sync(vs, v);
-		pthread_mutex_unlock(&vs->vs_route_mtx);
-		/* Signalled while masked, unmasked now: send it once. */
-		if (drained != 0)
-			pci_generate_msix(pi, v);
-	}
-}
-
 void
 virtio_unlock(struct virtio_softc *vs)
 {
@@ -310,9 +78,9 @@ virtio_unlock(struct virtio_softc *vs)
 
 	vs->vs_msi_pending = false;
 	for (int v = 0; v < vs->vs_nvec; v++) {
-		if (vs->vs_routes[v].pending &&
+		if (vs->vs_vec_pending[v] &&
 		    nv < (int)(sizeof(vecs) / sizeof(vecs[0]))) {
-			vs->vs_routes[v].pending = false;
+			vs->vs_vec_pending[v] = false;
 			vecs[nv++] = v;
 		}
 	}
@@ -331,7 +99,7 @@ vi_interrupt(struct virtio_softc *vs, uint8_t isr, uint16_t vector)
 		return;
 	if (vs->vs_msix && pci_msix_enabled(vs->vs_pi)) {
 		if (vector < vs->vs_nvec)
-			vs->vs_routes[vector].pending = true;
+			vs->vs_vec_pending[vector] = true;
 		return;
 	}
 	vs->vs_isr |= isr;
@@ -341,10 +109,10 @@ vi_interrupt(struct virtio_softc *vs, uint8_t isr, uint16_t vector)
 	vs->vs_lintr = true;
 }
 
-void
-vq_interrupt(struct vqueue_info *vq)
+/* vo_interrupt: the ring wants vq's interrupt (vq_interrupt counted it). */
+static void
+vi_vq_interrupt(struct vqueue_info *vq)
 {
-	vq->vq_nintr++;
 	vi_interrupt(vq->vq_vs, VIRTIO_PCI_ISR_INTR, vq->vq_msix_idx);
 }
 
@@ -414,6 +182,13 @@ vi_set_needs_reset(struct virtio_softc *vs, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* vo_fail: the ring found a guest violation on vq. */
+static void
+vi_vq_fail(struct vqueue_info *vq, const char *msg)
+{
+	vi_set_needs_reset(vq->vq_vs, "queue %u: %s", vq->vq_num, msg);
+}
+
 bool
 vi_device_live(const struct virtio_softc *vs)
 {
@@ -441,7 +216,7 @@ vi_reset(struct virtio_softc *vs)
 	if (vc->vc_reset != NULL)
 		vc->vc_reset(vs->vs_sc);
 	for (int i = 0; i < vc->vc_nvq; i++)
-		vq_stop(vs, &vs->vs_queues[i]);
+		vi_queue_stop(vs, &vs->vs_queues[i]);
 	vs->vs_negotiated_caps = 0;
 	vs->vs_driver_caps = 0;
 	vs->vs_dfselect = vs->vs_gfselect = 0;
@@ -451,7 +226,7 @@ vi_reset(struct virtio_softc *vs)
 	vs->vs_broken = false;
 	vs->vs_msi_pending = false;
 	for (int v = 0; v < vs->vs_nvec; v++)
-		vs->vs_routes[v].pending = false;
+		vs->vs_vec_pending[v] = false;
 	(void)vi_isr_read(vs);
 }
 
@@ -501,6 +276,39 @@ vi_status_write(struct virtio_softc *vs, uint8_t val)
 	if ((val & VIRTIO_CONFIG_S_DRIVER_OK) &&
 	    !(old & VIRTIO_CONFIG_S_DRIVER_OK) && vi_device_live(vs))
 		vi_kick_ready(vs);
+}
+
+int
+vi_queue_start(struct virtio_softc *vs, struct vqueue_info *vq)
+{
+	if (vq->vq_enabled)
+		return 0;
+	if (vq_ring_start(vq, vs->vs_ctx) != 0)
+		return -1;
+	if (vs->vs_vc->vc_qenable != NULL)
+		vs->vs_vc->vc_qenable(vs->vs_sc, vq, true);
+	return 0;
+}
+
+int
+vi_queue_start_legacy(struct virtio_softc *vs, struct vqueue_info *vq,
+		      uint32_t pfn)
+{
+	vq_ring_set_legacy(vq, pfn);
+	return vi_queue_start(vs, vq);
+}
+
+void
+vi_queue_stop(struct virtio_softc *vs, struct vqueue_info *vq)
+{
+	bool was = vq->vq_enabled;
+
+	/* The device sees the queue disabled but its ring still there. */
+	vq->vq_enabled = false;
+	if (was && vs->vs_vc->vc_qenable != NULL)
+		vs->vs_vc->vc_qenable(vs->vs_sc, vq, false);
+	vq_ring_stop(vq);
+	vq->vq_msix_idx = VIRTIO_MSI_NO_VECTOR;
 }
 
 void
@@ -559,5 +367,5 @@ vq_setup_test(struct virtio_softc *vs, int qidx, uint16_t size, uint64_t desc,
 	vq->vq_desc_gpa = desc;
 	vq->vq_avail_gpa = avail;
 	vq->vq_used_gpa = used;
-	return vq_start(vs, vq);
+	return vi_queue_start(vs, vq);
 }

@@ -1,9 +1,10 @@
 /*
- * The virtio core every virtio device model uses: the PCI transport
- * (modern virtio 1.x capabilities and the legacy/transitional I/O BAR),
- * feature negotiation, device status and reset, split virtqueues with
- * strict validation of everything the guest writes, and notifications
- * (ioeventfd kicks, irqfd MSI-X, INTx with the ISR register, EVENT_IDX).
+ * The virtio device and transport interface every virtio device model
+ * uses: the PCI transport (modern virtio 1.x capabilities and the
+ * legacy/transitional I/O BAR), feature negotiation, device status and
+ * reset, config space, and notifications (ioeventfd kicks, irqfd MSI-X,
+ * INTx with the ISR register).  The split virtqueues a device processes
+ * requests from are virtqueue.h's.
  *
  * A device model embeds a struct virtio_softc, fills one constant struct
  * virtio_consts and points its struct pci_devemu hooks at the vi_pci_*
@@ -34,30 +35,45 @@
  *		VI_PCI_DEVEMU_HOOKS,
  *	};
  *
- * Request processing (in vc_qnotify, called with the device lock held):
- *
- *	struct iovec iov[N];
- *	struct vi_req req;
- *	int n;
- *
- *	while ((n = vq_getchain(vq, iov, N, &req)) > 0) {
- *		... iov[0 .. req.readable-1] are driver->device buffers,
- *		... iov[req.readable .. n-1] device->driver buffers
- *		vq_relchain(vq, req.idx, bytes_written);
- *	}
- *	vq_endchains(vq, true);		(interrupt, unless suppressed)
- *
- * n < 0 means the guest broke the protocol: the device is now
- * NEEDS_RESET, the violation was logged once, and every later
- * vq_getchain() returns -1 until the driver resets the device.
+ * Request processing is the ring layer's (virtqueue.h: vq_getchain,
+ * vq_relchain, vq_endchains); the MSI-X irqfds for kernel datapaths are
+ * virtio_irqfd.h's.
  *
  * Locking: each device has one mutex, vs_mtx (virtio_lock/virtio_unlock).
  * The core holds it around every transport register access, around
  * vc_reset, vc_qnotify, vc_cfgread/vc_cfgwrite and vc_apply_features.  A
  * device thread that touches a queue (vq_* calls) or vs_* fields must hold
- * it too.  Interrupts requested while the lock is held (vq_endchains,
- * vq_interrupt, vi_config_changed) are sent by virtio_unlock(), after the
- * lock is released, so no PCI lock is ever taken under vs_mtx.
+ * it too.  The order of the locks a virtio device meets, outermost first:
+ *
+ *	vs_route_mtx -> pi_cfg_lock -> vs_mtx -> pi_lintr.lock -> pci_intx_lock
+ *
+ *  - pi_cfg_lock -> vs_mtx: pci_emul_cfgrw() calls vi_pci_cfgread/
+ *    vi_pci_cfgwrite with pi_cfg_lock held, and an access through the
+ *    PCI_CFG window takes vs_mtx there (so vc_reset, vc_qnotify and the
+ *    vc_cfg* hooks may run under pi_cfg_lock too).  Those hooks unlock
+ *    with virtio_unlock_nodeliver(): what they queue waits for the next
+ *    virtio_unlock().
+ *  - vs_mtx -> pi_lintr.lock -> pci_intx_lock: INTx is not deferred.
+ *    Queuing an interrupt without MSI-X (vq_endchains, vq_interrupt,
+ *    vi_config_changed, vi_set_needs_reset) calls pci_lintr_assert(), and
+ *    an ISR read calls pci_lintr_deassert(), with vs_mtx held.  pci_emul
+ *    also takes pi_lintr.lock under pi_cfg_lock (INTx masking after a
+ *    command or MSI/MSI-X control write); under pi_lintr.lock it takes
+ *    only pci_intx_lock (and the KVM line ioctl).
+ *  - MSI and MSI-X are sent by virtio_unlock() after vs_mtx is released:
+ *    pci_generate_msi/pci_generate_msix take pi_cfg_lock, the irqfd path
+ *    takes vs_route_mtx and under it pi_cfg_lock (virtio_irqfd.c).  So
+ *    nothing takes pi_cfg_lock or vs_route_mtx with vs_mtx held, and
+ *    vi_msix_irqfd() must be called without vs_mtx.
+ *  - pci_emul calls vi_pci_read/vi_pci_write and vi_pci_msix_update with
+ *    none of its locks held, vi_pci_baraddr with pi_cfg_lock held (it
+ *    takes no virtio lock).  The kick callback and device threads take
+ *    vs_mtx first.  mevent's list lock and KVM ioctls are leaves.
+ *  - A vc_reset that waits for device threads (pthread_cond_wait on
+ *    vs_mtx, as virtio-blk's) keeps pi_cfg_lock when the reset came
+ *    through the PCI_CFG window; a device thread whose virtio_unlock()
+ *    then sends a queued MSI/MSI-X blocks on pi_cfg_lock.  See
+ *    docs/virtio.md, "Known gaps".
  *
  * Threads: kicks arrive through one eventfd per queue (a KVM ioeventfd on
  * the queue's notify address, so a kick costs no exit to userspace); the
@@ -75,14 +91,15 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <sys/uio.h>
 
 #include "config.h"
+#include "virtqueue.h"
 
 struct pci_devinst;
+struct virtio_msix_route;
 struct vmctx;
-struct mevent;
 
 /* ---- Constants from the specification ---- */
 
@@ -113,12 +130,9 @@ struct mevent;
 #define VIRTIO_CONFIG_S_NEEDS_RESET 0x40
 #define VIRTIO_CONFIG_S_FAILED	    0x80
 
-/* Reserved feature bits (virtio 1.2, 6). */
-#define VIRTIO_F_NOTIFY_ON_EMPTY    (1ULL << 24) /* legacy only */
-#define VIRTIO_F_ANY_LAYOUT	    (1ULL << 27) /* legacy only */
-#define VIRTIO_RING_F_INDIRECT_DESC (1ULL << 28)
-#define VIRTIO_RING_F_EVENT_IDX	    (1ULL << 29)
-#define VIRTIO_F_VERSION_1	    (1ULL << 32)
+/* Reserved feature bits (virtio 1.2, 6); the ring's are in virtqueue.h. */
+#define VIRTIO_F_ANY_LAYOUT (1ULL << 27) /* legacy only */
+#define VIRTIO_F_VERSION_1  (1ULL << 32)
 /* What the core itself handles and offers on top of vc_hv_caps. */
 #define VIRTIO_CORE_CAPS                                                       \
 	(VIRTIO_RING_F_INDIRECT_DESC | VIRTIO_RING_F_EVENT_IDX |               \
@@ -130,52 +144,10 @@ struct mevent;
 
 #define VIRTIO_MSI_NO_VECTOR 0xffff
 
-/* Split virtqueue layout (virtio 1.2, 2.7). */
-#define VRING_DESC_F_NEXT	   1
-#define VRING_DESC_F_WRITE	   2
-#define VRING_DESC_F_INDIRECT	   4
-#define VRING_AVAIL_F_NO_INTERRUPT 1
-#define VRING_USED_F_NO_NOTIFY	   1
-
-struct vring_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
-struct vring_avail {
-	uint16_t flags;
-	uint16_t idx;
-	uint16_t ring[]; /* qsize entries, then used_event */
-};
-
-struct vring_used_elem {
-	uint32_t id;
-	uint32_t len;
-};
-
-struct vring_used {
-	uint16_t flags;
-	uint16_t idx;
-	struct vring_used_elem ring[]; /* qsize entries, then avail_event */
-};
-
-/* Byte sizes of the three parts for a queue of n entries (2.7). */
-#define VRING_DESC_SIZE(n)  (16ULL * (n))
-#define VRING_AVAIL_SIZE(n) (6ULL + 2ULL * (n))
-#define VRING_USED_SIZE(n)  (6ULL + 8ULL * (n))
-/* Legacy layout (2.7.2): used ring aligned to this after the avail ring. */
-#define VRING_LEGACY_ALIGN 4096
-
-#define VIRTIO_QUEUE_MAX 32768 /* largest queue size (2.7) */
 /* Most queues one device may have (the transport's limit here). */
 #define VIRTIO_MAX_QUEUES 64
 
 /* ---- The device model's description ---- */
-
-struct virtio_softc;
-struct vqueue_info;
 
 struct virtio_consts {
 	const char *vc_name; /* for messages */
@@ -207,90 +179,6 @@ struct virtio_consts {
 	uint64_t vc_hv_caps;
 };
 
-/* ---- Queues ---- */
-
-struct vqueue_info {
-	/*
-	 * Set by the device before vi_pci_init(): the largest size the
-	 * device offers (a power of two, 1 .. VIRTIO_QUEUE_MAX).  The
-	 * driver may choose a smaller power of two; vq_qsize then holds
-	 * the negotiated size while vq_maxsize keeps the offer.
-	 */
-	uint16_t vq_qsize;
-	uint16_t vq_maxsize;
-	uint16_t vq_num; /* index within the device */
-	struct virtio_softc *vq_vs;
-
-	bool vq_enabled;	/* validated, mapped, in use */
-	uint16_t vq_last_avail; /* next avail slot the device consumes */
-	uint16_t vq_next_used;	/* used idx the device publishes next */
-	uint16_t vq_save_used;	/* used idx at the last interrupt decision */
-	uint16_t vq_msix_idx;	/* MSI-X vector or VIRTIO_MSI_NO_VECTOR */
-	bool vq_kick_off;	/* device asked for no kicks */
-	bool vq_intr_pending;	/* to be sent by virtio_unlock() */
-
-	/* Guest-physical ring addresses as the driver programmed them. */
-	uint64_t vq_desc_gpa, vq_avail_gpa, vq_used_gpa;
-	/* Host views, valid while vq_enabled (vm_map_gpa of each part). */
-	struct vring_desc *vq_desc;
-	struct vring_avail *vq_avail;
-	struct vring_used *vq_used;
-
-	int vq_kickfd; /* eventfd of the queue's ioeventfd, or -1 */
-	struct mevent *vq_kickev;
-	bool vq_kick_external;	      /* the device reads vq_kickfd itself */
-	uint64_t vq_nkicks, vq_nintr; /* statistics */
-};
-
-/*
- * One descriptor chain as vq_getchain() found it: iov[0 .. readable-1]
- * are device-readable, iov[readable .. readable+writable-1] writable.
- */
-struct vi_req {
-	uint16_t idx;	   /* head index: give it back to vq_relchain */
-	uint16_t readable; /* number of device-readable iovecs */
-	uint16_t writable; /* number of device-writable iovecs */
-	uint32_t rlen;	   /* total readable bytes */
-	uint32_t wlen;	   /* total writable bytes */
-};
-
-/*
- * Takes the next available chain.  Returns its number of descriptors
- * (1 .. niov), 0 if the driver has made nothing more available, or -1 if
- * the device is (now) NEEDS_RESET: a malformed ring or chain, or a chain
- * of more than niov descriptors.  Every descriptor is read once from
- * guest memory; every buffer is checked to lie entirely in guest RAM.
- */
-int vq_getchain(struct vqueue_info *vq, struct iovec *iov, int niov,
-		struct vi_req *req);
-/* Puts back the last n chains taken (e.g. no room to process them). */
-void vq_retchains(struct vqueue_info *vq, uint16_t n);
-/*
- * Publishes chain 'idx' as used with 'len' bytes written to its writable
- * part (release ordering: the data is visible before the used index).
- */
-void vq_relchain(struct vqueue_info *vq, uint16_t idx, uint32_t len);
-/*
- * After a batch of vq_relchain(): decides whether the driver wants an
- * interrupt (EVENT_IDX used_event or VRING_AVAIL_F_NO_INTERRUPT, virtio
- * 1.2, 2.7.7) and if so queues it.  used_all_avail: the device consumed
- * everything available (for the legacy VIRTIO_F_NOTIFY_ON_EMPTY).
- */
-void vq_endchains(struct vqueue_info *vq, bool used_all_avail);
-/* Queues the queue's interrupt unconditionally. */
-void vq_interrupt(struct vqueue_info *vq);
-/* Whether the queue is enabled and the device is live. */
-bool vq_ring_ready(const struct vqueue_info *vq);
-/* Whether the driver has made chains available that were not taken. */
-bool vq_has_descs(struct vqueue_info *vq);
-/*
- * Kick suppression (virtio 1.2, 2.7.10): ask the driver not to notify
- * (polling devices) or to notify again.  vq_kick_enable() returns true if
- * chains arrived meanwhile, so the caller must look again.
- */
-void vq_kick_disable(struct vqueue_info *vq);
-bool vq_kick_enable(struct vqueue_info *vq);
-
 /* ---- The device ---- */
 
 /* Transport variants ("transport" key: unset, "legacy" or "modern"). */
@@ -299,42 +187,6 @@ enum virtio_transport {
 	VIRTIO_TRANSPORT_LEGACY,       /* I/O BAR only */
 	VIRTIO_TRANSPORT_MODERN	       /* capabilities only, 0x1040+ */
 };
-
-/*
- * Per-MSI-X-vector fast path: one KVM MSI route (GSI) and an eventfd.
- * While the vector is live (MSI-X on, neither the function nor the vector
- * masked) the eventfd is a KVM irqfd on the route, so the kernel (vhost)
- * interrupts the guest directly; while it is masked the irqfd is detached
- * and the mevent loop reads the eventfd instead, turning each signal into
- * pci_generate_msix() (the PBA pending bit, delivered on unmask).  The
- * eventfd itself never changes, so whoever holds it (vhost) needs no
- * update.  See docs/virtio.md, "MSI-X and the kernel datapath".
- */
-struct virtio_msix_route {
-	int gsi; /* -1: none yet */
-	int fd;	 /* the vector's eventfd, or -1 */
-	uint64_t addr;
-	uint32_t data;		 /* the message the route carries now */
-	bool attached;		 /* fd is an irqfd on gsi (vector live) */
-	struct mevent *ev;	 /* reads fd while detached, or NULL */
-	struct virtio_softc *vs; /* for the mevent callback */
-	uint16_t vec;
-	bool pending; /* to be sent by virtio_unlock() */
-};
-
-/*
- * The KVM calls behind the MSI-X fast path (default: vmmapi's), so unit
- * tests without /dev/kvm can watch the routes and irqfds; NULL restores
- * the defaults.  Tests set vs_fastpath themselves.
- */
-struct vi_kvm_ops {
-	int (*msi_route_alloc)(struct vmctx *ctx, uint64_t addr, uint32_t data);
-	int (*msi_route_update)(struct vmctx *ctx, int gsi, uint64_t addr,
-				uint32_t data);
-	int (*msi_route_free)(struct vmctx *ctx, int gsi);
-	int (*irqfd)(struct vmctx *ctx, int fd, uint32_t gsi, bool deassign);
-};
-void vi_set_kvm_ops(const struct vi_kvm_ops *ops);
 
 struct virtio_softc {
 	const struct virtio_consts *vs_vc;
@@ -370,15 +222,16 @@ struct virtio_softc {
 	bool vs_legacy_on, vs_modern_on;
 
 	int vs_nvec; /* MSI-X table size (0: none) */
+	/* Vectors queued under vs_mtx, sent by virtio_unlock(). */
+	bool vs_vec_pending[VIRTIO_MAX_QUEUES + 1];
+	/* One KVM route + eventfd per vector (virtio_irqfd.c's). */
 	struct virtio_msix_route *vs_routes;
-	/*
-	 * vs_routes[] except .pending (vs_mtx).  Lock order: vs_route_mtx
-	 * before pi_cfg_lock (the table is read under it); never taken with
-	 * vs_mtx held, since pi_cfg_lock is taken before vs_mtx.
-	 */
+	/* Guards vs_routes[]; see the lock order above. */
 	pthread_mutex_t vs_route_mtx;
 	bool vs_msi_pending; /* single MSI (virtio_msix=false) */
 	int vs_nlogged;	     /* violations reported (capped) */
+	/* What the queues' ring code sees of this device. */
+	struct vq_owner vs_vqowner;
 };
 
 /*
@@ -405,7 +258,8 @@ int vi_pci_cfgread(struct pci_devinst *pi, int off, int bytes, uint32_t *val);
 int vi_pci_cfgwrite(struct pci_devinst *pi, int off, int bytes, uint32_t val);
 void vi_pci_baraddr(struct pci_devinst *pi, int baridx, bool enabled,
 		    uint64_t address);
-/* pe_msix_update: keeps the vectors' KVM routes and irqfds in step. */
+/* pe_msix_update: keeps the vectors' KVM routes and irqfds in step
+ * (virtio_irqfd.c). */
 void vi_pci_msix_update(struct pci_devinst *pi, int vector);
 #define VI_PCI_DEVEMU_HOOKS                                                    \
 	.pe_barwrite = vi_pci_write, .pe_barread = vi_pci_read,                \
@@ -439,15 +293,6 @@ vi_has_feature(const struct virtio_softc *vs, uint64_t f)
 	return (vs->vs_negotiated_caps & f) == f;
 }
 
-/*
- * The interrupt eventfd of MSI-X vector 'vector' for a kernel datapath
- * (vhost's call fd): makes sure the vector's KVM MSI route and eventfd
- * exist and follow its table entry and mask state (struct
- * virtio_msix_route); returns the eventfd, or -1 (no MSI-X, no such
- * vector, no KVM).  Signalling it delivers the vector as the PCI spec
- * says, masked or not.  Call WITHOUT vs_mtx held (it takes the PCI lock).
- */
-int vi_msix_irqfd(struct virtio_softc *vs, int vector);
 /*
  * Stops (external = true) or resumes the core's reading of vq_kickfd,
  * for devices that hand the kick eventfd to their own thread or to the

@@ -25,6 +25,7 @@
 #include "pci_emul.h"
 #include "virtio.h"
 #include "virtio_blk.h"
+#include "virtqueue.h"
 
 /* Feature bits (5.2.3). */
 #define VTBLK_F_SEG_MAX	     (1ULL << 2)

@@ -32,6 +32,7 @@
 #include "pci_emul.h"
 #include "legacy_config.h"
 #include "virtio.h"
+#include "virtqueue.h"
 
 #define VTCON_MAXPORTS 16 /* bhyve's limit */
 #define VTCON_RINGSZ   64

@@ -1,7 +1,8 @@
 /*
- * Internals shared by the virtio core's files (virtio.c: device state and
- * interrupts, virtqueue.c: rings, virtio_pci.c: the PCI transport).
- * Device models use virtio.h only.
+ * Internals shared by the virtio core's transport files (virtio.c: device
+ * state and interrupts, virtio_pci.c: the PCI transport, virtio_irqfd.c:
+ * MSI-X routes and irqfds).  The ring code (virtqueue.c) does not use it;
+ * device models use virtio.h, virtqueue.h and virtio_irqfd.h only.
  */
 #ifndef VIRTIO_IMPL_H
 #define VIRTIO_IMPL_H
@@ -44,20 +45,29 @@ void vi_status_write(struct virtio_softc *vs, uint8_t val);
 void vi_queue_notify(struct virtio_softc *vs, int qidx);
 uint8_t vi_isr_read(struct virtio_softc *vs);
 void vi_config_intr(struct virtio_softc *vs);
-/* Frees the MSI-X vectors' routes, irqfds, eventfds and readers. */
-void vi_routes_fini(struct virtio_softc *vs);
 /* The features the modern (or legacy) interface offers. */
 uint64_t vi_offered(const struct virtio_softc *vs, bool modern);
 /* Unlocks without sending queued interrupts (from config-space hooks,
  * which run under the PCI lock that delivery takes). */
 void virtio_unlock_nodeliver(struct virtio_softc *vs);
 
-/* virtqueue.c */
-/* Validates the programmed size and addresses and maps the rings. */
-int vq_start(struct virtio_softc *vs, struct vqueue_info *vq);
-void vq_stop(struct virtio_softc *vs, struct vqueue_info *vq);
+/*
+ * Queue enable/disable: the ring layer's vq_ring_start/vq_ring_stop plus
+ * the device's vc_qenable.  vi_queue_start() validates the programmed
+ * size and addresses and maps the rings (0, or -1 with NEEDS_RESET).
+ */
+int vi_queue_start(struct virtio_softc *vs, struct vqueue_info *vq);
 /* Legacy (4.1.4.10 / 2.7.2): the whole ring from one page frame number. */
-int vq_start_legacy(struct virtio_softc *vs, struct vqueue_info *vq,
-		    uint32_t pfn);
+int vi_queue_start_legacy(struct virtio_softc *vs, struct vqueue_info *vq,
+			  uint32_t pfn);
+void vi_queue_stop(struct virtio_softc *vs, struct vqueue_info *vq);
+
+/* virtio_irqfd.c */
+/* Allocates vs_nvec routes, none set up yet (-1 on no memory). */
+int vi_routes_init(struct virtio_softc *vs);
+/* Frees the MSI-X vectors' routes, irqfds, eventfds and readers. */
+void vi_routes_fini(struct virtio_softc *vs);
+/* Sends MSI-X vector v now (irqfd or pci_emul); vs_mtx NOT held. */
+void vi_msix_send(struct virtio_softc *vs, int v);
 
 #endif

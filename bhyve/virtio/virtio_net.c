@@ -28,7 +28,9 @@
 #include "legacy_config.h"
 #include "vhost_net.h"
 #include "virtio.h"
+#include "virtio_irqfd.h"
 #include "virtio_net.h"
+#include "virtqueue.h"
 #include "vmmapi.h"
 
 #define VTNET_RINGSZ	  1024

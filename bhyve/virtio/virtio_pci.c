@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -259,7 +258,7 @@ vi_common_write(struct virtio_softc *vs, uint64_t off, int size, uint64_t val)
 	case VCC_Q_ENABLE:
 		/* Only 1 may be written (4.1.4.3.2); failure: NEEDS_RESET. */
 		if (size == 2 && vq != NULL && val == 1 && !vs->vs_broken)
-			(void)vq_start(vs, vq);
+			(void)vi_queue_start(vs, vq);
 		break;
 	default:
 		break; /* read-only or not a field start */
@@ -367,9 +366,9 @@ vi_legacy_write(struct virtio_softc *vs, uint64_t off, int size, uint64_t val)
 		if (size != 4 || vq == NULL)
 			break;
 		if (val == 0)
-			vq_stop(vs, vq);
+			vi_queue_stop(vs, vq);
 		else if (!vq->vq_enabled && !vs->vs_broken)
-			(void)vq_start_legacy(vs, vq, (uint32_t)val);
+			(void)vi_queue_start_legacy(vs, vq, (uint32_t)val);
 		break;
 	case VI_LEG_QUEUE_SEL:
 		if (size == 2)
@@ -684,12 +683,8 @@ vi_intr_init(struct virtio_softc *vs, struct config_node *nvl)
 		vs->vs_nvec = vs->vs_vc->vc_nvq + 1;
 		if (pci_emul_add_msixcap(pi, vs->vs_nvec, VI_MSIX_BAR) < 0)
 			return -1;
-		vs->vs_routes =
-		    calloc((size_t)vs->vs_nvec, sizeof(*vs->vs_routes));
-		if (vs->vs_routes == NULL)
+		if (vi_routes_init(vs) != 0)
 			return -1;
-		for (int v = 0; v < vs->vs_nvec; v++)
-			vs->vs_routes[v].gsi = vs->vs_routes[v].fd = -1;
 		vs->vs_msix = true;
 		vs->vs_msix_bar = VI_MSIX_BAR;
 	} else {
@@ -801,7 +796,5 @@ vi_pci_fini(struct virtio_softc *vs)
 		vq->vq_kickfd = -1;
 	}
 	vi_routes_fini(vs);
-	free(vs->vs_routes);
-	vs->vs_routes = NULL;
 	vs->vs_nvec = 0;
 }

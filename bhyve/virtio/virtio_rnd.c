@@ -19,6 +19,7 @@
 #include "mevent.h"
 #include "pci_emul.h"
 #include "virtio.h"
+#include "virtqueue.h"
 
 #define VTRND_RINGSZ	    64
 #define VTRND_MAXSEGS	    VTRND_RINGSZ

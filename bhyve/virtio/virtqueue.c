@@ -16,8 +16,10 @@
  *   - each descriptor is copied out of guest memory exactly once and only
  *     the copy is used, so the guest cannot change a length between check
  *     and use.
- * Any violation marks the device NEEDS_RESET; it then processes nothing
- * until the driver resets it.
+ * Any violation is reported to the owner (vo_fail), which marks the
+ * device NEEDS_RESET; the ring then hands out nothing until the driver
+ * resets the device.  Interrupts the driver asked for are likewise left
+ * to the owner (vo_interrupt): this file calls nothing of the transport.
  *
  * Ordering: the avail index is loaded with acquire semantics (the ring
  * entries and descriptors it covers are read after it); the used index is
@@ -26,14 +28,16 @@
  * index from reading the other side's suppression fields (2.7.7, 2.7.10).
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "virtio_impl.h"
+#include "virtqueue.h"
 #include "vmmapi.h"
 
 static int vq_fail(struct vqueue_info *vq, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Reports a violation to the owner, which makes the device NEEDS_RESET. */
 static int
 vq_fail(struct vqueue_info *vq, const char *fmt, ...)
 {
@@ -43,8 +47,21 @@ vq_fail(struct vqueue_info *vq, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	vi_set_needs_reset(vq->vq_vs, "queue %u: %s", vq->vq_num, msg);
+	vq->vq_owner->vo_ops->vo_fail(vq, msg);
 	return -1;
+}
+
+/* Whether the owner negotiated every bit of f. */
+static bool
+vq_has_feature(const struct vqueue_info *vq, uint64_t f)
+{
+	return (*vq->vq_owner->vo_features & f) == f;
+}
+
+static bool
+vq_broken(const struct vqueue_info *vq)
+{
+	return *vq->vq_owner->vo_broken;
 }
 
 static bool
@@ -54,10 +71,9 @@ vq_is_pow2(unsigned n)
 }
 
 int
-vq_start(struct virtio_softc *vs, struct vqueue_info *vq)
+vq_ring_start(struct vqueue_info *vq, struct vmctx *ctx)
 {
 	unsigned n = vq->vq_qsize;
-	struct vmctx *ctx = vs->vs_ctx;
 
 	if (vq->vq_enabled)
 		return 0;
@@ -88,18 +104,17 @@ vq_start(struct virtio_softc *vs, struct vqueue_info *vq)
 			       (unsigned long long)vq->vq_avail_gpa,
 			       (unsigned long long)vq->vq_used_gpa, n);
 	}
+	vq->vq_ctx = ctx;
 	vq->vq_last_avail = 0;
 	vq->vq_next_used = 0;
 	vq->vq_save_used = 0;
 	vq->vq_kick_off = false;
 	vq->vq_enabled = true;
-	if (vs->vs_vc->vc_qenable != NULL)
-		vs->vs_vc->vc_qenable(vs->vs_sc, vq, true);
 	return 0;
 }
 
-int
-vq_start_legacy(struct virtio_softc *vs, struct vqueue_info *vq, uint32_t pfn)
+void
+vq_ring_set_legacy(struct vqueue_info *vq, uint32_t pfn)
 {
 	uint64_t n = vq->vq_maxsize;
 	uint64_t base = (uint64_t)pfn * VRING_LEGACY_ALIGN;
@@ -110,32 +125,26 @@ vq_start_legacy(struct virtio_softc *vs, struct vqueue_info *vq, uint32_t pfn)
 	vq->vq_used_gpa =
 	    (vq->vq_avail_gpa + VRING_AVAIL_SIZE(n) + VRING_LEGACY_ALIGN - 1) &
 	    ~(uint64_t)(VRING_LEGACY_ALIGN - 1);
-	return vq_start(vs, vq);
 }
 
 void
-vq_stop(struct virtio_softc *vs, struct vqueue_info *vq)
+vq_ring_stop(struct vqueue_info *vq)
 {
-	bool was = vq->vq_enabled;
-
 	vq->vq_enabled = false;
-	if (was && vs->vs_vc->vc_qenable != NULL)
-		vs->vs_vc->vc_qenable(vs->vs_sc, vq, false);
+	vq->vq_ctx = NULL;
 	vq->vq_desc = NULL;
 	vq->vq_avail = NULL;
 	vq->vq_used = NULL;
 	vq->vq_desc_gpa = vq->vq_avail_gpa = vq->vq_used_gpa = 0;
 	vq->vq_qsize = vq->vq_maxsize;
 	vq->vq_last_avail = vq->vq_next_used = vq->vq_save_used = 0;
-	vq->vq_msix_idx = VIRTIO_MSI_NO_VECTOR;
 	vq->vq_kick_off = false;
-	vq->vq_intr_pending = false;
 }
 
 bool
 vq_ring_ready(const struct vqueue_info *vq)
 {
-	return vq->vq_enabled && !vq->vq_vs->vs_broken;
+	return vq->vq_enabled && !vq_broken(vq);
 }
 
 /* The driver's avail index; acquire: ring entries are read after it. */
@@ -195,7 +204,7 @@ vq_add_buf(struct vqueue_info *vq, const struct vring_desc *d,
 	if (d->addr + d->len < d->addr)
 		return vq_fail(vq, "buffer %#llx+%u wraps",
 			       (unsigned long long)d->addr, d->len);
-	p = vm_map_gpa(vq->vq_vs->vs_ctx, d->addr, d->len);
+	p = vm_map_gpa(vq->vq_ctx, d->addr, d->len);
 	if (p == NULL)
 		return vq_fail(vq, "buffer %#llx+%u outside guest RAM",
 			       (unsigned long long)d->addr, d->len);
@@ -226,7 +235,7 @@ vq_walk_indirect(struct vqueue_info *vq, const struct vring_desc *ind,
 	struct vring_desc d;
 	uint32_t count, i = 0, steps = 0;
 
-	if (!vi_has_feature(vq->vq_vs, VIRTIO_RING_F_INDIRECT_DESC))
+	if (!vq_has_feature(vq, VIRTIO_RING_F_INDIRECT_DESC))
 		return vq_fail(vq, "indirect descriptor not negotiated");
 	if (ind->flags & VRING_DESC_F_NEXT)
 		return vq_fail(vq, "indirect descriptor with NEXT");
@@ -236,7 +245,7 @@ vq_walk_indirect(struct vqueue_info *vq, const struct vring_desc *ind,
 	if (count > vq->vq_qsize)
 		return vq_fail(vq, "indirect table of %u > %u entries", count,
 			       vq->vq_qsize);
-	table = vm_map_gpa(vq->vq_vs->vs_ctx, ind->addr, ind->len);
+	table = vm_map_gpa(vq->vq_ctx, ind->addr, ind->len);
 	if (table == NULL)
 		return vq_fail(vq, "indirect table %#llx+%u outside guest RAM",
 			       (unsigned long long)ind->addr, ind->len);
@@ -303,13 +312,13 @@ vq_getchain(struct vqueue_info *vq, struct iovec *iov, int niov,
 	struct vq_walk w = {.iov = iov, .niov = niov};
 	uint16_t avail, pending, head;
 
-	if (vq->vq_vs->vs_broken)
+	if (vq_broken(vq))
 		return -1;
 	if (!vq->vq_enabled)
 		return 0;
 	avail = vq_avail_idx(vq);
 	if (avail == vq->vq_last_avail) {
-		if (!vi_has_feature(vq->vq_vs, VIRTIO_RING_F_EVENT_IDX) ||
+		if (!vq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX) ||
 		    vq->vq_kick_off)
 			return 0;
 		avail = vq_publish_avail_event(vq);
@@ -361,7 +370,6 @@ vq_relchain(struct vqueue_info *vq, uint16_t idx, uint32_t len)
 void
 vq_endchains(struct vqueue_info *vq, bool used_all_avail)
 {
-	struct virtio_softc *vs = vq->vq_vs;
 	uint16_t old, new, event;
 	bool intr;
 
@@ -373,7 +381,7 @@ vq_endchains(struct vqueue_info *vq, bool used_all_avail)
 	old = vq->vq_save_used;
 	new = vq->vq_next_used;
 	vq->vq_save_used = new;
-	if (vi_has_feature(vs, VIRTIO_RING_F_EVENT_IDX)) {
+	if (vq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX)) {
 		event = __atomic_load_n(vq_used_event(vq), __ATOMIC_RELAXED);
 		/* vring_need_event(): event lies in [old, new). */
 		intr = (uint16_t)(new - event - 1) < (uint16_t)(new - old);
@@ -383,18 +391,24 @@ vq_endchains(struct vqueue_info *vq, bool used_all_avail)
 				       VRING_AVAIL_F_NO_INTERRUPT);
 	}
 	if (!intr && used_all_avail &&
-	    vi_has_feature(vs, VIRTIO_F_NOTIFY_ON_EMPTY))
+	    vq_has_feature(vq, VIRTIO_F_NOTIFY_ON_EMPTY))
 		intr = true;
 	if (intr)
 		vq_interrupt(vq);
 }
 
 void
+vq_interrupt(struct vqueue_info *vq)
+{
+	vq->vq_nintr++;
+	vq->vq_owner->vo_ops->vo_interrupt(vq);
+}
+
+void
 vq_kick_disable(struct vqueue_info *vq)
 {
 	vq->vq_kick_off = true;
-	if (!vq_ring_ready(vq) ||
-	    vi_has_feature(vq->vq_vs, VIRTIO_RING_F_EVENT_IDX))
+	if (!vq_ring_ready(vq) || vq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX))
 		return;
 	__atomic_or_fetch(&vq->vq_used->flags, VRING_USED_F_NO_NOTIFY,
 			  __ATOMIC_RELAXED);
@@ -406,7 +420,7 @@ vq_kick_enable(struct vqueue_info *vq)
 	vq->vq_kick_off = false;
 	if (!vq_ring_ready(vq))
 		return false;
-	if (vi_has_feature(vq->vq_vs, VIRTIO_RING_F_EVENT_IDX)) {
+	if (vq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX)) {
 		__atomic_store_n(vq_avail_event(vq), vq->vq_last_avail,
 				 __ATOMIC_RELAXED);
 	} else {

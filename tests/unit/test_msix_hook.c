@@ -26,6 +26,7 @@
 #include "test.h"
 #include "test_util.h"
 #include "virtio.h"
+#include "virtio_irqfd.h"
 #include "vmmapi.h"
 
 #define MEMSIZE (16u << 20)

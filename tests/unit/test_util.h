@@ -25,6 +25,7 @@
 #include "pci_emul.h"
 #include "platform_dev.h"
 #include "virtio.h"
+#include "virtqueue.h"
 #include "vmmapi.h"
 
 /* ---- firmware tables ---- */

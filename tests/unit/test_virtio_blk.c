@@ -25,6 +25,7 @@
 #include "test_util.h"
 #include "virtio.h"
 #include "virtio_blk.h"
+#include "virtqueue.h"
 #include "vmmapi.h"
 
 #define MEM_SIZE (64u << 20)

@@ -25,6 +25,7 @@
 #include "virtio.h"
 #include "virtio_impl.h"
 #include "virtio_net.h"
+#include "virtqueue.h"
 #include "vmmapi.h"
 
 #define MEM_SIZE (32u << 20)

@@ -27,6 +27,7 @@
 #include "test.h"
 #include "test_util.h"
 #include "virtio.h"
+#include "virtqueue.h"
 #include "vmmapi.h"
 
 #define MEMSIZE (64u << 20)

@@ -12,6 +12,7 @@
 #include "test.h"
 #include "virtio.h"
 #include "virtio_impl.h"
+#include "virtqueue.h"
 #include "vmmapi.h"
 
 #define MEMSIZE	  (16u << 20)
@@ -381,7 +382,7 @@ test_enable_checks(void)
 	      "smaller power-of-two size accepted");
 	vi_status_write(&vs, 0);
 	queues[0].vq_qsize = QSZ;
-	CHECK(vq_start_legacy(&vs, &queues[0], 0x10) == 0 &&
+	CHECK(vi_queue_start_legacy(&vs, &queues[0], 0x10) == 0 &&
 		  queues[0].vq_desc_gpa == 0x10000 &&
 		  queues[0].vq_avail_gpa == 0x10000 + 16 * QSZ &&
 		  queues[0].vq_used_gpa == 0x11000,
