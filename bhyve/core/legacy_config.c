@@ -90,9 +90,9 @@ legacy_config_child(struct config_node *nvl, const char *prefix, int n, int max)
 }
 
 int
-legacy_config_generic(struct config_node *nvl, const char *opts)
+legacy_config_each(const char *opts, int (*fn)(char *opt, void *arg), void *arg)
 {
-	char *copy, *cur, *tok, *eq;
+	char *copy, *cur, *tok;
 	int rc = 0;
 
 	if (opts == NULL)
@@ -100,17 +100,28 @@ legacy_config_generic(struct config_node *nvl, const char *opts)
 	copy = cur = legacy_config_strdup(opts);
 	if (copy == NULL)
 		return -1;
-	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
-		eq = strchr(tok, '=');
-		if (eq != NULL) {
-			*eq = '\0';
-			rc = legacy_config_set(nvl, tok, eq + 1);
-		} else {
-			rc = legacy_config_set(nvl, tok, "true");
-		}
-	}
+	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL)
+		rc = fn(tok, arg);
 	free(copy);
 	return rc;
+}
+
+/* "a" -> a=true, "b=c" -> b=c. */
+static int
+legacy_config_option(char *opt, void *arg)
+{
+	char *eq = strchr(opt, '=');
+
+	if (eq == NULL)
+		return legacy_config_set(arg, opt, "true");
+	*eq = '\0';
+	return legacy_config_set(arg, opt, eq + 1);
+}
+
+int
+legacy_config_generic(struct config_node *nvl, const char *opts)
+{
+	return legacy_config_each(opts, legacy_config_option, nvl);
 }
 
 int

@@ -27,6 +27,14 @@ int legacy_config_positional_opt(struct config_node *nvl, const char *opts,
 int legacy_config_whole(struct config_node *nvl, const char *opts,
 			const char *key);
 
+/*
+ * Calls fn on each comma-separated option of opts (a writable copy; the
+ * first call with a non-zero result ends the walk and is returned).
+ * NULL opts: 0.
+ */
+int legacy_config_each(const char *opts, int (*fn)(char *opt, void *arg),
+		       void *arg);
+
 /* Sets one key, failing (not aborting) on a malformed name. */
 int legacy_config_set(struct config_node *nvl, const char *name,
 		      const char *value);

@@ -122,41 +122,43 @@ pci_passthru_legacy_config(struct config_node *nvl, const char *opts)
 	return rc;
 }
 
+struct pci_xhci_legacy {
+	struct config_node *nvl;
+	int nslots;
+};
+
+/* One USB device: "tablet" or "tablet=opts". */
+static int
+pci_xhci_legacy_option(char *opt, void *arg)
+{
+	struct pci_xhci_legacy *st = arg;
+	char *eq = strchr(opt, '=');
+	struct config_node *slot;
+
+	if (st->nslots >= XHCI_MAX_DEVICES) {
+		legacy_config_error("more than %d USB devices",
+				    XHCI_MAX_DEVICES);
+		return -1;
+	}
+	if (eq != NULL)
+		*eq++ = '\0';
+	/* Slots count from 1. */
+	slot = legacy_config_child(st->nvl, "slot", ++st->nslots,
+				   XHCI_MAX_DEVICES + 1);
+	if (slot == NULL || legacy_config_set(slot, "device", opt) != 0)
+		return -1;
+	if (eq != NULL && *eq != '\0')
+		return legacy_config_generic(slot, eq);
+	return 0;
+}
+
 /* xhci: "tablet,..." -> slot.N.device (N from 1). */
 static int
 pci_xhci_legacy_config(struct config_node *nvl, const char *opts)
 {
-	char *copy, *cur, *tok, *eq;
-	struct config_node *slot;
-	int n = 1, rc = 0;
+	struct pci_xhci_legacy st = {nvl, 0};
 
-	if (opts == NULL)
-		return 0;
-	copy = cur = legacy_config_strdup(opts);
-	if (copy == NULL)
-		return -1;
-	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
-		if (n > XHCI_MAX_DEVICES) {
-			legacy_config_error("more than %d USB devices",
-					    XHCI_MAX_DEVICES);
-			rc = -1;
-			break;
-		}
-		eq = strchr(tok, '=');
-		if (eq != NULL)
-			*eq++ = '\0';
-		slot =
-		    legacy_config_child(nvl, "slot", n++, XHCI_MAX_DEVICES + 1);
-		if (slot == NULL) {
-			rc = -1;
-			break;
-		}
-		rc = legacy_config_set(slot, "device", tok);
-		if (rc == 0 && eq != NULL && *eq != '\0')
-			rc = legacy_config_generic(slot, eq);
-	}
-	free(copy);
-	return rc;
+	return legacy_config_each(opts, pci_xhci_legacy_option, &st);
 }
 
 /*

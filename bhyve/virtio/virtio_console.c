@@ -762,45 +762,43 @@ vtcon_fini(struct pci_devinst *pi)
 	pi->pi_arg = NULL;
 }
 
+struct vtcon_legacy {
+	struct config_node *nvl;
+	int nports;
+};
+
+/* One "NAME=PATH" port, or "transport=legacy|modern|transitional". */
+static int
+vtcon_legacy_option(char *opt, void *arg)
+{
+	struct vtcon_legacy *st = arg;
+	char *eq = strchr(opt, '=');
+	struct config_node *port;
+
+	if (eq == NULL || eq == opt || eq[1] == '\0') {
+		legacy_config_error("port '%s' needs name=path", opt);
+		return -1;
+	}
+	*eq = '\0';
+	if (strcmp(opt, "transport") == 0)
+		return legacy_config_set(st->nvl, "transport", eq + 1);
+	port =
+	    legacy_config_child(st->nvl, "port", st->nports++, VTCON_MAXPORTS);
+	if (port == NULL || legacy_config_set(port, "name", opt) != 0)
+		return -1;
+	return legacy_config_set(port, "path", eq + 1);
+}
+
 /*
  * "-s N,virtio-console,NAME=PATH[,NAME=PATH...]" (bhyve(8)) ->
- * port.K.name / port.K.path, plus "transport=legacy|modern|transitional".
+ * port.K.name / port.K.path.
  */
 static int
 vtcon_legacy_config(struct config_node *nvl, const char *opts)
 {
-	char *copy, *cur, *tok, *eq;
-	struct config_node *port;
-	int n = 0, rc = 0;
+	struct vtcon_legacy st = {nvl, 0};
 
-	if (opts == NULL)
-		return 0;
-	copy = cur = legacy_config_strdup(opts);
-	if (copy == NULL)
-		return -1;
-	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
-		eq = strchr(tok, '=');
-		if (eq == NULL || eq == tok || eq[1] == '\0') {
-			legacy_config_error("port '%s' needs name=path", tok);
-			rc = -1;
-			break;
-		}
-		*eq = '\0';
-		if (strcmp(tok, "transport") == 0) {
-			rc = legacy_config_set(nvl, "transport", eq + 1);
-			continue;
-		}
-		port = legacy_config_child(nvl, "port", n++, VTCON_MAXPORTS);
-		if (port == NULL) {
-			rc = -1;
-			break;
-		}
-		rc = legacy_config_set(port, "name", tok);
-		if (rc == 0)
-			rc = legacy_config_set(port, "path", eq + 1);
-	}
-	free(copy);
-	return rc;
+	return legacy_config_each(opts, vtcon_legacy_option, &st);
 }
 
 static const struct pci_devemu pci_de_vcon = {
