@@ -120,15 +120,6 @@ parse_u64(const char *s, const char *what)
 	return v;
 }
 
-static json_t *
-hexnum(uint64_t v)
-{
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
-	return json_string(buf);
-}
-
 /* Splits "A,B[,C]" into exactly n numbers. */
 static void
 parse_list(const char *arg, const char *what, uint64_t *out, int n)
@@ -186,21 +177,21 @@ opt_reg(int code, const char *arg)
 		if (json_object_get(opt.sets, cr->name) != NULL)
 			die("register %s set twice", cr->name);
 		json_object_set_new(opt.sets, cr->name,
-				    hexnum(parse_u64(arg, what)));
+				    vm_ctl_json_hex(parse_u64(arg, what)));
 	} else if (cr->kind == CONTROL_REG_TABLE) {
 		parse_list(arg, what, v, 2);
 		o = set_obj(cr->name);
-		json_object_set_new(o, "base", hexnum(v[0]));
-		json_object_set_new(o, "limit", hexnum(v[1]));
+		json_object_set_new(o, "base", vm_ctl_json_hex(v[0]));
+		json_object_set_new(o, "limit", vm_ctl_json_hex(v[1]));
 	} else if (op == OP_SET) {
 		json_object_set_new(set_obj(cr->name), "sel",
-				    hexnum(parse_u64(arg, what)));
+				    vm_ctl_json_hex(parse_u64(arg, what)));
 	} else {
 		parse_list(arg, what, v, 3);
 		o = set_obj(cr->name);
-		json_object_set_new(o, "base", hexnum(v[0]));
-		json_object_set_new(o, "limit", hexnum(v[1]));
-		json_object_set_new(o, "access", hexnum(v[2]));
+		json_object_set_new(o, "base", vm_ctl_json_hex(v[0]));
+		json_object_set_new(o, "limit", vm_ctl_json_hex(v[1]));
+		json_object_set_new(o, "access", vm_ctl_json_hex(v[2]));
 	}
 }
 
@@ -585,7 +576,8 @@ do_read_mem(void)
 							   : CONTROL_READ_MAX;
 		json_t *resp =
 		    call(json_pack("{s:s, s:o, s:I}", "cmd", "read-mem", "gpa",
-				   hexnum(gpa + done), "len", (json_int_t)n),
+				   vm_ctl_json_hex(gpa + done), "len",
+				   (json_int_t)n),
 			 NULL);
 		const char *hex =
 		    json_string_value(json_object_get(resp, "data"));
@@ -612,9 +604,10 @@ static void
 do_gla2gpa(void)
 {
 	uint64_t gla = parse_u64(opt.gla2gpa, "--gla2gpa");
-	json_t *resp = call(json_pack("{s:s, s:i, s:o}", "cmd", "gla2gpa",
-				      "vcpu", opt.cpu, "gla", hexnum(gla)),
-			    NULL);
+	json_t *resp =
+	    call(json_pack("{s:s, s:i, s:o}", "cmd", "gla2gpa", "vcpu", opt.cpu,
+			   "gla", vm_ctl_json_hex(gla)),
+		 NULL);
 
 	printf("gla 0x%016" PRIx64 " gpa 0x%016" PRIx64 " (%s paging, page "
 	       "size 0x%" PRIx64 ")\n",

@@ -137,16 +137,6 @@ ctl_fail(struct ctl_req *r, const char *fmt, ...)
 	return -1;
 }
 
-/* 64-bit values travel as hex strings: JSON numbers lose bit 63. */
-static json_t *
-ctl_hex(uint64_t v)
-{
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
-	return json_string(buf);
-}
-
 static int
 ctl_set(struct ctl_req *r, const char *key, json_t *v)
 {
@@ -254,9 +244,9 @@ cmd_status(struct ctl_req *r)
 	    ctl_set(r, "pid", json_integer(getpid())) != 0 ||
 	    ctl_set(r, "uid", json_integer(getuid())) != 0 ||
 	    ctl_set(r, "cpus", json_integer(bhyve_ncpus())) != 0 ||
-	    ctl_set(r, "memory", ctl_hex(low + high)) != 0 ||
-	    ctl_set(r, "lowmem", ctl_hex(low)) != 0 ||
-	    ctl_set(r, "highmem", ctl_hex(high)) != 0 ||
+	    ctl_set(r, "memory", vm_ctl_json_hex(low + high)) != 0 ||
+	    ctl_set(r, "lowmem", vm_ctl_json_hex(low)) != 0 ||
+	    ctl_set(r, "highmem", vm_ctl_json_hex(high)) != 0 ||
 	    ctl_set(r, "uptime_s",
 		    json_integer(now.tv_sec - ctl.started.tv_sec)) != 0 ||
 	    ctl_set(r, "paused",
@@ -406,15 +396,17 @@ reg_item_json(const struct reg_item *it)
 {
 	switch (it->cr->kind) {
 	case CONTROL_REG_PLAIN:
-		return ctl_hex(it->value);
+		return vm_ctl_json_hex(it->value);
 	case CONTROL_REG_SEGMENT:
 		return json_pack("{s:o, s:o, s:o, s:o}", "sel",
-				 ctl_hex(it->value), "base", ctl_hex(it->base),
-				 "limit", ctl_hex(it->limit), "access",
-				 ctl_hex(it->access));
+				 vm_ctl_json_hex(it->value), "base",
+				 vm_ctl_json_hex(it->base), "limit",
+				 vm_ctl_json_hex(it->limit), "access",
+				 vm_ctl_json_hex(it->access));
 	case CONTROL_REG_TABLE:
-		return json_pack("{s:o, s:o}", "base", ctl_hex(it->base),
-				 "limit", ctl_hex(it->limit));
+		return json_pack("{s:o, s:o}", "base",
+				 vm_ctl_json_hex(it->base), "limit",
+				 vm_ctl_json_hex(it->limit));
 	}
 	return NULL;
 }
@@ -690,10 +682,10 @@ ctl_memmap_json(void)
 
 	for (int i = 0; i < n && list != NULL; i++)
 		json_array_append_new(
-		    list,
-		    json_pack("{s:o, s:o, s:o}", "gpa", ctl_hex(segs[i].gpa),
-			      "len", ctl_hex(segs[i].len), "fd_offset",
-			      ctl_hex(segs[i].fd_offset)));
+		    list, json_pack("{s:o, s:o, s:o}", "gpa",
+				    vm_ctl_json_hex(segs[i].gpa), "len",
+				    vm_ctl_json_hex(segs[i].len), "fd_offset",
+				    vm_ctl_json_hex(segs[i].fd_offset)));
 	return list;
 }
 
@@ -702,10 +694,12 @@ cmd_memmap(struct ctl_req *r)
 {
 	if (ctl_need_vm(r) != 0)
 		return -1;
-	if (ctl_set(r, "lowmem", ctl_hex(vm_get_lowmem_size(ctl.ctx))) != 0 ||
-	    ctl_set(r, "highmem", ctl_hex(vm_get_highmem_size(ctl.ctx))) != 0 ||
-	    ctl_set(r, "lowmem_limit", ctl_hex(vm_get_lowmem_limit(ctl.ctx))) !=
-		0 ||
+	if (ctl_set(r, "lowmem",
+		    vm_ctl_json_hex(vm_get_lowmem_size(ctl.ctx))) != 0 ||
+	    ctl_set(r, "highmem",
+		    vm_ctl_json_hex(vm_get_highmem_size(ctl.ctx))) != 0 ||
+	    ctl_set(r, "lowmem_limit",
+		    vm_ctl_json_hex(vm_get_lowmem_limit(ctl.ctx))) != 0 ||
 	    ctl_set(r, "ranges", ctl_memmap_json()) != 0)
 		return -1;
 	return 0;
@@ -730,7 +724,7 @@ cmd_read_mem(struct ctl_req *r)
 		return ctl_fail(
 		    r, "0x%" PRIx64 "+0x%" PRIx64 " is not inside guest RAM",
 		    gpa, len);
-	if (ctl_set(r, "gpa", ctl_hex(gpa)) != 0 ||
+	if (ctl_set(r, "gpa", vm_ctl_json_hex(gpa)) != 0 ||
 	    ctl_set(r, "len", json_integer((json_int_t)len)) != 0)
 		return -1;
 	return ctl_set_bytes(r, p, (size_t)len, b64);
@@ -760,8 +754,8 @@ cmd_get_memfd(struct ctl_req *r)
 		return ctl_fail(r, "cannot reopen guest memory read-only: %s",
 				strerror(errno));
 	if (ctl_set(r, "size",
-		    ctl_hex(vm_get_lowmem_size(ctl.ctx) +
-			    vm_get_highmem_size(ctl.ctx))) != 0 ||
+		    vm_ctl_json_hex(vm_get_lowmem_size(ctl.ctx) +
+				    vm_get_highmem_size(ctl.ctx))) != 0 ||
 	    ctl_set(r, "ranges", ctl_memmap_json()) != 0)
 		return -1;
 	return 0;
@@ -808,9 +802,9 @@ cmd_gla2gpa(struct ctl_req *r)
 		return ctl_fail(r, "cannot translate 0x%" PRIx64 ": %s", gla,
 				why);
 	}
-	if (ctl_set(r, "gla", ctl_hex(gla)) != 0 ||
-	    ctl_set(r, "gpa", ctl_hex(gpa)) != 0 ||
-	    ctl_set(r, "pagesize", ctl_hex(size)) != 0 ||
+	if (ctl_set(r, "gla", vm_ctl_json_hex(gla)) != 0 ||
+	    ctl_set(r, "gpa", vm_ctl_json_hex(gpa)) != 0 ||
+	    ctl_set(r, "pagesize", vm_ctl_json_hex(size)) != 0 ||
 	    ctl_set(r, "mode", json_string(pagewalk_mode_name(&job.cpu))) != 0)
 		return -1;
 	return 0;
@@ -833,7 +827,7 @@ ctl_vcpu_stats(int id)
 		json_object_set_new(o, st[i].name,
 				    st[i].value <= INT64_MAX
 					? json_integer((json_int_t)st[i].value)
-					: ctl_hex(st[i].value));
+					: vm_ctl_json_hex(st[i].value));
 	free(st);
 	return o;
 }

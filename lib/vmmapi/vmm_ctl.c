@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,4 +315,13 @@ vm_ctl_json_u64(json_t *o, const char *key, uint64_t *out)
 	errno = 0;
 	*out = strtoull(json_string_value(v), &end, 0);
 	return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
+json_t *
+vm_ctl_json_hex(uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+	return json_string(buf);
 }

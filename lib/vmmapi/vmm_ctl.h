@@ -70,5 +70,10 @@ json_t *vm_ctl_call(struct vm_ctl *c, json_t *req, int *fdp, char *err,
 
 /* A response field that holds a number (hex string or integer). */
 int vm_ctl_json_u64(json_t *o, const char *key, uint64_t *out);
+/*
+ * A 64-bit value as the protocol carries it both ways: a "0x..." string,
+ * since JSON numbers lose bit 63 in many parsers.
+ */
+json_t *vm_ctl_json_hex(uint64_t v);
 
 #endif
