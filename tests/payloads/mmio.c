@@ -2,8 +2,8 @@
  * MMIO of each width: the test device's 64-bit scratch register at
  * 0xfe000000 (partial accesses touch the matching bytes), its access
  * counter at 0xfe000008, the zero rest of its page, a read-modify-write
- * instruction, and an address nothing claims (reads all ones, writes
- * are ignored).
+ * instruction, far-pointer loads (6-byte reads), and an address nothing
+ * claims (reads all ones, writes are ignored).
  */
 #include "payload.h"
 
@@ -70,6 +70,38 @@ read_modify_write(void)
 	CHECK_EQ(mmio_read32(TD_MMIO_SCRATCH), 42);
 }
 
+/*
+ * lfs/lgs with a 32-bit operand read an m16:32 far pointer: KVM reports
+ * one 6-byte MMIO read, which bhyve splits into natural pieces (4+2 at
+ * the scratch register's start, 2+4 two bytes in).  The selector is
+ * SEL_KDATA, which 64-bit CPL0 code may load into FS and GS.
+ */
+static void
+far_pointer(void)
+{
+	const uint64_t s = TD_MMIO_SCRATCH;
+	uint32_t off;
+	uint16_t sel;
+
+	mmio_write64(s, 0x5a5a0000cafef00dull | (uint64_t)SEL_KDATA << 32);
+	__asm__ volatile("movw %w0, %%fs" : : "r"(0) : "memory");
+	__asm__ volatile("lfs (%1), %0" : "=r"(off) : "r"(s) : "memory");
+	__asm__ volatile("movw %%fs, %0" : "=r"(sel));
+	CHECK_EQ(off, 0xcafef00d);
+	CHECK_EQ(sel, SEL_KDATA);
+
+	mmio_write64(s, 0x0000fee1deadbeefull | (uint64_t)SEL_KDATA << 48);
+	__asm__ volatile("movw %w0, %%gs" : : "r"(0) : "memory");
+	__asm__ volatile("lgs (%1), %0" : "=r"(off) : "r"(s + 2) : "memory");
+	__asm__ volatile("movw %%gs, %0" : "=r"(sel));
+	CHECK_EQ(off, 0xfee1dead);
+	CHECK_EQ(sel, SEL_KDATA);
+
+	/* The loads left the register as it was. */
+	CHECK_EQ(mmio_read64(s),
+		 0x0000fee1deadbeefull | (uint64_t)SEL_KDATA << 48);
+}
+
 static void
 unclaimed(void)
 {
@@ -98,6 +130,8 @@ payload_main(void)
 	rest_of_page();
 	td_printf("mmio: read-modify-write");
 	read_modify_write();
+	td_printf("mmio: far pointer");
+	far_pointer();
 	td_printf("mmio: unclaimed");
 	unclaimed();
 	td_printf("mmio: done");
