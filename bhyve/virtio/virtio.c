@@ -193,7 +193,7 @@ bool
 vi_device_live(const struct virtio_softc *vs)
 {
 	return (vs->vs_status & VIRTIO_CONFIG_S_DRIVER_OK) && !vs->vs_broken &&
-	       !(vs->vs_status & VIRTIO_CONFIG_S_FAILED);
+	       !vs->vs_resetting && !(vs->vs_status & VIRTIO_CONFIG_S_FAILED);
 }
 
 uint64_t
@@ -208,14 +208,21 @@ vi_offered(const struct virtio_softc *vs, bool modern)
 	return f & 0xffffffffULL;
 }
 
-void
-vi_reset(struct virtio_softc *vs)
+/* Drops interrupts queued for the driver's old setup. */
+static void
+vi_drop_interrupts(struct virtio_softc *vs)
 {
-	const struct virtio_consts *vc = vs->vs_vc;
+	vs->vs_msi_pending = false;
+	for (int v = 0; v < vs->vs_nvec; v++)
+		vs->vs_vec_pending[v] = false;
+	(void)vi_isr_read(vs);
+}
 
-	if (vc->vc_reset != NULL)
-		vc->vc_reset(vs->vs_sc);
-	for (int i = 0; i < vc->vc_nvq; i++)
+/* The end of a reset: the core forgets the driver's setup (2.4). */
+static void
+vi_reset_state(struct virtio_softc *vs)
+{
+	for (int i = 0; i < vs->vs_vc->vc_nvq; i++)
 		vi_queue_stop(vs, &vs->vs_queues[i]);
 	vs->vs_negotiated_caps = 0;
 	vs->vs_driver_caps = 0;
@@ -224,10 +231,42 @@ vi_reset(struct virtio_softc *vs)
 	vs->vs_status = 0;
 	vs->vs_msix_cfg_idx = VIRTIO_MSI_NO_VECTOR;
 	vs->vs_broken = false;
-	vs->vs_msi_pending = false;
-	for (int v = 0; v < vs->vs_nvec; v++)
-		vs->vs_vec_pending[v] = false;
-	(void)vi_isr_read(vs);
+	vs->vs_resetting = false;
+	vi_drop_interrupts(vs);
+}
+
+/*
+ * May run under pi_cfg_lock (the PCI_CFG window), so it never waits: a
+ * device with requests in flight finishes the reset from its completion
+ * path (vi_reset_complete).  vc_reset and the queue stop happen under
+ * one hold of vs_mtx, so no kick submits anything in between.
+ */
+void
+vi_reset(struct virtio_softc *vs)
+{
+	const struct virtio_consts *vc = vs->vs_vc;
+	bool quiet = true;
+
+	if (vs->vs_resetting)
+		return;
+	if (vc->vc_reset != NULL)
+		quiet = vc->vc_reset(vs->vs_sc);
+	if (quiet) {
+		vi_reset_state(vs);
+		return;
+	}
+	/* Status keeps its old (non-zero) value until the reset ends. */
+	vs->vs_resetting = true;
+	for (int i = 0; i < vc->vc_nvq; i++)
+		vi_queue_stop(vs, &vs->vs_queues[i]);
+	vi_drop_interrupts(vs);
+}
+
+void
+vi_reset_complete(struct virtio_softc *vs)
+{
+	if (vs->vs_resetting)
+		vi_reset_state(vs);
 }
 
 /* FEATURES_OK (3.1.1 step 5): accept only what was offered, and a modern
@@ -262,6 +301,8 @@ vi_status_write(struct virtio_softc *vs, uint8_t val)
 {
 	uint8_t old = vs->vs_status;
 
+	if (vs->vs_resetting)
+		return; /* the driver must wait for status 0 first */
 	if (val == 0) {
 		vi_reset(vs);
 		return;

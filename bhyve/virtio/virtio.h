@@ -69,11 +69,10 @@
  *    none of its locks held, vi_pci_baraddr with pi_cfg_lock held (it
  *    takes no virtio lock).  The kick callback and device threads take
  *    vs_mtx first.  mevent's list lock and KVM ioctls are leaves.
- *  - A vc_reset that waits for device threads (pthread_cond_wait on
- *    vs_mtx, as virtio-blk's) keeps pi_cfg_lock when the reset came
- *    through the PCI_CFG window; a device thread whose virtio_unlock()
- *    then sends a queued MSI/MSI-X blocks on pi_cfg_lock.  See
- *    docs/virtio.md, "Known gaps".
+ *  - Nothing may wait for I/O under pi_cfg_lock: a completion's
+ *    virtio_unlock() may need it to send MSI-X.  So a reset never waits:
+ *    vc_reset reports whether requests are still in flight, and the
+ *    device finishes the reset later with vi_reset_complete() (below).
  *
  * Threads: kicks arrive through one eventfd per queue (a KVM ioeventfd on
  * the queue's notify address, so a kick costs no exit to userspace); the
@@ -154,11 +153,17 @@ struct virtio_consts {
 	int vc_nvq;	     /* number of queues, <= VIRTIO_MAX_QUEUES */
 	size_t vc_cfgsize;   /* bytes of device-specific config space */
 	/*
-	 * The driver wrote 0 to the status (or the core reset the device
-	 * after a failure): forget device state.  The core resets its own
-	 * state (queues, features, status, ISR, vectors) afterwards.
+	 * The driver wrote 0 to the status: forget device state, and never
+	 * wait (this may run under pi_cfg_lock).  Returns true if the device
+	 * is quiescent; the core then resets its own state (queues,
+	 * features, status, ISR, vectors) at once.  false: requests are
+	 * still in flight.  The core has stopped the queues; the device must
+	 * not touch the rings with those requests, and calls
+	 * vi_reset_complete() when the last one ends.  Meanwhile status
+	 * reads non-zero (2.4.1: the driver waits for 0) and the driver's
+	 * register writes are ignored.
 	 */
-	void (*vc_reset)(void *sc);
+	bool (*vc_reset)(void *sc);
 	/* The driver kicked queue vq (or DRIVER_OK was set with it ready). */
 	void (*vc_qnotify)(void *sc, struct vqueue_info *vq);
 	/*
@@ -209,9 +214,10 @@ struct virtio_softc {
 	uint8_t vs_cfggen;
 	uint16_t vs_msix_cfg_idx;
 	bool vs_cfg_intr_pending;
-	bool vs_broken; /* NEEDS_RESET: no processing until reset */
-	bool vs_logged; /* the violation was reported */
-	bool vs_lintr;	/* INTx asserted by us */
+	bool vs_broken;	   /* NEEDS_RESET: no processing until reset */
+	bool vs_resetting; /* reset waits for vi_reset_complete() */
+	bool vs_logged;	   /* the violation was reported */
+	bool vs_lintr;	   /* INTx asserted by us */
 
 	/* BAR layout (see docs/virtio.md). */
 	int vs_legacy_bar; /* -1 or 0 */
@@ -281,6 +287,11 @@ void vi_set_needs_reset(struct virtio_softc *vs, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Device config changed: bumps config_generation, config interrupt. */
 void vi_config_changed(struct virtio_softc *vs);
+/*
+ * The last request in flight at a reset (vc_reset returned false) ended:
+ * finishes the reset, status then reads 0.  Lock held.
+ */
+void vi_reset_complete(struct virtio_softc *vs);
 /* Whether the driver set DRIVER_OK and the device is not broken. */
 bool vi_device_live(const struct virtio_softc *vs);
 /* Reads size bytes at off of a little-endian config image (helper). */

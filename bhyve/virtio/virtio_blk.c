@@ -109,7 +109,6 @@ struct vtblk_softc {
 	uint64_t cap_bytes; /* capacity * 512 */
 	unsigned inflight;
 	unsigned epoch; /* bumped by reset: older requests leave the ring */
-	pthread_cond_t idle_cv;
 	bool logged_nostatus;
 	struct vtblk_stats stats;
 };
@@ -204,8 +203,9 @@ vtblk_finish_locked(struct vtblk_softc *sc, struct vtblk_ioreq *io,
 	else
 		sc->stats.ioerr++;
 	io->io_busy = false;
+	/* The last request from before a reset lets the reset finish. */
 	if (--sc->inflight == 0)
-		pthread_cond_broadcast(&sc->idle_cv);
+		vi_reset_complete(&sc->vs);
 }
 
 static int vtblk_dwz_next(struct vtblk_ioreq *io);
@@ -483,16 +483,18 @@ vtblk_notify(void *vsc, struct vqueue_info *vq)
 		vq_endchains(vq, true);
 }
 
-/* vc_reset: device lock held.  In-flight requests finish off the ring. */
-static void
+/*
+ * vc_reset: device lock held, maybe pi_cfg_lock too, so no waiting.
+ * In-flight requests finish off the ring (their epoch is old); the last
+ * one completes the reset (vtblk_finish_locked).
+ */
+static bool
 vtblk_reset(void *vsc)
 {
 	struct vtblk_softc *sc = vsc;
 
 	sc->epoch++;
-	/* Waiting releases the lock, so that backend completions can run. */
-	while (sc->inflight > 0)
-		pthread_cond_wait(&sc->idle_cv, &sc->vs.vs_mtx);
+	return sc->inflight == 0;
 }
 
 static int
@@ -609,7 +611,6 @@ vtblk_free(struct vtblk_softc *sc)
 	blockif_close(sc->bc);
 	for (q = 0; q < VTBLK_MAX_QUEUES; q++)
 		free(sc->ios[q]);
-	pthread_cond_destroy(&sc->idle_cv);
 	free(sc);
 }
 
@@ -650,7 +651,6 @@ vtblk_init(struct pci_devinst *pi, struct config_node *nvl)
 	sc = calloc(1, sizeof(*sc));
 	if (sc == NULL)
 		return -1;
-	pthread_cond_init(&sc->idle_cv, NULL);
 	sc->bc = blockif_open(nvl, name);
 	if (sc->bc == NULL || vtblk_alloc_queues(sc, nq) != 0) {
 		vtblk_free(sc);

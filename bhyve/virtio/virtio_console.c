@@ -559,7 +559,7 @@ vtcon_notify(void *arg, struct vqueue_info *vq)
 	}
 }
 
-static void
+static bool
 vtcon_reset(void *arg)
 {
 	struct vtcon_softc *sc = arg;
@@ -573,6 +573,7 @@ vtcon_reset(void *arg)
 		p->tx_skip = 0;
 		vtcon_rx_update(p); /* the loop notices a hangup meanwhile */
 	}
+	return true; /* nothing in flight outside the lock */
 }
 
 static void

@@ -939,7 +939,7 @@ vtnet_apply_features(void *arg, uint64_t negotiated)
 	sc->offloads = off;
 }
 
-static void
+static bool
 vtnet_reset(void *arg)
 {
 	struct vtnet_softc *sc = arg;
@@ -958,6 +958,7 @@ vtnet_reset(void *arg)
 	sc->mrg = false;
 	sc->offloads = 0;
 	netbe_set_cap(sc->be, 0, sc->hdrlen);
+	return true; /* nothing in flight outside the lock */
 }
 
 static int

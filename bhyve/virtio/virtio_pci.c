@@ -282,6 +282,9 @@ vi_modern_read(struct virtio_softc *vs, uint64_t off, int size)
 static void
 vi_modern_write(struct virtio_softc *vs, uint64_t off, int size, uint64_t val)
 {
+	/* A reset is draining: nothing may restart the device (2.4.1). */
+	if (vs->vs_resetting)
+		return;
 	if (off < VI_COMMON_OFF + VI_REGION_SIZE)
 		vi_common_write(vs, off - VI_COMMON_OFF, size, val);
 	else if (off >= VI_DEVCFG_OFF && off < VI_DEVCFG_OFF + VI_REGION_SIZE)
@@ -353,6 +356,9 @@ vi_legacy_write(struct virtio_softc *vs, uint64_t off, int size, uint64_t val)
 	struct vqueue_info *vq = vi_curq(vs);
 	int cfg = vi_legacy_cfgoff(vs);
 
+	/* A reset is draining: nothing may restart the device (2.4.1). */
+	if (vs->vs_resetting)
+		return;
 	if (off >= (uint64_t)cfg) {
 		vi_devcfg_write(vs, off - (uint64_t)cfg, size, (uint32_t)val);
 		return;

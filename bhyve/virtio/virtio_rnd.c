@@ -163,10 +163,11 @@ vtrnd_notify(void *arg, struct vqueue_info *vq)
 	vtrnd_process(arg);
 }
 
-static void
+static bool
 vtrnd_reset(void *arg)
 {
 	/* Nothing is in flight outside the lock; the bucket stays as is. */
+	return true;
 }
 
 static const struct virtio_consts vtrnd_vi_consts = {

@@ -6,6 +6,7 @@
  * Also: FLUSH durability across kill -9 of the process (a forked child).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -50,6 +51,7 @@ struct tdev {
 	struct virtio_softc *vs;
 	int q;
 	struct test_vring r;
+	int slot;
 	char img[64];
 };
 
@@ -115,7 +117,9 @@ tdev_start(struct tdev *d, int slot, int q)
 	if (d->pi == NULL)
 		return false;
 	d->vs = d->pi->pi_arg;
+	d->slot = slot;
 	d->q = q;
+	d->r.avail_idx = d->r.used_seen = d->r.next_desc = 0;
 	d->r.desc = base;
 	d->r.avail = base + 0x4000;
 	d->r.used = base + 0x8000;
@@ -506,7 +510,44 @@ test_bad(struct tdev *d, const char *eng)
 	}
 }
 
-/* Many requests in flight at once, then a reset waits for all of them. */
+/* The PCI_CFG window (virtio 1.2, 4.1.4.9) onto the common config. */
+#define VCC_STATUS 0x14
+
+static void
+win_aim(struct tdev *d, uint32_t off, uint32_t len)
+{
+	int c = d->vs->vs_pcicfg_off;
+
+	test_cfg_write(0, d->slot, 0, c + 4, 1, 4); /* the modern BAR */
+	test_cfg_write(0, d->slot, 0, c + 8, 4, off);
+	test_cfg_write(0, d->slot, 0, c + 12, 4, len);
+}
+
+static void
+win_write(struct tdev *d, uint8_t v)
+{
+	test_cfg_write(0, d->slot, 0, d->vs->vs_pcicfg_off + 16, 1, v);
+}
+
+static uint32_t
+win_read(struct tdev *d)
+{
+	return test_cfg_read(0, d->slot, 0, d->vs->vs_pcicfg_off + 16, 1);
+}
+
+/* Polls device_status through the window until 0 (2.4.1); false: 10 s. */
+static bool
+win_wait_status0(struct tdev *d)
+{
+	for (int i = 0; i < 100000; i++) {
+		if (win_read(d) == 0)
+			return true;
+		usleep(100);
+	}
+	return false;
+}
+
+/* Many requests in flight at once, then a reset ends once they are done. */
 static void
 test_batch_and_reset(struct tdev *d, const char *eng)
 {
@@ -542,13 +583,141 @@ test_batch_and_reset(struct tdev *d, const char *eng)
 		tdev_post(d, s, 3);
 	}
 	tdev_kick(d);
-	virtio_lock(d->vs);
-	d->vs->vs_vc->vc_reset(d->vs->vs_sc);
-	virtio_unlock(d->vs);
+	win_aim(d, VCC_STATUS, 1);
+	win_write(d, 0);
+	snprintf(name, sizeof(name),
+		 "%s: status reads 0 once in-flight requests end", eng);
+	CHECK(win_wait_status0(d), name);
 	vtblk_get_stats(d->pi, &st);
-	snprintf(name, sizeof(name), "%s: reset waits for in-flight requests",
-		 eng);
 	CHECK(st.inflight == 0, name);
+}
+
+/* A reset through the PCI_CFG window that deadlocks never returns. */
+static void
+watchdog(int sig)
+{
+	static const char m[] = "FAIL: reset through the PCI_CFG window "
+				"deadlocked\n";
+
+	(void)sig;
+	(void)!write(1, m, sizeof(m) - 1);
+	_exit(1);
+}
+
+/* MSI-X on or off through the capability's control register. */
+static void
+msix_enable(struct tdev *d, bool on)
+{
+	int off;
+
+	for (off = test_cfg_read(0, d->slot, 0, PCIR_CAP_PTR, 1); off != 0;
+	     off = test_cfg_read(0, d->slot, 0, off + 1, 1))
+		if (test_cfg_read(0, d->slot, 0, off, 1) == PCIY_MSIX)
+			test_cfg_write(0, d->slot, 0, off + 2, 2,
+				       on ? PCIM_MSIXCTRL_MSIX_ENABLE : 0);
+}
+
+/* Posts n 4 KiB reads, each with its own header and status byte. */
+static void
+post_reads(struct tdev *d, int n)
+{
+	struct test_seg s[3];
+
+	for (int i = 0; i < n; i++) {
+		uint64_t h = BUF_GPA + 0x1000 + 32ULL * (uint64_t)i;
+		struct {
+			uint32_t type, reserved;
+			uint64_t sector;
+		} hdr = {VIRTIO_BLK_T_IN, 0, 8ULL * (uint64_t)i};
+
+		test_gput(ctx, h, &hdr, sizeof(hdr));
+		s[0] = (struct test_seg){h, 16, false};
+		s[1] = (struct test_seg){D_GPA + 4096ULL * (uint64_t)i, 4096,
+					 true};
+		s[2] = (struct test_seg){h + 16, 1, true};
+		tdev_post(d, s, 3);
+	}
+}
+
+/*
+ * Issue 13: status 0 written through the PCI_CFG window (pi_cfg_lock
+ * held) while requests are in flight and their completions need
+ * pi_cfg_lock to send MSI-X.  The test thread holds pi_cfg_lock (it is
+ * recursive, as for a vCPU inside a config access) so that every
+ * completion blocks in its MSI-X send after one request per backend
+ * thread: the rest stay in flight, deterministically.  The reset must
+ * not wait for them: status reads non-zero until the last one ends,
+ * then 0, and the old requests never reach the used ring.
+ */
+#define NINFLIGHT 12
+static void
+test_reset_inflight(struct tdev *d, const char *eng)
+{
+	volatile uint16_t *used = vm_map_gpa(ctx, d->r.used + 2, 2);
+	uint16_t staged;
+	char name[128];
+	uint32_t st;
+	long len;
+	int i;
+
+	virtio_lock(d->vs);
+	/* No EVENT_IDX: every completion then queues vector 0. */
+	d->vs->vs_negotiated_caps &= ~VIRTIO_RING_F_EVENT_IDX;
+	d->vs->vs_queues[d->q].vq_msix_idx = 0;
+	virtio_unlock(d->vs);
+	msix_enable(d, true);
+	win_aim(d, VCC_STATUS, 1);
+	pthread_mutex_lock(&d->pi->pi_cfg_lock);
+	post_reads(d, NINFLIGHT);
+	tdev_kick(d);
+	for (i = 0; i < 100000 && *used == 0; i++)
+		usleep(100);
+	usleep(50000); /* every backend thread reaches its MSI-X send */
+	staged = *used;
+	snprintf(name, sizeof(name), "%s: requests stay in flight (%u done)",
+		 eng, staged);
+	CHECK(staged > 0 && staged < NINFLIGHT, name);
+	signal(SIGALRM, watchdog);
+	alarm(20);
+	win_write(d, 0);
+	st = win_read(d);
+	snprintf(name, sizeof(name),
+		 "%s: status reads non-zero while the reset drains", eng);
+	CHECK(st != 0, name);
+	win_write(d, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	snprintf(name, sizeof(name),
+		 "%s: status writes are refused while the reset drains", eng);
+	CHECK(win_read(d) == st, name);
+	pthread_mutex_unlock(&d->pi->pi_cfg_lock);
+	snprintf(name, sizeof(name),
+		 "%s: status reads 0 once in-flight requests end", eng);
+	CHECK(win_wait_status0(d), name);
+	alarm(0);
+	snprintf(name, sizeof(name),
+		 "%s: requests from before the reset left the used ring "
+		 "alone",
+		 eng);
+	CHECK(*used == staged, name);
+	msix_enable(d, false);
+	snprintf(name, sizeof(name), "%s: the device works after re-init", eng);
+	CHECK(tdev_start(d, d->slot, d->q), name);
+	len = rq3(d, VIRTIO_BLK_T_IN, 0, D_GPA, 4096, true);
+	CHECK(len == 4097 && gbyte(S_GPA) == VIRTIO_BLK_S_OK, name);
+}
+
+/* One device with the given backend options, reset with I/O in flight. */
+static void
+test_reset_engine(const char *opts)
+{
+	struct tdev d = {0};
+
+	test_pci_world_reset();
+	tdev_config(&d, 4, opts);
+	CHECK(init_pci(ctx) == 0 && tdev_start(&d, 4, 0), opts);
+	if (d.vs != NULL)
+		test_reset_inflight(&d, opts);
+	pci_emul_fini();
+	unlink(d.img);
 }
 
 static void
@@ -742,6 +911,10 @@ main(void)
 	test_dwz_check();
 	test_engine("threads");
 	test_engine("uring");
+	test_reset_engine("engine=uring");
+	test_reset_engine("engine=auto");
+	test_reset_engine("engine=threads");
+	test_reset_engine("engine=threads,workers=1");
 	test_bad_options();
 	test_durability();
 	pci_emul_fini();

@@ -28,10 +28,11 @@ static struct virtio_softc vs;
 static struct vqueue_info queues[1];
 static int resets, qenables;
 
-static void
+static bool
 t_reset(void *sc)
 {
 	resets++;
+	return true;
 }
 
 static void
