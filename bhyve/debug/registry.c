@@ -79,7 +79,12 @@ registry_rundir(char *buf, size_t len)
 	return vm_ctl_rundir(get_config_value("rundir"), buf, len);
 }
 
-/* mkdir -p, then insists on a real directory owned by us or by root. */
+/*
+ * mkdir -p, then insists on a real directory owned by us or by root.  The
+ * run directory itself is made 0700: VM names, pids and uids are the
+ * owner's business (docs/control.md, "Permissions"); a directory that
+ * already exists keeps the mode its owner gave it.
+ */
 static int
 registry_mkdir_rundir(const char *path, char *err, size_t errlen)
 {
@@ -95,7 +100,7 @@ registry_mkdir_rundir(const char *path, char *err, size_t errlen)
 			goto fail;
 		*p = '/';
 	}
-	if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
 		goto fail;
 	if (lstat(path, &st) != 0)
 		goto fail;
@@ -169,7 +174,7 @@ registry_write_meta(void)
 	len = strlen(text);
 	fd =
 	    openat(reg.dirfd, REG_META_TMP,
-		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0) {
 		if (write(fd, text, len) == (ssize_t)len &&
 		    write(fd, "\n", 1) == 1 &&
@@ -202,14 +207,15 @@ registry_try_claim(const char *name, int *dirfdp, int *lockfdp)
 {
 	int dirfd, lockfd;
 
-	if (mkdirat(reg.rundirfd, name, 0755) != 0 && errno != EEXIST)
+	/* Private: only the owner (and root) may see or lock an entry. */
+	if (mkdirat(reg.rundirfd, name, 0700) != 0 && errno != EEXIST)
 		return CLAIM_FAIL;
 	dirfd = openat(reg.rundirfd, name,
 		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0)
 		return errno == ENOENT ? CLAIM_RETRY : CLAIM_FAIL;
 	lockfd = openat(dirfd, REG_LOCK,
-			O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+			O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (lockfd < 0) {
 		close(dirfd);
 		return errno == ENOENT ? CLAIM_RETRY : CLAIM_FAIL;

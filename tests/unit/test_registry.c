@@ -199,6 +199,17 @@ test_rundir_env(void)
 	set_config_value("rundir", rundir);
 }
 
+/* The permission bits of RUNDIR/rel, or -1. */
+static int
+entry_mode(const char *rel)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", rundir, rel);
+	return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
 static void
 test_claim_release(void)
 {
@@ -208,6 +219,11 @@ test_claim_release(void)
 	CHECK(registry_claim("vm-a", err, sizeof(err)) == 0, "claim: vm-a");
 	CHECK(entry_exists("vm-a/lock") && entry_exists("vm-a/meta.json"),
 	      "claim: lock and metadata written");
+	/* Other users may not see a VM's name, pid or uid. */
+	CHECK(entry_mode("") == 0700, "claim: new run directory is 0700");
+	CHECK(entry_mode("vm-a") == 0700 && entry_mode("vm-a/lock") == 0600 &&
+		  entry_mode("vm-a/meta.json") == 0600,
+	      "claim: entry 0700, lock and metadata 0600");
 	snprintf(want, sizeof(want), "%s/vm-a/ctl", rundir);
 	CHECK_STR(registry_ctl_path(), want, "claim: control socket path");
 	CHECK(registry_lookup("vm-a", &e) == 0 && e.live && e.pid == getpid() &&
