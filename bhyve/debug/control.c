@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,11 +35,12 @@
 #include "vcpu_run.h"
 #include "vmm_ctl.h"
 
-#define CTL_MAX_CLIENTS	 32
-#define CTL_SEND_TIMEOUT 5000 /* ms a slow reader may hold the loop */
-#define CTL_MAX_STATS	 512
-#define CTL_ERR_MAX	 256
-#define CTL_FXSAVE_LEN	 512
+#define CTL_MAX_CLIENTS 32
+#define CTL_OUT_MAX	(4u << 20) /* unsent reply bytes per client */
+#define CTL_OUT_TIMEOUT 60000	   /* ms a client may leave them unread */
+#define CTL_MAX_STATS	512
+#define CTL_ERR_MAX	256
+#define CTL_FXSAVE_LEN	512
 
 const struct control_reg control_regs[] = {
     {"rax", VM_REG_GUEST_RAX, CONTROL_REG_PLAIN},
@@ -98,9 +98,23 @@ control_reg_lookup(const char *name)
 	return NULL;
 }
 
+/* One reply (with its newline) that the client has yet to read. */
+struct ctl_out {
+	struct ctl_out *next;
+	int fd; /* to pass with the first byte, or -1 */
+	size_t len, off;
+	char text[];
+};
+
 struct ctl_client {
 	int fd;
-	struct mevent *ev;
+	struct mevent
+	    *ev; /* EVF_READ, or EVF_WRITE while replies are pending */
+	enum ev_type ev_type;
+	struct mevent *stall; /* fires if replies stay pending too long */
+	struct ctl_out *out, **out_tail;
+	size_t out_bytes; /* unsent bytes in out */
+	bool hangup;	  /* close once out is sent */
 	struct control_session session;
 	size_t len;
 	char buf[CONTROL_REQ_MAX + 1];
@@ -115,7 +129,12 @@ static struct {
 	struct ctl_client *clients;
 	int nclients;
 	struct timespec started;
-} ctl = {.suspend = bhyve_request_suspend, .listenfd = -1};
+	size_t out_max;
+	unsigned out_timeout_ms;
+} ctl = {.suspend = bhyve_request_suspend,
+	 .listenfd = -1,
+	 .out_max = CTL_OUT_MAX,
+	 .out_timeout_ms = CTL_OUT_TIMEOUT};
 
 /* One request being answered. */
 struct ctl_req {
@@ -1050,63 +1069,116 @@ control_set_suspend_hook(void (*fn)(enum vm_suspend_how how))
 	ctl.suspend = fn != NULL ? fn : bhyve_request_suspend;
 }
 
+void
+control_set_output_limits(size_t max_bytes, unsigned timeout_ms)
+{
+	ctl.out_max = max_bytes != 0 ? max_bytes : CTL_OUT_MAX;
+	ctl.out_timeout_ms = timeout_ms != 0 ? timeout_ms : CTL_OUT_TIMEOUT;
+}
+
 /* ---- the socket ---- */
 
-/* Sends all of buf (the fd rides on the first byte), waiting if needed. */
-static int
-ctl_send(int sock, const char *buf, size_t len, int fd)
+/*
+ * The server never waits for a client: sockets are non-blocking, replies
+ * go into a per-client queue, and a client that does not read is watched
+ * for EVF_WRITE instead of being polled.  While its replies are pending
+ * its further requests are not answered (back-pressure), so one client
+ * holds at most one reply here; the byte bound guards against a command
+ * with a huge reply, the time bound against a client that stops reading.
+ */
+
+/* Sends what the socket takes now (the fd rides on the first byte):
+ * the bytes sent, 0 if it would block, -1 if the peer is gone. */
+static ssize_t
+ctl_send_some(int sock, const char *buf, size_t len, int fd)
 {
 	union {
 		struct cmsghdr h;
 		char space[CMSG_SPACE(sizeof(int))];
 	} cm;
-	struct pollfd pfd = {.fd = sock, .events = POLLOUT};
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t n;
 
-	while (len > 0) {
-		struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-		ssize_t n;
-
-		if (fd >= 0) {
-			memset(&cm, 0, sizeof(cm));
-			msg.msg_control = cm.space;
-			msg.msg_controllen = sizeof(cm.space);
-			cm.h.cmsg_level = SOL_SOCKET;
-			cm.h.cmsg_type = SCM_RIGHTS;
-			cm.h.cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(&cm.h), &fd, sizeof(int));
-		}
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			if (poll(&pfd, 1, CTL_SEND_TIMEOUT) <= 0)
-				return -1;
-			continue;
-		}
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-		fd = -1;
+	if (fd >= 0) {
+		memset(&cm, 0, sizeof(cm));
+		msg.msg_control = cm.space;
+		msg.msg_controllen = sizeof(cm.space);
+		cm.h.cmsg_level = SOL_SOCKET;
+		cm.h.cmsg_type = SCM_RIGHTS;
+		cm.h.cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(&cm.h), &fd, sizeof(int));
 	}
-	return 0;
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	return n > 0 ? n : -1;
 }
 
-static int
-ctl_reply(int sock, char *text, int fd)
+/* Queues a reply and its newline; takes text and fd.  false: no memory. */
+static bool
+ctl_queue(struct ctl_client *c, char *text, int fd)
 {
-	int rc = -1;
+	size_t len = text != NULL ? strlen(text) : 0;
+	struct ctl_out *o = text != NULL ? malloc(sizeof(*o) + len + 1) : NULL;
 
-	if (text != NULL) {
-		rc = ctl_send(sock, text, strlen(text), fd);
-		if (rc == 0)
-			rc = ctl_send(sock, "\n", 1, -1);
+	if (o == NULL) {
+		if (fd >= 0)
+			close(fd);
+		free(text);
+		return false;
 	}
-	if (fd >= 0)
-		close(fd);
+	memcpy(o->text, text, len);
+	o->text[len] = '\n';
+	o->len = len + 1;
+	o->off = 0;
+	o->fd = fd;
+	o->next = NULL;
 	free(text);
-	return rc;
+	*c->out_tail = o;
+	c->out_tail = &o->next;
+	c->out_bytes += o->len;
+	return true;
+}
+
+static void
+ctl_out_pop(struct ctl_client *c)
+{
+	struct ctl_out *o = c->out;
+
+	c->out = o->next;
+	if (c->out == NULL)
+		c->out_tail = &c->out;
+	c->out_bytes -= o->len - o->off;
+	if (o->fd >= 0)
+		close(o->fd);
+	free(o);
+}
+
+/* Sends queued replies until the socket is full; -1 if the peer is gone. */
+static int
+ctl_flush(struct ctl_client *c)
+{
+	while (c->out != NULL) {
+		struct ctl_out *o = c->out;
+		ssize_t n = ctl_send_some(c->fd, o->text + o->off,
+					  o->len - o->off, o->fd);
+
+		if (n <= 0)
+			return (int)n;
+		if (o->fd >= 0) {
+			/* It went with the first byte: ours is a copy. */
+			close(o->fd);
+			o->fd = -1;
+		}
+		o->off += (size_t)n;
+		c->out_bytes -= (size_t)n;
+		if (o->off == o->len)
+			ctl_out_pop(c);
+	}
+	return 0;
 }
 
 static void
@@ -1121,7 +1193,14 @@ ctl_client_close(struct ctl_client *c)
 		}
 	}
 	control_session_end(&c->session);
-	mevent_delete_close(c->ev);
+	while (c->out != NULL)
+		ctl_out_pop(c);
+	if (c->stall != NULL)
+		mevent_delete(c->stall);
+	if (c->ev != NULL)
+		mevent_delete_close(c->ev); /* closes c->fd after the batch */
+	else
+		close(c->fd);
 	ctl.nclients--;
 	free(c);
 }
@@ -1137,46 +1216,148 @@ ctl_error_text(const char *msg)
 	return t;
 }
 
-/* Answers every complete line in the buffer; false to drop the client. */
-static bool
-ctl_client_lines(struct ctl_client *c)
+/* Answers the first buffered request: 1 if one was, 0 if none is
+ * complete, -1 to drop the client. */
+static int
+ctl_client_answer(struct ctl_client *c)
 {
-	char *nl;
+	char *nl = memchr(c->buf, '\n', c->len), *text;
+	size_t n;
+	int fd;
 
-	while ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
-		size_t n = (size_t)(nl - c->buf);
-		int fd;
-		char *text = control_handle(&c->session, c->buf, n, &fd);
-
-		if (ctl_reply(c->fd, text, fd) != 0)
-			return false;
-		memmove(c->buf, nl + 1, c->len - n - 1);
-		c->len -= n + 1;
+	if (nl == NULL) {
+		if (c->len <= CONTROL_REQ_MAX)
+			return 0;
+		/* No way to find the next request boundary: hang up once
+		 * the error has been sent. */
+		c->hangup = true;
+		return ctl_queue(c, ctl_error_text("request too long"), -1)
+			   ? 1
+			   : -1;
 	}
-	if (c->len > CONTROL_REQ_MAX) {
-		/* No way to find the next request boundary: hang up. */
-		ctl_reply(c->fd, ctl_error_text("request too long"), -1);
+	n = (size_t)(nl - c->buf);
+	text = control_handle(&c->session, c->buf, n, &fd);
+	if (!ctl_queue(c, text, fd))
+		return -1;
+	memmove(c->buf, nl + 1, c->len - n - 1);
+	c->len -= n + 1;
+	return 1;
+}
+
+static void ctl_client_io(int fd, enum ev_type type, void *arg);
+
+/* Waits for one kind of readiness: requests, or room for replies.  The
+ * two never overlap, and epoll takes one registration per descriptor. */
+static int
+ctl_client_watch(struct ctl_client *c, enum ev_type type)
+{
+	if (c->ev != NULL && c->ev_type == type)
+		return 0;
+	if (c->ev != NULL)
+		mevent_delete(c->ev);
+	c->ev = mevent_add(c->fd, type, ctl_client_io, c);
+	c->ev_type = type;
+	return c->ev != NULL ? 0 : -1;
+}
+
+static void
+ctl_client_stalled(int fd, enum ev_type type, void *arg)
+{
+	struct ctl_client *c = arg;
+
+	c->stall = NULL; /* a one-shot timer: mevent deletes it */
+	fprintf(stderr,
+		"bhyve: control socket: dropping a client that left its "
+		"replies unread for %u ms\n",
+		ctl.out_timeout_ms);
+	ctl_client_close(c);
+}
+
+/* Replies are pending: wait for room, and for no longer than the limit. */
+static int
+ctl_client_pending(struct ctl_client *c)
+{
+	if (c->stall == NULL) {
+		c->stall = mevent_add_timer_ns((uint64_t)ctl.out_timeout_ms *
+						   1000000ULL,
+					       0, ctl_client_stalled, c);
+		if (c->stall == NULL)
+			return -1;
+	}
+	return ctl_client_watch(c, EVF_WRITE);
+}
+
+/* Everything is sent: read requests again. */
+static int
+ctl_client_idle(struct ctl_client *c)
+{
+	if (c->stall != NULL)
+		mevent_delete(c->stall);
+	c->stall = NULL;
+	return ctl_client_watch(c, EVF_READ);
+}
+
+/* Answers buffered requests while no reply is pending, then waits for
+ * what comes next.  false: drop the client. */
+static bool
+ctl_client_run(struct ctl_client *c)
+{
+	int rc = 0;
+
+	if (ctl_flush(c) != 0)
 		return false;
+	while (c->out == NULL && !c->hangup &&
+	       (rc = ctl_client_answer(c)) > 0) {
+		if (c->out_bytes > ctl.out_max) {
+			fprintf(stderr,
+				"bhyve: control socket: dropping a client "
+				"whose replies exceed %zu bytes\n",
+				ctl.out_max);
+			return false;
+		}
+		if (ctl_flush(c) != 0)
+			return false;
 	}
+	if (rc < 0)
+		return false;
+	if (c->out != NULL)
+		return ctl_client_pending(c) == 0;
+	return !c->hangup && ctl_client_idle(c) == 0;
+}
+
+/* Reads what the client sent; false if it has gone. */
+static bool
+ctl_client_read(struct ctl_client *c)
+{
+	ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	if (n <= 0)
+		return false;
+	c->len += (size_t)n;
 	return true;
 }
 
 static void
-ctl_client_read(int fd, enum ev_type type, void *arg)
+ctl_client_io(int fd, enum ev_type type, void *arg)
 {
 	struct ctl_client *c = arg;
-	ssize_t n;
 
-	n = read(fd, c->buf + c->len, sizeof(c->buf) - c->len);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
+	if ((type == EVF_READ && !ctl_client_read(c)) || !ctl_client_run(c))
 		ctl_client_close(c);
-		return;
-	}
-	c->len += (size_t)n;
-	if (!ctl_client_lines(c))
-		ctl_client_close(c);
+}
+
+/* Best effort: a fresh socket has room for one short line. */
+static void
+ctl_refuse(int fd, const char *why)
+{
+	char *text = ctl_error_text(why);
+	size_t len = text != NULL ? strlen(text) : 0;
+
+	if (text != NULL && ctl_send_some(fd, text, len, -1) == (ssize_t)len)
+		(void)ctl_send_some(fd, "\n", 1, -1);
+	free(text);
 }
 
 static void
@@ -1193,7 +1374,7 @@ ctl_accept(int lfd, enum ev_type type, void *arg)
 	    ctl.nclients >= CTL_MAX_CLIENTS) {
 		if (ctl.nclients >= CTL_MAX_CLIENTS)
 			snprintf(why, sizeof(why), "too many connections");
-		ctl_reply(fd, ctl_error_text(why), -1);
+		ctl_refuse(fd, why);
 		close(fd);
 		return;
 	}
@@ -1203,8 +1384,8 @@ ctl_accept(int lfd, enum ev_type type, void *arg)
 		return;
 	}
 	c->fd = fd;
-	c->ev = mevent_add(fd, EVF_READ, ctl_client_read, c);
-	if (c->ev == NULL) {
+	c->out_tail = &c->out;
+	if (ctl_client_watch(c, EVF_READ) != 0) {
 		close(fd);
 		free(c);
 		return;

@@ -42,6 +42,9 @@ char *control_handle(struct control_session *s, const char *req, size_t len,
 void control_session_end(struct control_session *s);
 /* Where force-reset/force-poweroff/destroy go (bhyve_request_suspend). */
 void control_set_suspend_hook(void (*fn)(enum vm_suspend_how how));
+/* How many unsent reply bytes a client may hold, and for how many ms,
+ * before it is dropped; 0 restores a default (4 MiB, 60 s).  For tests. */
+void control_set_output_limits(size_t max_bytes, unsigned timeout_ms);
 
 /* Register names shared by the server and bhyvectl. */
 enum control_reg_kind {

@@ -17,7 +17,9 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -513,6 +515,12 @@ test_walk_none(struct vmctx *ctx)
 
 /* ---- the socket, with a served VM in a child process ---- */
 
+/* The served VM's limits on unread replies: a 32 KiB reply fits, a
+ * 128 KiB one does not; a client may leave them unread for 3 s. */
+#define SLOW_OUT_MAX (100 * 1024)
+#define SLOW_OUT_MS  3000
+#define SLOW_NREQ    40 /* 32 KiB replies: more than a socket buffers */
+
 static int
 sock_server(int readyfd)
 {
@@ -520,6 +528,7 @@ sock_server(int readyfd)
 	struct vmctx *ctx;
 
 	control_set_suspend_hook(NULL); /* the real bhyve_request_suspend */
+	control_set_output_limits(SLOW_OUT_MAX, SLOW_OUT_MS);
 	if (mevent_init() != 0 || registry_claim("sock-vm", err, 256) != 0)
 		return 10;
 	ctx = vm_create_detached("sock-vm");
@@ -643,6 +652,129 @@ test_vm_open(const char *rundir)
 	unsetenv("BEEHIVE_RUNDIR");
 }
 
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sends n read-mem requests for len bytes each, then optionally get-memfd. */
+static bool
+sock_flood(int fd, int n, unsigned len, bool memfd)
+{
+	char line[128];
+	bool ok = true;
+
+	snprintf(line, sizeof(line),
+		 "{\"cmd\":\"read-mem\",\"gpa\":0,\"len\":%u}\n", len);
+	for (int i = 0; i < n && ok; i++)
+		ok = sock_send(fd, line);
+	return ok && (!memfd || sock_send(fd, "{\"cmd\":\"get-memfd\"}\n"));
+}
+
+/* A client with a request answered, and how long the answer took. */
+static bool
+sock_status_within(double limit, const char *name)
+{
+	int fd = registry_connect("sock-vm");
+	double t0 = now_s(), dt;
+	json_t *o = fd >= 0 && sock_send(fd, "{\"cmd\":\"status\"}\n")
+			? sock_read(fd, NULL)
+			: NULL;
+	bool ok = o != NULL && is_ok(o);
+
+	dt = now_s() - t0;
+	if (dt >= limit)
+		printf("# %s: answered after %.2f s\n", name, dt);
+	CHECK(ok && dt < limit, name);
+	json_decref(o);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* Reads until the server hangs up; false if it is still there after 10 s. */
+static bool
+sock_hung_up(int fd)
+{
+	struct timeval tv = {.tv_sec = 10};
+	char buf[65536];
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+/*
+ * A client that asks for much and reads nothing must not hold the event
+ * loop: another client is answered at once, and the slow one still gets
+ * every reply (and the descriptor get-memfd passes) when it reads.
+ */
+static void
+sock_slow_reader(void)
+{
+	int fd = registry_connect("sock-vm"), passed = -1, good = 0;
+	json_t *o;
+
+	CHECK(fd >= 0 && sock_flood(fd, SLOW_NREQ, 16384, true),
+	      "slow reader: requests sent");
+	usleep(200 * 1000); /* let the server fill the socket */
+	sock_status_within(1.0, "slow reader: another client answered at once");
+	sock_status_within(1.0, "slow reader: and again");
+	/* A read may take the start of the get-memfd reply, and its fd. */
+	for (int i = 0; i < SLOW_NREQ; i++) {
+		o = sock_read(fd, &passed);
+		if (o != NULL && is_ok(o) &&
+		    json_string_length(json_object_get(o, "data")) == 32768)
+			good++;
+		json_decref(o);
+	}
+	CHECK(good == SLOW_NREQ, "slow reader: every queued reply arrives");
+	o = sock_read(fd, &passed);
+	CHECK(o != NULL && is_ok(o) && passed >= 0 &&
+		  lseek(passed, 0, SEEK_END) == (off_t)(16 * MiB),
+	      "slow reader: queued get-memfd still passes its descriptor");
+	json_decref(o);
+	if (passed >= 0)
+		close(passed);
+	o = sock_send(fd, "{\"cmd\":\"help\"}\n") ? sock_read(fd, NULL) : NULL;
+	CHECK(o != NULL && is_ok(o), "slow reader: served again once drained");
+	json_decref(o);
+	close(fd);
+}
+
+/* Over the byte bound, or silent for too long: dropped, others served. */
+static void
+sock_greedy_reader(void)
+{
+	int big = registry_connect("sock-vm"),
+	    mute = registry_connect("sock-vm");
+	double t0;
+
+	CHECK(big >= 0 && sock_flood(big, 1, 65536, false),
+	      "greedy: a large reply requested");
+	CHECK(mute >= 0 && sock_flood(mute, SLOW_NREQ, 16384, false),
+	      "greedy: replies left unread");
+	sock_status_within(1.0, "greedy: another client answered meanwhile");
+	CHECK(sock_hung_up(big), "greedy: reply over the bound: dropped");
+	/* Reading would let the replies flow: wait past the limit first. */
+	t0 = now_s();
+	usleep((SLOW_OUT_MS + 1000) * 1000);
+	sock_status_within(1.0, "greedy: others served while one is mute");
+	CHECK(sock_hung_up(mute) && now_s() - t0 < SLOW_OUT_MS / 1000.0 + 3,
+	      "greedy: unread for too long: dropped");
+	sock_status_within(1.0, "greedy: others still served");
+	if (big >= 0)
+		close(big);
+	if (mute >= 0)
+		close(mute);
+}
+
 static void
 test_socket(void)
 {
@@ -699,6 +831,8 @@ test_socket(void)
 		close(passed);
 	test_vm_open(tmpl);
 	sock_other_uid(tmpl);
+	sock_slow_reader();
+	sock_greedy_reader();
 
 	/* An endless line: one error, then the server hangs up. */
 	big = malloc(CONTROL_REQ_MAX + 100);
