@@ -592,14 +592,18 @@ sock_send(int fd, const char *text)
 static void
 sock_other_uid(const char *rundir)
 {
-	char path[256];
+	char path[256], entry[256];
 	pid_t pid;
 	int st;
 
 	if (geteuid() != 0)
 		return; /* only root can become someone else */
+	/* The registry makes both directories 0700; open them up so that
+	 * only the socket's own peer check stands in the way. */
+	snprintf(entry, sizeof(entry), "%s/sock-vm", rundir);
 	snprintf(path, sizeof(path), "%s/sock-vm/ctl", rundir);
-	if (chmod(rundir, 0755) != 0 || chmod(path, 0666) != 0) {
+	if (chmod(rundir, 0755) != 0 || chmod(entry, 0755) != 0 ||
+	    chmod(path, 0666) != 0) {
 		CHECK(0, "socket: open up the socket file");
 		return;
 	}
@@ -621,6 +625,8 @@ sock_other_uid(const char *rundir)
 		  WEXITSTATUS(st) == 0,
 	      "socket: other uid refused (SO_PEERCRED)");
 	chmod(path, 0600);
+	chmod(entry, 0700);
+	chmod(rundir, 0700);
 }
 
 /* libvmmapi's vm_open(): a read-only view of the served VM's memory. */
