@@ -25,7 +25,8 @@
 
 SET_DECLARE(net_backend_set, const struct net_backend_ops);
 
-#define NETBE_MAX_IOV 256
+/* writev()'s limit (Linux UIO_MAXIOV): a whole 1024-entry virtio ring. */
+#define NETBE_MAX_IOV 1024
 
 /* "tap0" and "tap=NAME" select tap; the rest by prefix, as bhyve does. */
 static const struct net_backend_ops *

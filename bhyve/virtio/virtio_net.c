@@ -35,12 +35,13 @@
 
 #define VTNET_RINGSZ	  1024
 #define VTNET_CTLQ_RINGSZ 64
-#define VTNET_MAXSEGS	  256
-#define VTNET_CTRL_MAX	  (16 * 1024)
-#define VTNET_RX_BUDGET	  256
-#define VTNET_MIN_MTU	  68
-#define VTNET_MAX_MTU	  65535
-#define VTNET_ETH_HLEN	  14
+/* A chain may be as long as its ring (virtio 1.2, 2.7.5.3.1). */
+#define VTNET_MAXSEGS	VTNET_RINGSZ
+#define VTNET_CTRL_MAX	(16 * 1024)
+#define VTNET_RX_BUDGET 256
+#define VTNET_MIN_MTU	68
+#define VTNET_MAX_MTU	65535
+#define VTNET_ETH_HLEN	14
 
 #define VTNET_F_CTRL_RX_EXTRA (1ULL << 20)
 
@@ -117,6 +118,9 @@ struct vtnet_softc {
 	bool vhost_pending; /* a start is scheduled */
 	struct vtnet_stats stats;
 	uint8_t ctrlbuf[VTNET_CTRL_MAX];
+	/* A chain's buffers, up to a whole ring (device lock held). */
+	struct iovec rxiov[VTNET_MAXSEGS];
+	struct iovec txiov[VTNET_MAXSEGS];
 };
 
 static int
@@ -281,7 +285,7 @@ static int
 vtnet_rx_deliver(struct vtnet_softc *sc, struct vtnet_pair *p)
 {
 	struct vqueue_info *vq = &sc->vqs[vtnet_rxq(p->idx)];
-	struct iovec iov[VTNET_MAXSEGS], nb[2] = {{0}};
+	struct iovec *iov = sc->rxiov, nb[2] = {{0}};
 	size_t off = 0, len = p->rxlen;
 	int nnb = 0, nused = 0, n, i;
 	struct vi_req req;
@@ -440,7 +444,7 @@ static void
 vtnet_tx_pair(struct vtnet_softc *sc, int pair)
 {
 	struct vqueue_info *vq = &sc->vqs[vtnet_txq(pair)];
-	struct iovec iov[VTNET_MAXSEGS];
+	struct iovec *iov = sc->txiov;
 	struct virtio_net_hdr h;
 	struct vi_req req;
 	int n, sent = 0;
@@ -635,12 +639,12 @@ vtnet_ctrl_exec(struct vtnet_softc *sc, const uint8_t *cmd, size_t len)
 static void
 vtnet_ctrl(struct vtnet_softc *sc, struct vqueue_info *vq)
 {
-	struct iovec iov[VTNET_MAXSEGS];
+	struct iovec iov[VTNET_CTLQ_RINGSZ];
 	struct vi_req req;
 	uint8_t ack;
 	int n, done = 0;
 
-	while ((n = vq_getchain(vq, iov, VTNET_MAXSEGS, &req)) > 0) {
+	while ((n = vq_getchain(vq, iov, VTNET_CTLQ_RINGSZ, &req)) > 0) {
 		/* 5.1.6.5: class and command readable, ack writable. */
 		if (req.readable == 0 || req.writable == 0) {
 			vi_set_needs_reset(

@@ -5,9 +5,10 @@
  *     (size a power of two <= the offer, alignment, inside guest RAM);
  *   - the available index may be at most the queue size ahead of the
  *     device (2.7.6), a head index must be < size;
- *   - a chain may not be longer than the queue size (this also catches
- *     loops), next must be < size, every buffer lies entirely in guest
- *     RAM (vm_map_gpa of addr..addr+len, overflow-checked);
+ *   - a chain may not be longer than the queue size, counting the
+ *     entries of an indirect table (2.7.5.3.1; this also catches loops),
+ *     next must be < size, every buffer lies entirely in guest RAM
+ *     (vm_map_gpa of addr..addr+len, overflow-checked);
  *   - indirect tables (2.7.5.3): only if negotiated, length a non-zero
  *     multiple of 16 and at most size entries, never nested, never
  *     combined with NEXT;
@@ -199,8 +200,16 @@ vq_add_buf(struct vqueue_info *vq, const struct vring_desc *d,
 {
 	void *p;
 
+	/* 2.7.5.3.1: no chain is longer than the queue size. */
+	if (w->n >= vq->vq_qsize)
+		return vq_fail(vq, "chain longer than the queue size %u",
+			       vq->vq_qsize);
+	/* Devices size iov to their ring, so this is a device bug. */
 	if (w->n >= w->niov)
-		return vq_fail(vq, "chain longer than %d descriptors", w->niov);
+		return vq_fail(vq,
+			       "chain of %d+ descriptors, but the device "
+			       "only holds %d (device bug)",
+			       w->n + 1, w->niov);
 	if (d->addr + d->len < d->addr)
 		return vq_fail(vq, "buffer %#llx+%u wraps",
 			       (unsigned long long)d->addr, d->len);

@@ -159,9 +159,13 @@ struct vi_req {
 /*
  * Takes the next available chain.  Returns its number of descriptors
  * (1 .. niov), 0 if the driver has made nothing more available, or -1 if
- * the device is (now) NEEDS_RESET: a malformed ring or chain, or a chain
- * of more than niov descriptors.  Every descriptor is read once from
- * guest memory; every buffer is checked to lie entirely in guest RAM.
+ * the device is (now) NEEDS_RESET: a malformed ring or chain, such as one
+ * longer than the queue size.  Every descriptor is read once from guest
+ * memory; every buffer is checked to lie entirely in guest RAM.
+ *
+ * A driver may post any chain up to the queue size (2.7.5.3.1), so iov
+ * must hold at least vq_qsize entries: size it to the queue's vq_maxsize.
+ * A shorter array makes a valid chain reset the device.
  */
 int vq_getchain(struct vqueue_info *vq, struct iovec *iov, int niov,
 		struct vi_req *req);

@@ -30,6 +30,7 @@
 
 #define MEM_SIZE (32u << 20)
 #define QSIZE	 64
+#define BIGQSIZE 1024	     /* virtio-net's largest ring */
 #define RING_GPA 0x100000ULL /* queue q's rings at RING_GPA + q * 64K */
 #define BUF_GPA	 0x800000ULL
 #define SLOT	 3
@@ -139,6 +140,7 @@ struct tdev {
 	struct pci_devinst *pi;
 	struct virtio_softc *vs;
 	struct test_vring q[5];
+	int qsize;    /* of the queues tdev_start() enabled */
 	uint64_t buf; /* next free buffer GPA */
 };
 
@@ -165,13 +167,17 @@ dev_config(int slot, const char *opts)
 	test_config_opts(n, opts);
 }
 
-/* Negotiates 'features', enables queues (bitmap), sets DRIVER_OK. */
+/*
+ * Negotiates 'features', enables queues (bitmap) with qsize entries each,
+ * sets DRIVER_OK.
+ */
 static bool
-tdev_start(struct tdev *d, uint64_t features, unsigned qmask)
+tdev_start_sized(struct tdev *d, uint64_t features, unsigned qmask, int qsize)
 {
 	int q;
 
 	memset(d->q, 0, sizeof(d->q));
+	d->qsize = qsize;
 	d->buf = BUF_GPA;
 	memset(vm_map_gpa(ctx, RING_GPA, 0x50000), 0, 0x50000);
 	virtio_lock(d->vs);
@@ -188,8 +194,8 @@ tdev_start(struct tdev *d, uint64_t features, unsigned qmask)
 		d->q[q].desc = base;
 		d->q[q].avail = base + 0x4000;
 		d->q[q].used = base + 0x8000;
-		if (vq_setup_test(d->vs, q, QSIZE, d->q[q].desc, d->q[q].avail,
-				  d->q[q].used) != 0) {
+		if (vq_setup_test(d->vs, q, (uint16_t)qsize, d->q[q].desc,
+				  d->q[q].avail, d->q[q].used) != 0) {
 			virtio_unlock(d->vs);
 			return false;
 		}
@@ -198,10 +204,16 @@ tdev_start(struct tdev *d, uint64_t features, unsigned qmask)
 	return true;
 }
 
+static bool
+tdev_start(struct tdev *d, uint64_t features, unsigned qmask)
+{
+	return tdev_start_sized(d, features, qmask, QSIZE);
+}
+
 static uint16_t
 tdev_post(struct tdev *d, int q, const struct test_seg *s, int n)
 {
-	return test_vring_post(ctx, &d->q[q], QSIZE, s, n);
+	return test_vring_post(ctx, &d->q[q], d->qsize, s, n);
 }
 
 static void
@@ -230,7 +242,7 @@ tdev_used(struct tdev *d, int q, uint32_t *id, uint32_t *len)
 
 	if (tdev_used_idx(d, q) == t->used_seen)
 		return false;
-	test_gget(ctx, t->used + 4 + 8ULL * (t->used_seen % QSIZE), &e,
+	test_gget(ctx, t->used + 4 + 8ULL * (t->used_seen % d->qsize), &e,
 		  sizeof(e));
 	t->used_seen++;
 	*id = e.id;
@@ -634,6 +646,76 @@ test_malformed(struct tdev *d, uint64_t f)
 	tdev_reset(d);
 }
 
+/*
+ * A driver may post chains as long as the ring (virtio 1.2, 2.7.5.3.1):
+ * on 1024-entry rings, a 300-descriptor transmit chain, a receive chain
+ * of 300 buffers, and a transmit chain of the whole ring.  None may reset
+ * the device, and every byte must arrive in order.
+ */
+static void
+test_long_chains(struct tdev *d, uint64_t f)
+{
+	static struct test_seg s[BIGQSIZE];
+	static uint8_t frame[4096], got[4096];
+	uint8_t hdr[HDR] = {0};
+	struct virtio_net_hdr h;
+	uint32_t id, len;
+	size_t fl, i;
+	ssize_t n;
+
+	CHECK(tdev_start_sized(d, f, 0x3, BIGQSIZE),
+	      "long chains: 1024-entry queues");
+	/* Transmit: the header, then the frame in 299 pieces of 4 bytes. */
+	fl = make_frame(frame, bcast, 299 * 4 - 14, 0x71);
+	for (i = 14; i < fl; i++)
+		frame[i] = (uint8_t)i;
+	s[0] = (struct test_seg){tdev_alloc(d, hdr, HDR), HDR, false};
+	for (i = 0; i < 299; i++)
+		s[1 + i] = (struct test_seg){tdev_alloc(d, frame + 4 * i, 4), 4,
+					     false};
+	tdev_post(d, 1, s, 300);
+	tdev_kick(d, 1);
+	n = recv(tb_sv[0], got, sizeof(got), MSG_DONTWAIT);
+	CHECK(!broken(d) && n == (ssize_t)(HDR + fl) &&
+		  memcmp(got + HDR, frame, fl) == 0,
+	      "long chains: 300-descriptor tx chain sent whole, no reset");
+	CHECK(tdev_used(d, 1, &id, &len) && id == 0 && len == 0,
+	      "long chains: the tx chain is returned used");
+
+	/* Receive: one chain of 300 writable 8-byte buffers (2400 bytes). */
+	fl = make_frame(frame, dev_mac, 2000, 0x72);
+	for (i = 14; i < fl; i++)
+		frame[i] = (uint8_t)(i * 7);
+	for (i = 0; i < 300; i++)
+		s[i] = (struct test_seg){tdev_alloc(d, NULL, 8), 8, true};
+	tdev_post(d, 0, s, 300);
+	inject(frame, fl);
+	tdev_kick(d, 0);
+	for (i = 0; i < (HDR + fl + 7) / 8; i++)
+		test_gget(ctx, s[i].gpa, got + 8 * i, 8);
+	memcpy(&h, got, sizeof(h));
+	CHECK(!broken(d) && tdev_used(d, 0, &id, &len) && id == 0 &&
+		  len == HDR + fl && h.num_buffers == 1 &&
+		  memcmp(got + HDR, frame, fl) == 0,
+	      "long chains: 300-buffer rx chain takes a 2014-byte frame");
+
+	/* Transmit: a chain of the whole ring, 1024 descriptors. */
+	fl = make_frame(frame, bcast, BIGQSIZE - 1 - 14, 0x73);
+	s[0] = (struct test_seg){tdev_alloc(d, hdr, HDR), HDR, false};
+	for (i = 0; i < BIGQSIZE - 1; i++)
+		s[1 + i] =
+		    (struct test_seg){tdev_alloc(d, frame + i, 1), 1, false};
+	tdev_post(d, 1, s, BIGQSIZE);
+	tdev_kick(d, 1);
+	n = recv(tb_sv[0], got, sizeof(got), MSG_DONTWAIT);
+	CHECK(!broken(d) && n == (ssize_t)(HDR + fl) &&
+		  memcmp(got + HDR, frame, fl) == 0,
+	      "long chains: a 1024-descriptor tx chain (the whole ring) sent");
+	CHECK(tdev_used(d, 1, &id, &len) && id == 300 && len == 0,
+	      "long chains: the whole-ring chain is returned used");
+	tdev_reset(d);
+}
+
 /* Without mergeable buffers a frame must fit one chain, else dropped. */
 static void
 test_no_mrg(struct tdev *d)
@@ -758,6 +840,7 @@ main(void)
 	test_ctrl(&d);
 	test_malformed(&d, full);
 	test_no_mrg(&d);
+	test_long_chains(&d, full);
 	pci_emul_fini();
 	fini_config();
 	vm_destroy(ctx);

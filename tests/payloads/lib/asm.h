@@ -17,7 +17,20 @@
 #define CR0_PG	    0x80000000
 #define CR4_PAE	    0x00000020
 #define MSR_EFER    0xc0000080
+#define EFER_SCE    0x00000001
 #define EFER_LME    0x00000100
+#define MSR_STAR    0xc0000081
+#define MSR_LSTAR   0xc0000082
+#define MSR_FMASK   0xc0000084
+/*
+ * STAR[47:32]: SYSCALL loads CS = SEL_KCODE and SS = SEL_KCODE + 8 =
+ * SEL_KDATA.  STAR[63:48] is SYSRET's, which the payloads never execute;
+ * it holds Linux's value (USER32_CS 0x23, so SYSRET's 64-bit CS would be
+ * 0x33), the only one a paravirtual host such as PVM accepts.
+ */
+#define STAR_HIGH   ((0x23 << 16) | SEL_KCODE)
+/* SYSCALL clears TF, IF, DF, IOPL, NT and AC (Linux's mask). */
+#define SYSCALL_FMASK 0x47700
 
 #define PTE_P	    0x001
 #define PTE_W	    0x002

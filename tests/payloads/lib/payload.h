@@ -276,7 +276,6 @@ typedef void (*trap_handler_t)(struct trap_frame *tf);
 #define VEC_DF	     8
 #define VEC_GP	     13
 #define VEC_PF	     14
-#define VEC_USER     0x80 /* run_user()'s way back to CPL0 */
 #define VEC_SPURIOUS 0xff
 
 /*
@@ -298,7 +297,8 @@ void trap_load_idt(void);
 /*
  * Runs fn(arg) at CPL3 on a user stack with IOPL 3 (so port I/O works) and
  * the caller's interrupt flag, and returns its result.  All memory is
- * user-accessible.  BSP only, not nested.
+ * user-accessible.  The way back is SYSCALL (run_user() sets EFER.SCE,
+ * STAR, LSTAR and FMASK), which works on every KVM.  BSP only, not nested.
  */
 uint64_t run_user(uint64_t (*fn)(uint64_t), uint64_t arg);
 

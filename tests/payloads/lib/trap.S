@@ -1,7 +1,7 @@
 /*
  * Trap entry: one 16-byte stub per vector, a common path that saves the
  * general registers as a struct trap_frame and calls trap_dispatch(), and
- * run_user() with its way back (an int $0x80 gate with DPL 3).
+ * run_user() with its way back (SYSCALL).
  *
  * SDM Vol. 3A 6.14: in 64-bit mode the CPU aligns RSP to 16 and pushes
  * SS, RSP, RFLAGS, CS, RIP and, for vectors 8, 10-14, 17, 21, 29 and 30,
@@ -66,8 +66,18 @@ trap_common:
 
 /*
  * uint64_t run_user(uint64_t (*fn)(uint64_t), uint64_t arg)
- * Saves the callee-saved registers and RFLAGS on the kernel stack, then
- * iretq to user_entry at CPL3 with IOPL 3.
+ * Saves the callee-saved registers and RFLAGS on the kernel stack, aims
+ * this CPU's SYSCALL at user_return_stub (EFER.SCE, STAR, LSTAR, FMASK),
+ * then iretq to user_entry at CPL3 with IOPL 3.
+ *
+ * The way back is SYSCALL (SDM Vol. 2B "SYSCALL"; AMD APM Vol. 2 6.1.1)
+ * rather than INT n through a DPL 3 gate because it works on every KVM:
+ * VMX and SVM run it without an exit, and on the software kvm_pvm it is
+ * the native user-to-supervisor event, while INT n at CPL3 there raises
+ * #UD (KVM's instruction emulator cannot deliver INT n in long mode).
+ * The stub needs nothing SYSCALL leaves behind: not RCX, R11, RFLAGS or
+ * RSP (a paravirtual host may set them its own way), only RDI, fn's
+ * result.
  */
 	.globl run_user
 run_user:
@@ -79,8 +89,27 @@ run_user:
 	pushq %r15
 	pushfq
 	movq %rsp, user_saved_rsp(%rip)
-	movq %rdi, %rax
-	movq %rsi, %rdi
+	movq %rdi, %r12
+	movq %rsi, %r13
+	movl $MSR_EFER, %ecx
+	rdmsr
+	orl $EFER_SCE, %eax
+	wrmsr
+	movl $MSR_STAR, %ecx
+	xorl %eax, %eax
+	movl $STAR_HIGH, %edx
+	wrmsr
+	movl $MSR_LSTAR, %ecx
+	leaq user_return_stub(%rip), %rax
+	movq %rax, %rdx
+	shrq $32, %rdx
+	wrmsr
+	movl $MSR_FMASK, %ecx
+	movl $SYSCALL_FMASK, %eax
+	xorl %edx, %edx
+	wrmsr
+	movq %r12, %rax
+	movq %r13, %rdi
 	pushq $SEL_UDATA
 	pushq $user_stack_top
 	pushfq
@@ -92,12 +121,12 @@ run_user:
 user_entry:
 	call *%rax
 	movq %rax, %rdi
-	int $0x80
+	syscall
 	ud2
 
 /*
- * Vector 0x80 (DPL 3): back from CPL3.  The CPU switched to the TSS's RSP0
- * and loaded a null SS; drop that frame, restore the kernel segments and
+ * SYSCALL's target (LSTAR): back from CPL3 at CPL0, interrupts off
+ * (FMASK), still on the user stack.  Restore the kernel segments and
  * run_user()'s saved state, and return fn's result.
  */
 	.globl user_return_stub

@@ -38,13 +38,11 @@ struct desc_ptr {
 } __attribute__((packed));
 
 extern char trap_stubs[];
-extern char user_return_stub[];
 extern char trap_stack_top[];
 extern uint64_t gdt_tss[2];
 extern const struct ex_entry __ex_table_start[], __ex_table_end[];
 
 #define GATE_INTR_DPL0 0x8e /* present, 64-bit interrupt gate */
-#define GATE_INTR_DPL3 0xee
 #define TRAP_STUB_SIZE 16
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
@@ -112,7 +110,6 @@ trap_init(void)
 	for (unsigned v = 0; v < 256; v++)
 		idt_set_gate(v, (uint64_t)trap_stubs + v * TRAP_STUB_SIZE,
 			     GATE_INTR_DPL0);
-	idt_set_gate(VEC_USER, (uint64_t)user_return_stub, GATE_INTR_DPL3);
 	trap_load_idt();
 	tss_install();
 }
@@ -120,7 +117,7 @@ trap_init(void)
 void
 trap_set_handler(unsigned vector, trap_handler_t fn)
 {
-	if (vector < 256 && vector != VEC_USER)
+	if (vector < 256)
 		handlers[vector] = fn;
 }
 
