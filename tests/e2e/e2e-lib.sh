@@ -38,7 +38,13 @@
 #                 ERE some line of the VMM's stderr must match
 #   guest-file*   a host file copied into the guest's /e2e (the guest
 #                 commands' working directory) under its own name, e.g. a
-#                 static tool such as bench/tools/randio
+#                 static tool such as bench/tools/randio; a relative path
+#                 not found from the current directory is taken from the
+#                 repository root
+#   env*          NAME=DEFAULT: a variable the guest commands and the l1-*
+#                 lines see, exported at the top of each; a user overrides
+#                 the default by setting NAME in run-e2e's environment
+#                 (values: letters, digits, . _ : -)
 # The output of the l1-* lines is added to the console as "L1: <line>"
 # lines (before, then during, then after), so expect/reject can match it.
 # status and status-VMM also accept "killed": the VMM died of SIGKILL.
@@ -54,7 +60,8 @@ E2E_QEMU_FILES="/usr/share/seabios/bios-256k.bin
 
 declare -A SCN
 declare -a SCN_GUEST SCN_EXPECT SCN_REJECT SCN_L1_BEFORE SCN_L1_DURING
-declare -a SCN_L1_AFTER SCN_GUEST_FILES
+declare -a SCN_L1_AFTER SCN_GUEST_FILES SCN_ENV
+E2E_ENV_VALUE='[A-Za-z0-9._:-]*'
 
 # e2e_parse FILE: fills SCN, SCN_GUEST, SCN_EXPECT, SCN_REJECT; bad files are
 # a usage error (exit 4) naming file and line.
@@ -66,7 +73,7 @@ e2e_parse() {
 		[status]=0 [guest-status]=0 [file]=$file
 		[wait-for]='^E2E-BEGIN$')
 	SCN_GUEST=() SCN_EXPECT=() SCN_REJECT=()
-	SCN_L1_BEFORE=() SCN_L1_DURING=() SCN_L1_AFTER=() SCN_GUEST_FILES=()
+	SCN_L1_BEFORE=() SCN_L1_DURING=() SCN_L1_AFTER=() SCN_GUEST_FILES=() SCN_ENV=()
 	while IFS= read -r line || [ -n "$line" ]; do
 		n=$((n + 1))
 		case "$line" in '' | '#'*) continue ;; esac
@@ -82,9 +89,18 @@ e2e_parse() {
 		l1-during) SCN_L1_DURING+=("$val") ;;
 		l1-after) SCN_L1_AFTER+=("$val") ;;
 		guest-file)
+			case "$val" in
+			/*) ;;
+			*) [ -f "$val" ] || val=$E2E_DIR/../../$val ;;
+			esac
 			[ -f "$val" ] && [ -r "$val" ] ||
 				rig_usage_error "$file:$n: guest-file $val is not a readable file"
 			SCN_GUEST_FILES+=("$val")
+			;;
+		env)
+			[[ "$val" =~ ^([A-Z_][A-Z0-9_]*)=($E2E_ENV_VALUE)$ ]] ||
+				rig_usage_error "$file:$n: env must be NAME=DEFAULT"
+			SCN_ENV+=("$val")
 			;;
 		expect-stderr | expect-stderr-beehive | expect-stderr-qemu)
 			SCN[$key]+="$val"$'\n'
@@ -171,12 +187,29 @@ e2e_argv() {
 	return 0
 }
 
-# e2e_write_lines FILE LINE...: writes the L1 script FILE when there are lines.
+# e2e_env_lines: the scenario's env variables as "export NAME='value'"
+# lines, each value taken from this environment when set there.
+e2e_env_lines() {
+	local kv name val
+	for kv in ${SCN_ENV[@]+"${SCN_ENV[@]}"}; do
+		name=${kv%%=*}
+		val=${!name-${kv#*=}}
+		[[ "$val" =~ ^$E2E_ENV_VALUE$ ]] ||
+			rig_usage_error "$name='$val': allowed are letters, digits, . _ : -"
+		printf "export %s='%s'\n" "$name" "$val"
+	done
+}
+
+# e2e_write_lines FILE LINE...: writes the L1 script FILE when there are
+# lines, after the scenario's env variables.
 e2e_write_lines() {
 	local f=$1
 	shift
 	[ $# -gt 0 ] || return 0
-	printf '%s\n' "$@" >"$f"
+	{
+		e2e_env_lines
+		printf '%s\n' "$@"
+	} >"$f"
 }
 
 # e2e_stage STAGE ID VMM: stages one run of the parsed scenario.
@@ -201,6 +234,7 @@ e2e_stage() {
 		printf '\n'
 	} >"$dir/vars.sh"
 	{
+		e2e_env_lines
 		for cmd in ${SCN_GUEST[@]+"${SCN_GUEST[@]}"}; do
 			printf '%s\n' "$cmd"
 		done
