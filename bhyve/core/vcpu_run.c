@@ -448,9 +448,9 @@ vcpu_halt_sample(struct vcpu *vcpu, void *arg)
  * when its vCPU left KVM_RUN.  Under PV spinlocks a vCPU halted with
  * interrupts off is a lock waiter that the holder will kick, and two
  * vCPUs taking turns as waiter and holder can each be sampled halted,
- * one before and one after a kick (issue 12: a 2-vCPU Linux boot ended
- * with status 2).  So the verdict is confirmed on one snapshot taken with
- * every vCPU parked outside KVM_RUN, where no kick can be in flight.
+ * one before and one after a kick.  So the verdict is confirmed on one
+ * snapshot taken with every vCPU parked outside KVM_RUN, where no kick can
+ * be in flight (docs/smp-boot.md).
  */
 static bool
 halt_confirm(void)
