@@ -56,11 +56,13 @@ static _Atomic bool vcpu_held[VM_MAXCPU];
 
 /*
  * Halt detection: a vCPU that runs HLT with interrupts disabled can only
- * leave it by NMI or INIT.  bhyve ends the VM with status 2 when every
- * started vCPU is in that state; KVM blocks such a vCPU in the kernel, so
- * beehive samples them periodically (see vcpu_check_halt()).
+ * leave it by NMI, INIT or a paravirtual kick (KVM_HC_KICK_CPU, which
+ * Linux's PV spinlocks use to wake a waiter halted with interrupts off).
+ * bhyve ends the VM with status 2 when every started vCPU is in that state
+ * at once; KVM blocks such a vCPU in the kernel, so beehive samples them
+ * periodically (see vcpu_check_halt()), then confirms with all vCPUs
+ * parked (halt_confirm()).
  */
-enum halt_state { HALT_UNKNOWN, HALT_RUNNING, HALT_DEAD, HALT_IDLE };
 static _Atomic int halt_check_gen;
 static _Atomic int vcpu_halt[VM_MAXCPU];
 static _Atomic int vcpu_halt_gen[VM_MAXCPU];
@@ -357,26 +359,35 @@ static const vmexit_handler_t vmexit_handlers[VM_EXITCODE_MAX] = {
 
 /* ---- halt detection ---- */
 
+/*
+ * The state of a vCPU out of KVM_RUN.  KVM reports a halted vCPU that a
+ * PV kick has already reached as runnable.
+ */
+static int
+vcpu_halt_state(struct vcpu *vcpu)
+{
+	uint32_t mp;
+	uint64_t rflags;
+
+	if (vm_get_run_state(vcpu, &mp) != 0)
+		return HALT_RUNNING;
+	if (mp == KVM_MP_STATE_UNINITIALIZED ||
+	    mp == KVM_MP_STATE_INIT_RECEIVED)
+		return HALT_IDLE; /* never started: not an active CPU */
+	if (mp == KVM_MP_STATE_HALTED &&
+	    vm_get_register(vcpu, VM_REG_GUEST_RFLAGS, &rflags) == 0 &&
+	    !(rflags & RFLAGS_IF))
+		return HALT_DEAD;
+	return HALT_RUNNING;
+}
+
 /* Runs on the vCPU's own thread, where its state may be read. */
 static void
 vcpu_check_halt(struct vcpu *vcpu)
 {
 	int id = vcpu_id(vcpu);
-	uint32_t mp;
-	uint64_t rflags;
-	int st = HALT_RUNNING;
 
-	if (vm_get_run_state(vcpu, &mp) == 0) {
-		if (mp == KVM_MP_STATE_UNINITIALIZED ||
-		    mp == KVM_MP_STATE_INIT_RECEIVED)
-			st = HALT_IDLE; /* never started: not an active CPU */
-		else if (mp == KVM_MP_STATE_HALTED &&
-			 vm_get_register(vcpu, VM_REG_GUEST_RFLAGS, &rflags) ==
-			     0 &&
-			 !(rflags & RFLAGS_IF))
-			st = HALT_DEAD;
-	}
-	atomic_store(&vcpu_halt[id], st);
+	atomic_store(&vcpu_halt[id], vcpu_halt_state(vcpu));
 	atomic_store(&vcpu_halt_gen[id], atomic_load(&halt_check_gen));
 }
 
@@ -402,31 +413,98 @@ vcpu_maybe_blocked(struct vcpu *vcpu)
 	return blocking != 0;
 }
 
+bool
+vcpu_halt_verdict(const int *state, int n)
+{
+	int dead = 0, active = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (state[i] == HALT_DEAD)
+			dead++;
+		if (state[i] != HALT_IDLE)
+			active++;
+	}
+	return active > 0 && dead == active;
+}
+
+struct halt_sample {
+	int state;
+	uint64_t rip;
+};
+
+static int
+vcpu_halt_sample(struct vcpu *vcpu, void *arg)
+{
+	struct halt_sample *hs = arg;
+
+	hs->state = vcpu_halt_state(vcpu);
+	if (vm_get_register(vcpu, VM_REG_GUEST_RIP, &hs->rip) != 0)
+		hs->rip = 0;
+	return 0;
+}
+
+/*
+ * The per-vCPU samples of one round are taken at different moments, each
+ * when its vCPU left KVM_RUN.  Under PV spinlocks a vCPU halted with
+ * interrupts off is a lock waiter that the holder will kick, and two
+ * vCPUs taking turns as waiter and holder can each be sampled halted,
+ * one before and one after a kick.  So the verdict is confirmed on one
+ * snapshot taken with every vCPU parked outside KVM_RUN, where no kick can
+ * be in flight (docs/smp-boot.md).
+ */
+static bool
+halt_confirm(void)
+{
+	struct halt_sample hs[VM_MAXCPU];
+	int state[VM_MAXCPU];
+	bool dead = true;
+
+	bhyve_pause_vcpus();
+	for (int i = 0; i < guest_ncpus && dead; i++) {
+		if (bhyve_vcpu_call(i, vcpu_halt_sample, &hs[i]) != 0)
+			dead = false;
+		else
+			state[i] = hs[i].state;
+	}
+	dead = dead && vcpu_halt_verdict(state, guest_ncpus);
+	bhyve_resume_vcpus();
+	if (!dead)
+		return false;
+	fprintf(stderr, "bhyve: all vCPUs halted with interrupts disabled\n");
+	for (int i = 0; i < guest_ncpus; i++) {
+		if (state[i] == HALT_DEAD)
+			fprintf(stderr, "bhyve: vCPU %d: hlt at rip 0x%llx\n",
+				i, (unsigned long long)hs[i].rip);
+	}
+	return true;
+}
+
 /*
  * Every 100 ms: if all vCPUs sit blocked in KVM, ask each to look at its
- * own state; the next round judges the answers of this one.
+ * own state; the next round judges the answers of this one, and a round
+ * in which all were halted with interrupts off is confirmed with the vCPUs
+ * parked.
  */
 static void
 halt_check_tick(int fd, enum ev_type type, void *arg)
 {
-	int dead = 0, active = 0, answered = 0;
+	int state[VM_MAXCPU];
+	int answered = 0;
 	int gen = atomic_load(&halt_check_gen);
 
 	for (int i = 0; i < guest_ncpus; i++) {
 		if (atomic_load(&vcpu_halt_gen[i]) != gen)
 			continue;
-		answered++;
-		if (atomic_load(&vcpu_halt[i]) == HALT_DEAD)
-			dead++;
-		if (atomic_load(&vcpu_halt[i]) != HALT_IDLE)
-			active++;
+		state[answered++] = atomic_load(&vcpu_halt[i]);
 	}
-	if (gen != 0 && answered == guest_ncpus && active > 0 &&
-	    dead == active) {
-		fprintf(stderr, "bhyve: all vCPUs halted with interrupts "
-				"disabled\n");
-		bhyve_request_suspend(VM_SUSPEND_HALT);
-		return;
+	if (gen != 0 && answered == guest_ncpus &&
+	    vcpu_halt_verdict(state, answered)) {
+		if (halt_confirm()) {
+			bhyve_request_suspend(VM_SUSPEND_HALT);
+			return;
+		}
+		/* A false alarm: this round's answers are spent. */
+		atomic_fetch_add(&halt_check_gen, 1);
 	}
 	for (int i = 0; i < guest_ncpus; i++) {
 		if (!vcpu_maybe_blocked(bhyve_vcpus[i]))

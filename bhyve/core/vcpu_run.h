@@ -72,4 +72,14 @@ void vcpu_run_join(void);
 /* Starts the periodic check for "all vCPUs halted" (exit status 2). */
 int vcpu_run_arm_halt_check(void);
 
+/*
+ * What the halt check knows of a vCPU: running (or halted with interrupts
+ * on), halted with interrupts off, or never started (an AP still waiting
+ * for INIT/SIPI, which does not count as an active CPU).
+ */
+enum halt_state { HALT_UNKNOWN, HALT_RUNNING, HALT_DEAD, HALT_IDLE };
+/* Whether n vCPU states mean a halted VM: every started vCPU dead, and at
+ * least one started. */
+bool vcpu_halt_verdict(const int *state, int n);
+
 #endif

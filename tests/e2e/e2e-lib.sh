@@ -15,6 +15,9 @@
 #                 (default: console=ttyS0 panic=-1 quiet; every console
 #                 byte costs ~1 ms in the rig, so keep the guest quiet)
 #   timeout       seconds before the VMM is killed (default 60)
+#   repeat        boots of the scenario per VMM, each one run judged on its
+#                 own (default 1); $E2E_REPEAT overrides it for scenarios
+#                 that set it (stress scenarios such as smp-boot-loop)
 #   guest*        a shell command line the guest runs (in order)
 #   guest-status  exit status of the guest commands, if they finish (default 0)
 #   expect*       ERE that some guest console line must match
@@ -121,6 +124,11 @@ e2e_parse() {
 				rig_usage_error "$file:$n: $key must be a number"
 			SCN[$key]=$val
 			;;
+		repeat)
+			[[ "$val" =~ ^[1-9][0-9]*$ ]] ||
+				rig_usage_error "$file:$n: repeat must be a positive number"
+			SCN[$key]=$val
+			;;
 		mem | l1-mem | disk)
 			[[ "$val" =~ ^[1-9][0-9]*[MG]$ ]] ||
 				rig_usage_error "$file:$n: $key must look like 256M or 1G"
@@ -136,6 +144,12 @@ e2e_parse() {
 	[[ "${SCN[l1-smp]}" =~ ^[1-9][0-9]*$ ]] ||
 		rig_usage_error "$file: l1-smp must be a number"
 	[ -n "${SCN[l1-mem]:-}" ] || SCN[l1-mem]=2G
+	if [ -n "${SCN[repeat]:-}" ] && [ -n "${E2E_REPEAT:-}" ]; then
+		[[ "$E2E_REPEAT" =~ ^[1-9][0-9]*$ ]] ||
+			rig_usage_error "E2E_REPEAT must be a positive integer"
+		SCN[repeat]=$E2E_REPEAT
+	fi
+	[ -n "${SCN[repeat]:-}" ] || SCN[repeat]=1
 	# Rig times stretch with host load; E2E_TIMEOUT_SCALE=N gives slow or
 	# busy machines N times the time limits.
 	[[ "${E2E_TIMEOUT_SCALE:-1}" =~ ^[1-9][0-9]*$ ]] ||
@@ -290,6 +304,10 @@ e2e_rig_args() {
 			[ -x "$E2E_BHYVE" ] ||
 				rig_usage_error "no beehive binary at $E2E_BHYVE (build it, or set BEEHIVE=path)"
 			E2E_ADDS+=(--add "$E2E_BHYVE:/rig/bhyve")
+			# bhyvectl from the same build, for scenarios that
+			# inspect a running guest (smp-boot-loop on a hang).
+			f=$(dirname "$E2E_BHYVE")/bhyvectl
+			[ -x "$f" ] && E2E_ADDS+=(--add "$f:/rig/bhyvectl")
 			;;
 		esac
 	done
