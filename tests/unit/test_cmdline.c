@@ -360,7 +360,8 @@ test_misc_flags(void)
 		     "longer than 107 bytes"),
 	      "gdb.socket longer than sun_path refused");
 
-	CHECK(parse("-p", "0:2", "-p", "0:3", "-p", "1:5", "vm", NULL) == 0 &&
+	CHECK(parse("-c", "2", "-p", "0:2", "-p", "0:3", "-p", "1:5", "vm",
+		    NULL) == 0 &&
 		  val_is("vcpu.0.cpuset", "2,3") &&
 		  val_is("vcpu.1.cpuset", "5"),
 	      "-p accumulates per vCPU");
@@ -461,11 +462,13 @@ test_lpc(void)
 	CHECK(parse("-l", "testdev", "vm", NULL) == 0 &&
 		  val_is("lpc.testdev", "true"),
 	      "-l testdev (beehive)");
-	CHECK(parse("-l", "tpm,swtpm,/run/swtpm.sock", "vm", NULL) == 0 &&
-		  val_is("tpm.type", "swtpm") &&
-		  val_is("tpm.path", "/run/swtpm.sock") &&
-		  val_is("tpm.version", "2.0"),
-	      "-l tpm");
+	CHECK(err_is(parse("-l", "tpm,swtpm,/run/swtpm.sock", "vm", NULL),
+		     "TPM devices are not supported") &&
+		  find_config_node("tpm") == NULL,
+	      "-l tpm refused, nothing stored");
+	CHECK(err_is(parse("-o", "tpm.type=swtpm", "vm", NULL),
+		     "TPM devices are not supported"),
+	      "tpm.* keys refused");
 	CHECK(parse("-o", "bootrom=/fw/X.fd", "vm", NULL) == 0 &&
 		  val_is("lpc.bootrom", "/fw/X.fd"),
 	      "bootrom alias copied to lpc.bootrom");
@@ -674,6 +677,132 @@ test_implemented(void)
 	      "no devices passes the check");
 }
 
+/* lpc.comN.path: the backend's syntax is checked with the command line. */
+static void
+test_com_backends(void)
+{
+	CHECK(parse("-l", "com1,tcp=127.0.0.1:5555", "vm", NULL) == 0 &&
+		  val_is("lpc.com1.path", "tcp=127.0.0.1:5555"),
+	      "-l com1,tcp=ADDR:PORT");
+	CHECK(parse("-l", "com2,tcp=[::1]:5555,wait", "vm", NULL) == 0,
+	      "-l com2,tcp=[IPv6]:PORT,wait");
+	CHECK(parse("-l", "com1,tcp=5555", "vm", NULL) == 0,
+	      "-l com1,tcp=PORT (loopback)");
+	CHECK(err_is(parse("-l", "com1,tcp=127.0.0.1:99999", "vm", NULL),
+		     "invalid TCP port"),
+	      "tcp port out of range refused");
+	CHECK(err_is(parse("-l", "com1,tcp=::1:5555", "vm", NULL),
+		     "in brackets"),
+	      "unbracketed IPv6 refused");
+	CHECK(err_is(parse("-l", "com1,tcp=host.example:5555", "vm", NULL),
+		     "invalid IPv4 address 'host.example'"),
+	      "tcp host name refused");
+	CHECK(err_is(parse("-l", "com1,tcp=5555,nowait", "vm", NULL),
+		     "unknown option 'nowait'"),
+	      "tcp unknown option refused");
+	CHECK(err_is(parse("-o", "lpc.com3.path=socket,", "vm", NULL),
+		     "lpc.com3.path: empty address"),
+	      "socket without a path refused (-o)");
+	/* Existence of /dev paths is the host's: not checked in a dump. */
+	CHECK(parse("-l", "com1,/dev/nmdm0A", "vm", NULL) == 0 &&
+		  val_is("lpc.com1.path", "/dev/nmdm0A"),
+	      "-l com1,/dev/nmdm0A accepted");
+}
+
+/* -p vcpu:hostcpu and vcpu.N.cpuset with cpuset(1) -l lists. */
+static void
+test_cpuset(void)
+{
+	char err[256];
+	cpu_set_t set;
+
+	CHECK(config_parse_cpulist("0-3,6", &set, err, sizeof(err)) == 0 &&
+		  CPU_COUNT(&set) == 5 && CPU_ISSET(0, &set) &&
+		  CPU_ISSET(3, &set) && !CPU_ISSET(4, &set) &&
+		  CPU_ISSET(6, &set),
+	      "cpulist 0-3,6");
+	CHECK(config_parse_cpulist("5", &set, err, sizeof(err)) == 0 &&
+		  CPU_COUNT(&set) == 1 && CPU_ISSET(5, &set),
+	      "cpulist single CPU");
+	CHECK(config_parse_cpulist("3-1", &set, err, sizeof(err)) != 0,
+	      "cpulist reversed range refused");
+	CHECK(config_parse_cpulist("1,,2", &set, err, sizeof(err)) != 0 &&
+		  config_parse_cpulist("1-", &set, err, sizeof(err)) != 0 &&
+		  config_parse_cpulist("", &set, err, sizeof(err)) != 0 &&
+		  config_parse_cpulist("a", &set, err, sizeof(err)) != 0,
+	      "cpulist junk refused");
+	CHECK(config_parse_cpulist("1024", &set, err, sizeof(err)) != 0 &&
+		  strstr(err, "out of range") != NULL,
+	      "cpulist beyond CPU_SETSIZE refused");
+
+	CHECK(parse("-c", "2", "-o", "vcpu.1.cpuset=0-3,6", "vm", NULL) == 0,
+	      "vcpu.N.cpuset range list accepted");
+	CHECK(err_is(parse("-o", "vcpu.0.cpuset=0-x", "vm", NULL),
+		     "vcpu.0.cpuset: invalid CPU list"),
+	      "malformed vcpu.N.cpuset refused");
+	CHECK(err_is(parse("-c", "2", "-p", "2:0", "vm", NULL),
+		     "vcpu.2: the VM has 2 vCPUs"),
+	      "-p for a vCPU the VM lacks refused");
+	CHECK(err_is(parse("-o", "vcpu.0=1", "vm", NULL), "vcpu.0.cpuset"),
+	      "vcpu.N as a value refused");
+
+	/* Host CPUs: the ones this process may run on. */
+	CHECK(parse("-p", "0:1023", "vm", NULL) == 0 &&
+		  config_get_vcpu_cpuset(0, &set, err, sizeof(err)) < 0 &&
+		  strstr(err, "host CPU 1023 does not exist") != NULL,
+	      "a host CPU that does not exist is refused");
+	CHECK(sched_getaffinity(0, sizeof(set), &set) == 0, "own affinity");
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		char pin[32];
+		cpu_set_t got;
+
+		if (!CPU_ISSET(c, &set))
+			continue;
+		snprintf(pin, sizeof(pin), "0:%d", c);
+		CHECK(parse("-p", pin, "vm", NULL) == 0 &&
+			  config_get_vcpu_cpuset(0, &got, err, sizeof(err)) ==
+			      1 &&
+			  CPU_COUNT(&got) == 1 && CPU_ISSET(c, &got),
+		      "a host CPU of this process is accepted");
+		break;
+	}
+	CHECK(parse("vm", NULL) == 0 &&
+		  config_get_vcpu_cpuset(0, &set, err, sizeof(err)) == 0,
+	      "no cpuset: not pinned");
+}
+
+static int
+count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* Every blocker of a command line is reported, one line each. */
+static void
+test_every_blocker(void)
+{
+	int rc;
+
+	rc = parse("-s", "3,virtio-floppy", "-s", "4,virtio-tape", "-m", "2Q",
+		   "vm", NULL);
+	CHECK(rc == BHYVE_ARGS_ERROR && count_lines(last_err) == 3 &&
+		  strstr(last_err, "'virtio-floppy'") != NULL &&
+		  strstr(last_err, "'virtio-tape'") != NULL &&
+		  strstr(last_err, "'-m 2Q'") != NULL,
+	      "two unknown models and a bad memory size: three lines");
+	rc = parse("-c", "two", "-o", "x86.x2apic=maybe", "-U", "nope", "vm",
+		   NULL);
+	CHECK(rc == BHYVE_ARGS_ERROR && count_lines(last_err) == 3,
+	      "parse-time and tree errors reported together");
+	/* A bad option may have eaten the name: no "missing VM name" too. */
+	CHECK(err_is(parse("-m", "vm", NULL), "'-m vm'"),
+	      "no cascade to a missing VM name");
+}
+
 int
 main(void)
 {
@@ -687,6 +816,9 @@ main(void)
 	test_slots();
 	test_converters();
 	test_implemented();
+	test_com_backends();
+	test_cpuset();
+	test_every_blocker();
 	fini_config();
 	return test_done();
 }
