@@ -64,7 +64,7 @@ int uart_backend_attach(struct uart_backend *be, struct uart_softc *sc);
 void uart_backend_close(struct uart_backend *be);
 /* The pty a /dev/nmdm device stands for, made for the user, else NULL. */
 const char *uart_backend_pty_path(const struct uart_backend *be);
-/* The address a tcp= backend listens on ("127.0.0.1:5555"), else NULL. */
+/* What a tcp= backend listens on, as written ("5555"), else NULL. */
 const char *uart_backend_tcp_address(const struct uart_backend *be);
 
 #endif
