@@ -97,48 +97,6 @@ bhyve_check_host(int cpus)
 	return rc;
 }
 
-static int
-bhyve_note_bootindex(const char *name, const struct config_node *node,
-		     const char *value, void *arg)
-{
-	char *path = arg;
-	size_t len = strlen(path);
-
-	if (value != NULL) {
-		if (strcmp(name, "bootindex") == 0)
-			notice("%s.bootindex has no effect: beehive boots "
-			       "boot.kernel directly, without firmware",
-			       path);
-		return 0;
-	}
-	if (len + strlen(name) + 2 > 64)
-		return 0;
-	snprintf(path + len, 64 - len, ".%s", name);
-	walk_config_nodes(node, bhyve_note_bootindex, path);
-	path[len] = '\0';
-	return 0;
-}
-
-/*
- * bhyve keys that beehive accepts but cannot honour: one notice each,
- * shown once the VM starts (notice.h).
- */
-static void
-bhyve_note_unsupported(void)
-{
-	const struct config_node *pci = find_config_node("pci");
-	char path[64] = "pci";
-
-	if (get_config_bool_default("suspend_at_boot", false))
-		notice("suspend_at_boot (-d) has no effect: the vCPUs start "
-		       "at once (pause them with bhyvectl)");
-	if (get_config_value("keyboard.layout") != NULL)
-		notice("keyboard.layout (-K) has no effect: there is no "
-		       "framebuffer console (fbuf)");
-	if (pci != NULL)
-		walk_config_nodes(pci, bhyve_note_bootindex, path);
-}
-
 /*
  * Everything the user typed is checked here, before any VM state exists;
  * every problem is reported (one line each), not only the first.

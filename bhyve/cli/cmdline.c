@@ -23,6 +23,7 @@
 #include "config.h"
 #include "config_vm.h"
 #include "legacy_config.h"
+#include "notice.h"
 #include "pci_models.h"
 #include "uart_backend.h"
 
@@ -883,4 +884,42 @@ bhyve_parse_args(int argc, char **argv)
 	cmd_defaults();
 	cmd_check_tree();
 	return cmd_errors > 0 ? BHYVE_ARGS_ERROR : 0;
+}
+
+static int
+bhyve_note_bootindex(const char *name, const struct config_node *node,
+		     const char *value, void *arg)
+{
+	char *path = arg;
+	size_t len = strlen(path);
+
+	if (value != NULL) {
+		if (strcmp(name, "bootindex") == 0)
+			notice("%s.bootindex has no effect: beehive boots "
+			       "boot.kernel directly, without firmware",
+			       path);
+		return 0;
+	}
+	if (len + strlen(name) + 2 > 64)
+		return 0;
+	snprintf(path + len, 64 - len, ".%s", name);
+	walk_config_nodes(node, bhyve_note_bootindex, path);
+	path[len] = '\0';
+	return 0;
+}
+
+void
+bhyve_note_unsupported(void)
+{
+	const struct config_node *pci = find_config_node("pci");
+	char path[64] = "pci";
+
+	if (get_config_bool_default("suspend_at_boot", false))
+		notice("suspend_at_boot (-d) has no effect: the vCPUs start "
+		       "at once (pause them with bhyvectl)");
+	if (get_config_value("keyboard.layout") != NULL)
+		notice("keyboard.layout (-K) has no effect: there is no "
+		       "framebuffer console (fbuf)");
+	if (pci != NULL)
+		walk_config_nodes(pci, bhyve_note_bootindex, path);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../unit/test.h"
+#include "vmm_impl.h"
 #include "vmmapi.h"
 
 #define MiB (1ULL << 20)
@@ -139,6 +140,47 @@ test_fastpath(struct vmctx *ctx)
 	close(efd);
 }
 
+/* CPUID.1:ECX as KVM holds it for the vCPU; 0 on failure. */
+static uint32_t
+cpuid1_ecx(struct vcpu *v)
+{
+	struct {
+		struct kvm_cpuid2 c;
+		struct kvm_cpuid_entry2 e[256];
+	} buf = {.c.nent = 256};
+
+	if (ioctl(v->fd, KVM_GET_CPUID2, &buf) != 0)
+		return 0;
+	for (uint32_t i = 0; i < buf.c.nent; i++) {
+		if (buf.e[i].function == 1)
+			return buf.e[i].ecx;
+	}
+	return 0;
+}
+
+/* x86.x2apic=false (bhyve's -a): CPUID hides x2APIC; offered otherwise. */
+static void
+test_x2apic_cpuid(struct vcpu *v_default)
+{
+	struct vmctx *ctx = vm_create("kvmtest-xapic");
+	struct vcpu *v;
+
+	CHECK(cpuid1_ecx(v_default) & (1u << 21),
+	      "kvm: x2APIC offered by default");
+	CHECK(ctx != NULL, "kvm: second VM");
+	if (ctx == NULL)
+		return;
+	vm_set_x2apic_offered(ctx, false);
+	CHECK(vm_set_topology(ctx, 1, 1, 1, 1) == 0 &&
+		  vm_setup_memory(ctx, 16 * MiB) == 0,
+	      "kvm: xAPIC VM set up");
+	v = vm_vcpu_open(ctx, 0);
+	CHECK(v != NULL && (cpuid1_ecx(v) & (1u << 31)) != 0 &&
+		  (cpuid1_ecx(v) & (1u << 21)) == 0,
+	      "kvm: x2apic off hides CPUID.1:ECX.x2APIC");
+	vm_destroy(ctx);
+}
+
 int
 main(void)
 {
@@ -167,6 +209,7 @@ main(void)
 	      "kvm: the exits counter moved");
 	CHECK(vm_get_stat(v, "no-such-stat", &val) == -1, "kvm: unknown stat");
 	test_fastpath(ctx);
+	test_x2apic_cpuid(v);
 	vm_destroy(ctx);
 	return test_done();
 }

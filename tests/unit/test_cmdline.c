@@ -4,6 +4,7 @@
  * status 4, one line naming the argument).  Each case starts from an
  * empty tree, as bhyve's main() does.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 #include "cmdline.h"
 #include "config.h"
 #include "config_vm.h"
+#include "notice.h"
+#include "vcpu_run.h"
 #include "pci_models.h"
 #include "test.h"
 
@@ -709,6 +712,44 @@ test_com_backends(void)
 	      "-l com1,/dev/nmdm0A accepted");
 }
 
+static void *
+affinity_probe(void *arg)
+{
+	cpu_set_t *got = arg;
+
+	if (pthread_getaffinity_np(pthread_self(), sizeof(*got), got) != 0)
+		CPU_ZERO(got);
+	return NULL;
+}
+
+/* A vCPU thread starts on its vcpu.N.cpuset (what vcpu_run_start uses). */
+static void
+test_pinning(int hostcpu)
+{
+	pthread_attr_t attr;
+	cpu_set_t got;
+	char pin[32];
+	pthread_t t;
+
+	snprintf(pin, sizeof(pin), "1:%d", hostcpu);
+	CHECK(parse("-c", "2", "-p", pin, "vm", NULL) == 0, "-p 1:HOSTCPU");
+	pthread_attr_init(&attr);
+	CPU_ZERO(&got);
+	CHECK(vcpu_run_thread_attr(1, &attr) == 0 &&
+		  pthread_create(&t, &attr, affinity_probe, &got) == 0 &&
+		  pthread_join(t, NULL) == 0 && CPU_COUNT(&got) == 1 &&
+		  CPU_ISSET(hostcpu, &got),
+	      "vCPU 1's thread runs on its one host CPU only");
+	pthread_attr_destroy(&attr);
+	pthread_attr_init(&attr);
+	CHECK(vcpu_run_thread_attr(0, &attr) == 0 &&
+		  pthread_create(&t, &attr, affinity_probe, &got) == 0 &&
+		  pthread_join(t, NULL) == 0 &&
+		  (CPU_COUNT(&got) > 1 || sysconf(_SC_NPROCESSORS_ONLN) == 1),
+	      "vCPU 0 without a cpuset is not pinned");
+	pthread_attr_destroy(&attr);
+}
+
 /* -p vcpu:hostcpu and vcpu.N.cpuset with cpuset(1) -l lists. */
 static void
 test_cpuset(void)
@@ -764,6 +805,7 @@ test_cpuset(void)
 			      1 &&
 			  CPU_COUNT(&got) == 1 && CPU_ISSET(c, &got),
 		      "a host CPU of this process is accepted");
+		test_pinning(c);
 		break;
 	}
 	CHECK(parse("vm", NULL) == 0 &&
@@ -803,6 +845,49 @@ test_every_blocker(void)
 	      "no cascade to a missing VM name");
 }
 
+/* The notices bhyve_note_unsupported() queues, flushed into buf. */
+static void
+unsupported_notices(char *buf, size_t len)
+{
+	FILE *saved = stderr, *mem;
+	char *out = NULL;
+	size_t olen = 0;
+
+	notice_discard();
+	bhyve_note_unsupported();
+	mem = open_memstream(&out, &olen);
+	stderr = mem;
+	notice_flush();
+	stderr = saved;
+	fclose(mem);
+	snprintf(buf, len, "%s", out ? out : "");
+	free(out);
+}
+
+/* Keys stored with no effect: one start-up notice each, naming the key. */
+static void
+test_unsupported_notices(void)
+{
+	char buf[1024];
+
+	CHECK(parse("-d", "-K", "de", "-s", "3,virtio-blk,/a,bootindex=1",
+		    "-o", "pci.0.4.0.device=hostbridge", "vm", NULL) == 0,
+	      "-d -K and bootindex parse");
+	unsupported_notices(buf, sizeof(buf));
+	CHECK(strstr(buf, "bhyve: suspend_at_boot (-d) has no effect") !=
+		      NULL &&
+		  strstr(buf, "bhyve: keyboard.layout (-K) has no effect") !=
+		      NULL &&
+		  strstr(buf, "bhyve: pci.0.3.0.bootindex has no effect") !=
+		      NULL,
+	      "-d, -K and bootindex each get a notice naming the key");
+	CHECK(strstr(buf, "pci.0.4.0") == NULL,
+	      "no notice for a slot without bootindex");
+	CHECK(parse("-x", "-p", "0:0", "vm", NULL) == 0, "-x -p parse");
+	unsupported_notices(buf, sizeof(buf));
+	CHECK(buf[0] == '\0', "-x and -p take effect: no notice");
+}
+
 int
 main(void)
 {
@@ -819,6 +904,7 @@ main(void)
 	test_com_backends();
 	test_cpuset();
 	test_every_blocker();
+	test_unsupported_notices();
 	fini_config();
 	return test_done();
 }
