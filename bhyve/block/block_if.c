@@ -145,8 +145,9 @@ blockif_parse_engine(const struct config_node *nvl, const char *ident,
 	n = strtoul(w, &end, 10);
 	if (w[0] < '0' || w[0] > '9' || errno != 0 || *end != '\0' || n < 1 ||
 	    n > BLOCKIF_WORKERS_MAX) {
-		fprintf(stderr, "bhyve: %s: invalid workers '%s' (want 1..%d)\n",
-			ident, w, BLOCKIF_WORKERS_MAX);
+		fprintf(stderr,
+			"bhyve: %s: invalid workers '%s' (want 1..%d)\n", ident,
+			w, BLOCKIF_WORKERS_MAX);
 		return -1;
 	}
 	*workers = (int)n;
@@ -685,7 +686,8 @@ blockif_probe(struct blockif_ctxt *bc, const char *path)
 		if (blockif_sect_ok((unsigned long)st.st_blksize))
 			bc->psectsz = (int)st.st_blksize;
 	} else {
-		fprintf(stderr, "bhyve: %s: %s: not a regular file or block device\n",
+		fprintf(stderr,
+			"bhyve: %s: %s: not a regular file or block device\n",
 			bc->ident, path);
 		return -1;
 	}
@@ -772,7 +774,8 @@ blockif_open_file(struct blockif_ctxt *bc, const struct config_node *nvl)
 	int flags;
 
 	if (path == NULL || path[0] == '\0') {
-		fprintf(stderr, "bhyve: %s: no disk image (path=)\n", bc->ident);
+		fprintf(stderr, "bhyve: %s: no disk image (path=)\n",
+			bc->ident);
 		return -1;
 	}
 	if (blockif_opt_bool(nvl, bc->ident, "ro", &bc->ro) != 0 ||
@@ -786,13 +789,13 @@ blockif_open_file(struct blockif_ctxt *bc, const struct config_node *nvl)
 		(nocache ? O_DIRECT : 0) | (sync || direct ? O_SYNC : 0);
 	bc->fd = open(path, flags);
 	if (bc->fd < 0 && !bc->ro && (errno == EROFS || errno == EACCES)) {
-		fprintf(stderr, "bhyve: %s: %s is not writable: %s\n", bc->ident, path,
-			strerror(errno));
+		fprintf(stderr, "bhyve: %s: %s is not writable: %s\n",
+			bc->ident, path, strerror(errno));
 		return -1;
 	}
 	if (bc->fd < 0) {
-		fprintf(stderr, "bhyve: %s: cannot open %s: %s\n", bc->ident, path,
-			strerror(errno));
+		fprintf(stderr, "bhyve: %s: cannot open %s: %s\n", bc->ident,
+			path, strerror(errno));
 		return -1;
 	}
 	bc->direct = nocache;
@@ -835,7 +838,8 @@ blockif_start_engine(struct blockif_ctxt *bc, int want, int workers)
 			/* Only fallbacks reach the pool. */
 			workers = 1;
 		} else if (want == BLOCKIF_ENGINE_URING) {
-			fprintf(stderr, "bhyve: %s: io_uring is not available: %s\n",
+			fprintf(stderr,
+				"bhyve: %s: io_uring is not available: %s\n",
 				bc->ident, strerror(err));
 			return -1;
 		}
@@ -843,7 +847,8 @@ blockif_start_engine(struct blockif_ctxt *bc, int want, int workers)
 	for (i = 0; i < workers; i++) {
 		if (pthread_create(&bc->workers[i], NULL, blockif_worker, bc) !=
 		    0) {
-			fprintf(stderr, "bhyve: %s: cannot start worker threads\n",
+			fprintf(stderr,
+				"bhyve: %s: cannot start worker threads\n",
 				bc->ident);
 			return -1;
 		}

@@ -55,7 +55,6 @@ int config_parse_cpulist(const char *s, cpu_set_t *set, char *err,
  * -1 with a reason in err when it is malformed or names a CPU that this
  * process cannot run on (offline, absent, or outside its affinity).
  */
-int config_get_vcpu_cpuset(int vcpu, cpu_set_t *set, char *err,
-			   size_t errlen);
+int config_get_vcpu_cpuset(int vcpu, cpu_set_t *set, char *err, size_t errlen);
 
 #endif

@@ -620,8 +620,8 @@ vcpu_run_thread_attr(int vcpuid, pthread_attr_t *attr)
 		fprintf(stderr, "bhyve: %s\n", err);
 		return -1;
 	}
-	if (rc > 0 && pthread_attr_setaffinity_np(attr, sizeof(set), &set) !=
-			  0) {
+	if (rc > 0 &&
+	    pthread_attr_setaffinity_np(attr, sizeof(set), &set) != 0) {
 		fprintf(stderr, "bhyve: vCPU %d: cannot pin to its cpuset\n",
 			vcpuid);
 		return -1;
@@ -639,8 +639,9 @@ vcpu_run_start(void)
 	for (int i = 0; i < guest_ncpus; i++) {
 		pthread_attr_init(&attr);
 		rc = vcpu_run_thread_attr(i, &attr);
-		if (rc == 0 && pthread_create(&vcpu_threads[i], &attr,
-					      vcpu_thread, bhyve_vcpus[i]) != 0) {
+		if (rc == 0 &&
+		    pthread_create(&vcpu_threads[i], &attr, vcpu_thread,
+				   bhyve_vcpus[i]) != 0) {
 			fprintf(stderr, "bhyve: cannot start vCPU %d\n", i);
 			rc = -1;
 		}

@@ -28,15 +28,15 @@
 #include "registry.h"
 #include "vmm_ctl.h"
 
-#define REG_LOCK	 "lock"
-#define REG_CTL		 "ctl"
-#define REG_META	 "meta.json"
-#define REG_META_TMP	 "meta.json.tmp"
-#define REG_META_MAX	 65536
-#define REG_CLAIM_TRIES	 50
-#define REG_BUSY_TRIES	 5 /* a lister may hold a shared lock briefly */
-#define REG_BUSY_WAIT_NS 20000000L
-#define REG_LINKS_MAX	 8
+#define REG_LOCK	  "lock"
+#define REG_CTL		  "ctl"
+#define REG_META	  "meta.json"
+#define REG_META_TMP	  "meta.json.tmp"
+#define REG_META_MAX	  65536
+#define REG_CLAIM_TRIES	  50
+#define REG_BUSY_TRIES	  5 /* a lister may hold a shared lock briefly */
+#define REG_BUSY_WAIT_NS  20000000L
+#define REG_LINKS_MAX	  8
 #define REG_LINK_NAME_MAX 16
 
 static struct {

@@ -229,8 +229,8 @@ pci_check_func(const char *name, const struct config_node *node,
 			st->rc = 4; /* go on: report every blocker */
 		} else if (m != NULL && m->pe_check != NULL &&
 			   m->pe_check(node, st->err, st->errlen) != 0) {
-			fprintf(stderr, "bhyve: pci.%s.%s (%s): %s\n",
-				st->path, name, dev, st->err);
+			fprintf(stderr, "bhyve: pci.%s.%s (%s): %s\n", st->path,
+				name, dev, st->err);
 			st->rc = 4;
 		}
 		return 0;

@@ -488,8 +488,8 @@ parse_port(const char *s, in_port_t *port)
  * the network is a choice the user writes out.
  */
 int
-uart_tcp_parse(const char *spec, struct sockaddr_storage *ss,
-	       socklen_t *sslen, char *err, size_t errlen)
+uart_tcp_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *sslen,
+	       char *err, size_t errlen)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -655,8 +655,8 @@ be_open_socket(const char *name, const char *opts, bool tcp)
 	bool wait;
 	size_t len;
 
-	if (sock_split(opts, &len, &wait, tcp ? TCP_SYNTAX : SOCKET_SYNTAX,
-		       err, sizeof(err)) != 0) {
+	if (sock_split(opts, &len, &wait, tcp ? TCP_SYNTAX : SOCKET_SYNTAX, err,
+		       sizeof(err)) != 0) {
 		fprintf(stderr, "bhyve: %s: %s\n", name, err);
 		return NULL;
 	}

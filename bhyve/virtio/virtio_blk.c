@@ -533,7 +533,8 @@ vtblk_parse_queues(const struct config_node *nvl, const char *name)
 	n = strtoul(v, &end, 10);
 	if (v[0] < '1' || v[0] > '9' || *end != '\0' || n < 1 ||
 	    n > VTBLK_MAX_QUEUES) {
-		fprintf(stderr, "bhyve: %s: invalid num-queues '%s' (want 1..%d)\n",
+		fprintf(stderr,
+			"bhyve: %s: invalid num-queues '%s' (want 1..%d)\n",
 			name, v, VTBLK_MAX_QUEUES);
 		return -1;
 	}

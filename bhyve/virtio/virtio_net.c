@@ -836,7 +836,8 @@ vtnet_vhost_start(int fd, enum ev_type type, void *arg)
 		if (callfd[i][0] < 0 || callfd[i][1] < 0 ||
 		    vtnet_vhost_start_pair(sc, p, callfd[i]) != 0) {
 			fprintf(stderr,
-				"bhyve: virtio-net %s: vhost-net start failed (%s); "
+				"bhyve: virtio-net %s: vhost-net start failed "
+				"(%s); "
 				"userspace datapath\n",
 				sc->vs.vs_pi->pi_name, strerror(errno));
 			failed = true;
@@ -1059,8 +1060,8 @@ vtnet_parse_uint(struct config_node *nvl, const char *key, long lo, long hi,
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi) {
-		fprintf(stderr, "bhyve: %s: invalid %s '%s' (want %ld..%ld)\n", name,
-			key, v, lo, hi);
+		fprintf(stderr, "bhyve: %s: invalid %s '%s' (want %ld..%ld)\n",
+			name, key, v, lo, hi);
 		return -1;
 	}
 	*out = n;
@@ -1216,7 +1217,8 @@ vtnet_init(struct pci_devinst *pi, struct config_node *nvl)
 	else
 		snprintf(why, sizeof(why), "vhost=false");
 	if (vtnet_setup_pairs(sc) != 0) {
-		fprintf(stderr, "bhyve: %s: out of memory or mevent failure\n", name);
+		fprintf(stderr, "bhyve: %s: out of memory or mevent failure\n",
+			name);
 		vtnet_free(sc);
 		return -1;
 	}

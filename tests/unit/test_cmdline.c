@@ -694,9 +694,9 @@ test_com_backends(void)
 	CHECK(err_is(parse("-l", "com1,tcp=127.0.0.1:99999", "vm", NULL),
 		     "invalid TCP port"),
 	      "tcp port out of range refused");
-	CHECK(err_is(parse("-l", "com1,tcp=::1:5555", "vm", NULL),
-		     "in brackets"),
-	      "unbracketed IPv6 refused");
+	CHECK(
+	    err_is(parse("-l", "com1,tcp=::1:5555", "vm", NULL), "in brackets"),
+	    "unbracketed IPv6 refused");
 	CHECK(err_is(parse("-l", "com1,tcp=host.example:5555", "vm", NULL),
 		     "invalid IPv4 address 'host.example'"),
 	      "tcp host name refused");
@@ -870,17 +870,16 @@ test_unsupported_notices(void)
 {
 	char buf[1024];
 
-	CHECK(parse("-d", "-K", "de", "-s", "3,virtio-blk,/a,bootindex=1",
-		    "-o", "pci.0.4.0.device=hostbridge", "vm", NULL) == 0,
+	CHECK(parse("-d", "-K", "de", "-s", "3,virtio-blk,/a,bootindex=1", "-o",
+		    "pci.0.4.0.device=hostbridge", "vm", NULL) == 0,
 	      "-d -K and bootindex parse");
 	unsupported_notices(buf, sizeof(buf));
-	CHECK(strstr(buf, "bhyve: suspend_at_boot (-d) has no effect") !=
-		      NULL &&
-		  strstr(buf, "bhyve: keyboard.layout (-K) has no effect") !=
-		      NULL &&
-		  strstr(buf, "bhyve: pci.0.3.0.bootindex has no effect") !=
-		      NULL,
-	      "-d, -K and bootindex each get a notice naming the key");
+	CHECK(
+	    strstr(buf, "bhyve: suspend_at_boot (-d) has no effect") != NULL &&
+		strstr(buf, "bhyve: keyboard.layout (-K) has no effect") !=
+		    NULL &&
+		strstr(buf, "bhyve: pci.0.3.0.bootindex has no effect") != NULL,
+	    "-d, -K and bootindex each get a notice naming the key");
 	CHECK(strstr(buf, "pci.0.4.0") == NULL,
 	      "no notice for a slot without bootindex");
 	CHECK(parse("-x", "-p", "0:0", "vm", NULL) == 0, "-x -p parse");

@@ -65,10 +65,9 @@ main(void)
 	      "a failed start prints its error alone");
 
 	capture(start_succeeds);
-	CHECK(strcmp(captured,
-		     "bhyve: keyboard.layout (-K) has no effect\n"
-		     "bhyve: pci.0.3.0.bootindex has no effect\n"
-		     "bhyve: after the start\n") == 0,
+	CHECK(strcmp(captured, "bhyve: keyboard.layout (-K) has no effect\n"
+			       "bhyve: pci.0.3.0.bootindex has no effect\n"
+			       "bhyve: after the start\n") == 0,
 	      "flush prints them in order; later ones print at once");
 	CHECK(notice_pending() == 0, "nothing left queued");
 	return test_done();

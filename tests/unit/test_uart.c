@@ -803,7 +803,7 @@ test_tcp_parse(void)
 	socklen_t len;
 
 	CHECK(uart_tcp_parse("127.0.0.1:5555", &ss, &len, err, sizeof(err)) ==
-			  0 &&
+		      0 &&
 		  ss.ss_family == AF_INET && ntohs(sin->sin_port) == 5555 &&
 		  sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK) &&
 		  len == sizeof(*sin),
@@ -819,7 +819,7 @@ test_tcp_parse(void)
 		  sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK),
 	      "tcp: :PORT is loopback");
 	CHECK(uart_tcp_parse("localhost:5555", &ss, &len, err, sizeof(err)) ==
-			  0 &&
+		      0 &&
 		  sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK),
 	      "tcp: localhost");
 	CHECK(uart_tcp_parse("[::1]:5555", &ss, &len, err, sizeof(err)) == 0 &&
@@ -1011,8 +1011,7 @@ test_nmdm_pty(void)
 	close(fd);
 	usleep(20000);
 	fd = pty ? open(pty, O_RDWR | O_NOCTTY) : -1;
-	CHECK(fd >= 0 && write(fd, "re", 2) == 2,
-	      "nmdm: user opens it again");
+	CHECK(fd >= 0 && write(fd, "re", 2) == 2, "nmdm: user opens it again");
 	memset(buf, 0, sizeof(buf));
 	CHECK(uart_recv(sc, buf, 2) == 2 && memcmp(buf, "re", 2) == 0,
 	      "nmdm: input still flows after the user came back");
@@ -1029,7 +1028,7 @@ test_dev_paths(void)
 	char err[256];
 
 	CHECK(uart_backend_check("/dev/ttyNOSUCH9", true, err, sizeof(err)) !=
-			  0 &&
+		      0 &&
 		  strstr(err, "never created") != NULL,
 	      "dev: a missing device is refused");
 	CHECK(uart_backend_check("/dev/ttyNOSUCH9", false, err, sizeof(err)) ==
