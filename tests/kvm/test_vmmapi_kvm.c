@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -144,18 +145,21 @@ test_fastpath(struct vmctx *ctx)
 static uint32_t
 cpuid1_ecx(struct vcpu *v)
 {
-	struct {
-		struct kvm_cpuid2 c;
-		struct kvm_cpuid_entry2 e[256];
-	} buf = {.c.nent = 256};
+	struct kvm_cpuid2 *c;
+	uint32_t ecx = 0;
 
-	if (ioctl(v->fd, KVM_GET_CPUID2, &buf) != 0)
+	c = calloc(1, sizeof(*c) + 256 * sizeof(c->entries[0]));
+	if (c == NULL)
 		return 0;
-	for (uint32_t i = 0; i < buf.c.nent; i++) {
-		if (buf.e[i].function == 1)
-			return buf.e[i].ecx;
+	c->nent = 256;
+	if (ioctl(v->fd, KVM_GET_CPUID2, c) == 0) {
+		for (uint32_t i = 0; i < c->nent; i++) {
+			if (c->entries[i].function == 1)
+				ecx = c->entries[i].ecx;
+		}
 	}
-	return 0;
+	free(c);
+	return ecx;
 }
 
 /* x86.x2apic=false (bhyve's -a): CPUID hides x2APIC; offered otherwise. */
