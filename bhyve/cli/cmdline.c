@@ -777,6 +777,42 @@ cmd_check_vcpus(int cpus)
 		walk_config_nodes(vcpu, cmd_check_vcpu_node, &cpus);
 }
 
+static unsigned int
+cmd_bits_for(int n)
+{
+	unsigned int b = 0;
+
+	while ((1 << b) < n)
+		b++;
+	return b;
+}
+
+/*
+ * -a (x86.x2apic=false) leaves the guest an xAPIC, whose 8-bit ids stop
+ * at 254 (255 is broadcast); the ids pack thread, core and socket fields
+ * as libvmmapi assigns them.
+ */
+static void
+cmd_check_xapic(int sockets, int cores, int threads)
+{
+	unsigned int smt = cmd_bits_for(threads), core = cmd_bits_for(cores);
+	const char *v = get_config_value("x86.x2apic");
+	unsigned long maxid;
+	bool ok;
+
+	/* Unset means x2APIC; a malformed value is cmd_check_bools' line. */
+	if (v == NULL || parse_config_bool(v, &ok) || !ok)
+		return;
+	maxid = ((unsigned long)(sockets - 1) << (smt + core)) |
+		((unsigned long)(cores - 1) << smt) |
+		(unsigned long)(threads - 1);
+	if (maxid > 254)
+		cmd_fail(
+		    "x86.x2apic=false (-a): this topology needs APIC ids up "
+		    "to %lu, an xAPIC stops at 254",
+		    maxid);
+}
+
 /*
  * Checks the final tree, whichever of -k, -o or a flag set each key;
  * every problem is reported, one line each.
@@ -803,6 +839,8 @@ cmd_check_tree(void)
 		snprintf(n, sizeof(n), "%d", cpus);
 		set_config_value_if_unset("cpus", n);
 	}
+	if (cpus > 0)
+		cmd_check_xapic(sockets, cores, threads);
 	v = get_config_value("memory.size");
 	if (v == NULL)
 		cmd_fail("memory.size is not set");

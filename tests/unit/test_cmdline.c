@@ -882,6 +882,20 @@ test_unsupported_notices(void)
 	    "-d, -K and bootindex each get a notice naming the key");
 	CHECK(strstr(buf, "pci.0.4.0") == NULL,
 	      "no notice for a slot without bootindex");
+	CHECK(parse("-a", "-c", "255", "vm", NULL) == 0,
+	      "-a with 255 vCPUs (APIC ids 0-254)");
+	CHECK(err_is(parse("-a", "-c", "256", "vm", NULL),
+		     "an xAPIC stops at 254"),
+	      "-a with 256 vCPUs refused");
+	CHECK(err_is(parse("-a", "-c", "cpus=195,sockets=65,threads=3", "vm",
+			   NULL),
+		     "APIC ids up to 258"),
+	      "-a refused where the topology's ids pass 254");
+	CHECK(parse("-a", "-c", "cpus=192,sockets=64,threads=3", "vm", NULL) ==
+		  0,
+	      "-a: 64 sockets of 3 threads end at APIC id 254");
+	CHECK(parse("-x", "-c", "256", "vm", NULL) == 0,
+	      "x2APIC: 256 vCPUs fine");
 	CHECK(parse("-x", "-p", "0:0", "vm", NULL) == 0, "-x -p parse");
 	unsupported_notices(buf, sizeof(buf));
 	CHECK(buf[0] == '\0', "-x and -p take effect: no notice");
