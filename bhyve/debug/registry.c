@@ -418,8 +418,11 @@ registry_link(const char *linkname, const char *target)
 		errno = ENOENT;
 		return -1;
 	}
-	if (strchr(linkname, '/') != NULL ||
+	/* Never one of the entry's own files. */
+	if (!registry_name_valid(linkname) ||
 	    strlen(linkname) >= REG_LINK_NAME_MAX ||
+	    strcmp(linkname, REG_LOCK) == 0 || strcmp(linkname, REG_CTL) == 0 ||
+	    strncmp(linkname, REG_META, strlen(REG_META)) == 0 ||
 	    reg.nlinks == REG_LINKS_MAX) {
 		errno = EINVAL;
 		return -1;
@@ -428,6 +431,10 @@ registry_link(const char *linkname, const char *target)
 	unlinkat(reg.dirfd, linkname, 0);
 	if (symlinkat(target, reg.dirfd, linkname) != 0)
 		return -1;
+	for (int i = 0; i < reg.nlinks; i++) {
+		if (strcmp(reg.links[i], linkname) == 0)
+			return 0;
+	}
 	snprintf(reg.links[reg.nlinks++], REG_LINK_NAME_MAX, "%s", linkname);
 	return 0;
 }
