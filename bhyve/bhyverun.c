@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -31,7 +32,9 @@
 #include "pci_models.h"
 #include "platform_dev.h"
 #include "pm.h"
+#include "notice.h"
 #include "registry.h" /* ctl: issue 7 */
+#include "uart_backend.h"
 #include "vcpu_run.h"
 
 /* ---- building the VM from the configuration ---- */
@@ -63,53 +66,91 @@ struct bhyve_opts {
 	int memflags;
 };
 
-/* Everything the user typed is checked here, before any VM state exists. */
+/*
+ * What the host must provide for the configuration: COM backends' device
+ * paths and the host CPUs of vcpu.N.cpuset.  (The syntax was checked with
+ * the command line; these depend on the host, so a dump skips them.)
+ */
+static int
+bhyve_check_host(int cpus)
+{
+	char key[32], err[256];
+	const char *v;
+	cpu_set_t set;
+	int rc = 0;
+
+	for (int unit = 1; unit <= 4; unit++) {
+		snprintf(key, sizeof(key), "lpc.com%d.path", unit);
+		v = get_config_value(key);
+		if (v != NULL &&
+		    uart_backend_check(v, true, err, sizeof(err)) != 0) {
+			fprintf(stderr, "bhyve: %s: %s\n", key, err);
+			rc = -1;
+		}
+	}
+	for (int i = 0; i < cpus; i++) {
+		if (config_get_vcpu_cpuset(i, &set, err, sizeof(err)) < 0) {
+			fprintf(stderr, "bhyve: %s\n", err);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/*
+ * Everything the user typed is checked here, before any VM state exists;
+ * every problem is reported (one line each), not only the first.
+ */
 static int
 bhyve_validate(struct bhyve_opts *o)
 {
 	char err[256];
 	const char *kernel;
+	int rc = 0;
 
 	o->name = get_config_value("name");
 	if (o->name == NULL || o->name[0] == '\0') {
 		fprintf(stderr, "bhyve: no VM name given\n");
-		return -1;
+		rc = -1;
 	}
 	if (config_get_memsize(&o->memsize) != 0 || o->memsize % 4096 != 0) {
 		fprintf(stderr, "bhyve: invalid memory size '%s'\n",
 			get_config_value("memory.size")
 			    ? get_config_value("memory.size")
 			    : "");
-		return -1;
+		rc = -1;
 	}
 	if (config_get_topology(&o->cpus, &o->sockets, &o->cores, &o->threads,
 				err, sizeof(err)) != 0) {
 		fprintf(stderr, "bhyve: %s\n", err);
-		return -1;
+		o->cpus = 0;
+		rc = -1;
 	}
+	/* Unimplemented models, and each model's own host checks. */
 	if (pci_check_models_implemented() != 0)
-		return -1;
+		rc = -1;
+	if (bhyve_check_host(o->cpus) != 0)
+		rc = -1;
 	if (get_config_value("lpc.bootrom") != NULL) {
 		fprintf(stderr, "bhyve: boot ROMs (-l bootrom) are not "
 				"supported yet; use -o boot.kernel=PATH\n");
-		return -1;
+		rc = -1;
 	}
 	kernel = get_config_value("boot.kernel");
 	if (kernel == NULL) {
 		fprintf(stderr, "bhyve: nothing to boot: set boot.kernel "
 				"(-o boot.kernel=PATH)\n");
-		return -1;
-	}
-	if (access(kernel, R_OK) != 0) {
+		rc = -1;
+	} else if (access(kernel, R_OK) != 0) {
 		fprintf(stderr, "bhyve: boot.kernel '%s': %s\n", kernel,
 			strerror(errno));
-		return -1;
+		rc = -1;
 	}
 	if (get_config_value("boot.initrd") != NULL &&
 	    access(get_config_value("boot.initrd"), R_OK) != 0) {
 		fprintf(stderr, "bhyve: boot.initrd '%s': %s\n",
 			get_config_value("boot.initrd"), strerror(errno));
-		return -1;
+		rc = -1;
 	}
 	o->memflags = 0;
 	if (get_config_bool_default("memory.wired", false))
@@ -118,7 +159,9 @@ bhyve_validate(struct bhyve_opts *o)
 		o->memflags |= VM_MEM_F_INCORE;
 	if (get_config_bool_default("memory.hugepages", false))
 		o->memflags |= VM_MEM_F_HUGEPAGES;
-	return 0;
+	if (rc == 0)
+		bhyve_note_unsupported();
+	return rc;
 }
 
 static int
@@ -138,6 +181,9 @@ bhyve_create_vm(const struct bhyve_opts *o, struct vmctx **ctxp)
 		fprintf(stderr, "bhyve: topology: %s\n", strerror(errno));
 		return -1;
 	}
+	/* bhyve's -a / x86.x2apic=false: the guest sees an xAPIC only. */
+	vm_set_x2apic_offered(bhyve_ctx,
+			      get_config_bool_default("x86.x2apic", true));
 	vm_set_memflags(bhyve_ctx, o->memflags);
 	if (vm_setup_memory(bhyve_ctx, o->memsize) != 0) {
 		fprintf(stderr,
@@ -232,9 +278,11 @@ main(int argc, char **argv)
 	    bhyve_boot() != 0 ||
 	    control_start(ctx) != 0 || /* ctl: control socket, issue 7 */
 	    gdb_init(ctx) != 0) {      /* waits for gdb here with -G w... */
+		notice_discard();
 		platform_fini();
 		return BHYVE_EXIT_ERROR;
 	}
+	notice_flush();
 	if (vcpu_run_start() != 0) {
 		bhyve_request_suspend(VM_SUSPEND_LAST);
 		bhyve_teardown();

@@ -75,7 +75,7 @@ blockif_opt_bool(const struct config_node *nvl, const char *ident,
 	*out = parse_config_bool(v, &ok);
 	if (!ok) {
 		fprintf(stderr,
-			"%s: invalid value '%s' for %s (want true or "
+			"bhyve: %s: invalid value '%s' for %s (want true or "
 			"false)\n",
 			ident, v, name);
 		return -1;
@@ -133,7 +133,7 @@ blockif_parse_engine(const struct config_node *nvl, const char *ident,
 		*want = BLOCKIF_ENGINE_URING;
 	else {
 		fprintf(stderr,
-			"%s: invalid engine '%s' (want auto, threads "
+			"bhyve: %s: invalid engine '%s' (want auto, threads "
 			"or uring)\n",
 			ident, e);
 		return -1;
@@ -145,8 +145,9 @@ blockif_parse_engine(const struct config_node *nvl, const char *ident,
 	n = strtoul(w, &end, 10);
 	if (w[0] < '0' || w[0] > '9' || errno != 0 || *end != '\0' || n < 1 ||
 	    n > BLOCKIF_WORKERS_MAX) {
-		fprintf(stderr, "%s: invalid workers '%s' (want 1..%d)\n",
-			ident, w, BLOCKIF_WORKERS_MAX);
+		fprintf(stderr,
+			"bhyve: %s: invalid workers '%s' (want 1..%d)\n", ident,
+			w, BLOCKIF_WORKERS_MAX);
 		return -1;
 	}
 	*workers = (int)n;
@@ -659,7 +660,7 @@ blockif_probe(struct blockif_ctxt *bc, const char *path)
 	int lss, pss;
 
 	if (fstat(bc->fd, &st) != 0) {
-		fprintf(stderr, "%s: %s: %s\n", bc->ident, path,
+		fprintf(stderr, "bhyve: %s: %s: %s\n", bc->ident, path,
 			strerror(errno));
 		return -1;
 	}
@@ -671,7 +672,7 @@ blockif_probe(struct blockif_ctxt *bc, const char *path)
 		    ioctl(bc->fd, BLKSSZGET, &lss) != 0 ||
 		    ioctl(bc->fd, BLKPBSZGET, &pss) != 0) {
 			fprintf(stderr,
-				"%s: %s: cannot query the block "
+				"bhyve: %s: %s: cannot query the block "
 				"device: %s\n",
 				bc->ident, path, strerror(errno));
 			return -1;
@@ -685,7 +686,8 @@ blockif_probe(struct blockif_ctxt *bc, const char *path)
 		if (blockif_sect_ok((unsigned long)st.st_blksize))
 			bc->psectsz = (int)st.st_blksize;
 	} else {
-		fprintf(stderr, "%s: %s: not a regular file or block device\n",
+		fprintf(stderr,
+			"bhyve: %s: %s: not a regular file or block device\n",
 			bc->ident, path);
 		return -1;
 	}
@@ -702,7 +704,7 @@ blockif_apply_sectorsize(struct blockif_ctxt *bc, const struct config_node *nvl)
 		return 0;
 	if (blockif_parse_sectorsize(ss, &l, &p) != 0) {
 		fprintf(stderr,
-			"%s: invalid sectorsize '%s' (want "
+			"bhyve: %s: invalid sectorsize '%s' (want "
 			"logical[/physical], powers of two from %d to "
 			"%d)\n",
 			bc->ident, ss, BLOCKIF_SECT_MIN, BLOCKIF_SECT_MAX);
@@ -710,7 +712,7 @@ blockif_apply_sectorsize(struct blockif_ctxt *bc, const struct config_node *nvl)
 	}
 	if (bc->isblk && l < bc->sectsz) {
 		fprintf(stderr,
-			"%s: sectorsize %d is below the device's "
+			"bhyve: %s: sectorsize %d is below the device's "
 			"sector size %d\n",
 			bc->ident, l, bc->sectsz);
 		return -1;
@@ -718,6 +720,49 @@ blockif_apply_sectorsize(struct blockif_ctxt *bc, const struct config_node *nvl)
 	bc->sectsz = l;
 	bc->psectsz = p;
 	bc->psectoff = 0;
+	return 0;
+}
+
+int
+blockif_check(const struct config_node *nvl, char *err, size_t errlen)
+{
+	const char *path = get_config_value_node(nvl, "path");
+	const char *ro_s = get_config_value_node(nvl, "ro");
+	bool ro = false, ok = true;
+	struct stat st;
+	int fd;
+
+	if (path == NULL || path[0] == '\0') {
+		snprintf(err, errlen, "no disk image (path=)");
+		return -1;
+	}
+	if (ro_s != NULL)
+		ro = parse_config_bool(ro_s, &ok);
+	if (!ok) {
+		snprintf(err, errlen, "invalid value '%s' for ro", ro_s);
+		return -1;
+	}
+	if (stat(path, &st) != 0) {
+		snprintf(err, errlen, "disk image %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		snprintf(err, errlen,
+			 "disk image %s is not a regular file or block device",
+			 path);
+		return -1;
+	}
+	fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "disk image %s: %s%s", path,
+			 strerror(errno),
+			 !ro && (errno == EACCES || errno == EROFS)
+			     ? " (add ,ro for a read-only disk)"
+			     : "");
+		return -1;
+	}
+	close(fd);
 	return 0;
 }
 
@@ -729,7 +774,8 @@ blockif_open_file(struct blockif_ctxt *bc, const struct config_node *nvl)
 	int flags;
 
 	if (path == NULL || path[0] == '\0') {
-		fprintf(stderr, "%s: no disk image (path=)\n", bc->ident);
+		fprintf(stderr, "bhyve: %s: no disk image (path=)\n",
+			bc->ident);
 		return -1;
 	}
 	if (blockif_opt_bool(nvl, bc->ident, "ro", &bc->ro) != 0 ||
@@ -743,13 +789,13 @@ blockif_open_file(struct blockif_ctxt *bc, const struct config_node *nvl)
 		(nocache ? O_DIRECT : 0) | (sync || direct ? O_SYNC : 0);
 	bc->fd = open(path, flags);
 	if (bc->fd < 0 && !bc->ro && (errno == EROFS || errno == EACCES)) {
-		fprintf(stderr, "%s: %s is not writable: %s\n", bc->ident, path,
-			strerror(errno));
+		fprintf(stderr, "bhyve: %s: %s is not writable: %s\n",
+			bc->ident, path, strerror(errno));
 		return -1;
 	}
 	if (bc->fd < 0) {
-		fprintf(stderr, "%s: cannot open %s: %s\n", bc->ident, path,
-			strerror(errno));
+		fprintf(stderr, "bhyve: %s: cannot open %s: %s\n", bc->ident,
+			path, strerror(errno));
 		return -1;
 	}
 	bc->direct = nocache;
@@ -792,7 +838,8 @@ blockif_start_engine(struct blockif_ctxt *bc, int want, int workers)
 			/* Only fallbacks reach the pool. */
 			workers = 1;
 		} else if (want == BLOCKIF_ENGINE_URING) {
-			fprintf(stderr, "%s: io_uring is not available: %s\n",
+			fprintf(stderr,
+				"bhyve: %s: io_uring is not available: %s\n",
 				bc->ident, strerror(err));
 			return -1;
 		}
@@ -800,7 +847,8 @@ blockif_start_engine(struct blockif_ctxt *bc, int want, int workers)
 	for (i = 0; i < workers; i++) {
 		if (pthread_create(&bc->workers[i], NULL, blockif_worker, bc) !=
 		    0) {
-			fprintf(stderr, "%s: cannot start worker threads\n",
+			fprintf(stderr,
+				"bhyve: %s: cannot start worker threads\n",
 				bc->ident);
 			return -1;
 		}

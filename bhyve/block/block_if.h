@@ -85,6 +85,12 @@ int blockif_legacy_config(struct config_node *nvl, const char *opts);
 
 struct blockif_ctxt *blockif_open(const struct config_node *nvl,
 				  const char *ident);
+/*
+ * Before the VM exists: path= is set and names a regular file or block
+ * device that can be opened as configured (ro or read-write).  0, or -1
+ * with the reason in err.
+ */
+int blockif_check(const struct config_node *nvl, char *err, size_t errlen);
 /* Waits for every submitted request, stops the threads, closes the file. */
 void blockif_close(struct blockif_ctxt *bc);
 

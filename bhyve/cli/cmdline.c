@@ -23,7 +23,9 @@
 #include "config.h"
 #include "config_vm.h"
 #include "legacy_config.h"
+#include "notice.h"
 #include "pci_models.h"
+#include "uart_backend.h"
 
 #define VM_NAME_MAX    128
 #define FWCFG_NAME_MAX 55 /* QEMU fw_cfg file names: 56 bytes w/ NUL */
@@ -34,12 +36,19 @@
 
 static int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The single error line every bad input produces. */
+/*
+ * Errors so far: parsing goes on after one, so that the user sees every
+ * blocker of a command line at once.
+ */
+static int cmd_errors;
+
+/* The error line each bad input produces (one per blocker). */
 static int
 cmd_fail(const char *fmt, ...)
 {
 	va_list ap;
 
+	cmd_errors++;
 	fputs("bhyve: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -472,25 +481,11 @@ cmd_lpc_bootrom(char *rest, const char *arg)
 	return rest ? cmd_lpc_options(rest, arg) : 0;
 }
 
+/* bhyve's TPM passthrough/swtpm device: not emulated here (yet). */
 static int
-cmd_lpc_tpm(char *rest, const char *arg)
+cmd_lpc_tpm(const char *arg)
 {
-	char *type = rest ? strsep(&rest, ",") : NULL;
-	char *path = rest ? strsep(&rest, ",") : NULL;
-	struct config_node *tpm;
-
-	if (type == NULL || path == NULL || *type == '\0' || *path == '\0')
-		return cmd_fail("'-l %s' needs tpm,TYPE,PATH", arg);
-	tpm = create_config_node("tpm");
-	if (tpm == NULL)
-		return cmd_fail("cannot configure TPM for '-l %s'", arg);
-	set_config_value_node(tpm, "type", type);
-	set_config_value_node(tpm, "path", path);
-	if (rest != NULL && legacy_config_generic(tpm, rest) != 0)
-		return cmd_fail("invalid TPM option in '-l %s'", arg);
-	if (get_config_value_node(tpm, "version") == NULL)
-		set_config_value_node(tpm, "version", "2.0");
-	return 0;
+	return cmd_fail("'-l %s': TPM devices are not supported", arg);
 }
 
 /* -l lpcdev[,conf] */
@@ -507,7 +502,7 @@ cmd_lpc(const char *arg)
 	if (strcasecmp(dev, "bootrom") == 0) {
 		rc = cmd_lpc_bootrom(rest, arg);
 	} else if (strcasecmp(dev, "tpm") == 0) {
-		rc = cmd_lpc_tpm(rest, arg);
+		rc = cmd_lpc_tpm(arg);
 	} else if (strncasecmp(dev, "com", 3) == 0 && dev[3] >= '1' &&
 		   dev[3] < '1' + LPC_UART_COUNT && dev[4] == '\0') {
 		unit = dev[3] - '0';
@@ -665,9 +660,9 @@ cmd_check_bools(void)
 			continue;
 		parse_config_bool(v, &ok);
 		if (!ok)
-			return cmd_fail("invalid boolean '%s' for %s (use "
-					"true/false/on/off/yes/no/1/0)",
-					v, cmd_bool_keys[i]);
+			cmd_fail("invalid boolean '%s' for %s (use "
+				 "true/false/on/off/yes/no/1/0)",
+				 v, cmd_bool_keys[i]);
 	}
 	return 0;
 }
@@ -678,6 +673,9 @@ cmd_check_name(void)
 	const char *name = get_config_value("name");
 	size_t i;
 
+	/* A bad option may have taken the name as its argument (-m vm). */
+	if (name == NULL && cmd_errors > 0)
+		return BHYVE_ARGS_ERROR;
 	if (name == NULL)
 		return cmd_fail("missing VM name (bhyve [options] vmname)");
 	if (name[0] == '\0' || strlen(name) > VM_NAME_MAX ||
@@ -717,40 +715,149 @@ cmd_check_gdb(void)
 	return 0;
 }
 
-/* Checks the final tree, whichever of -k, -o or a flag set each key. */
+/* lpc.comN.path names a backend uart_backend_open() can open; no TPM. */
+static void
+cmd_check_lpc(void)
+{
+	char key[32], err[256];
+	const char *v;
+
+	for (int unit = 1; unit <= LPC_UART_COUNT; unit++) {
+		snprintf(key, sizeof(key), "lpc.com%d.path", unit);
+		v = get_config_value(key);
+		if (v != NULL &&
+		    uart_backend_check(v, false, err, sizeof(err)) != 0)
+			cmd_fail("%s: %s", key, err);
+	}
+	if (find_config_node("tpm") != NULL)
+		cmd_fail("tpm.*: TPM devices are not supported");
+}
+
 static int
+cmd_check_vcpu_node(const char *name, const struct config_node *node,
+		    const char *value, void *arg)
+{
+	int cpus = *(int *)arg;
+	char err[256];
+	cpu_set_t set;
+	long n;
+
+	if (!config_parse_long(name, 0, TOPOLOGY_MAX - 1, &n) ||
+	    !isdigit((unsigned char)name[0])) {
+		cmd_fail("unknown key vcpu.%s (want vcpu.N.cpuset)", name);
+		return 0;
+	}
+	if (cpus > 0 && n >= cpus) {
+		cmd_fail("vcpu.%ld: the VM has %d vCPU%s (0-%d)", n, cpus,
+			 cpus > 1 ? "s" : "", cpus - 1);
+		return 0;
+	}
+	if (value != NULL) {
+		cmd_fail("unknown key vcpu.%ld (want vcpu.%ld.cpuset)", n, n);
+		return 0;
+	}
+	value = get_config_value_node(node, "cpuset");
+	if (value != NULL &&
+	    config_parse_cpulist(value, &set, err, sizeof(err)) != 0)
+		cmd_fail("vcpu.%ld.cpuset: %s", n, err);
+	return 0;
+}
+
+/*
+ * vcpu.N.cpuset (-p): N a vCPU of this VM, a well-formed CPU list.  (That
+ * the host has those CPUs is checked before the VM is built, not here:
+ * a configuration dump does not depend on the host.)
+ */
+static void
+cmd_check_vcpus(int cpus)
+{
+	const struct config_node *vcpu = find_config_node("vcpu");
+
+	if (vcpu != NULL)
+		walk_config_nodes(vcpu, cmd_check_vcpu_node, &cpus);
+}
+
+static unsigned int
+cmd_bits_for(int n)
+{
+	unsigned int b = 0;
+
+	while ((1 << b) < n)
+		b++;
+	return b;
+}
+
+/*
+ * -a (x86.x2apic=false) leaves the guest an xAPIC, whose 8-bit ids stop
+ * at 254 (255 is broadcast); the ids pack thread, core and socket fields
+ * as libvmmapi assigns them.
+ */
+static void
+cmd_check_xapic(int sockets, int cores, int threads)
+{
+	unsigned int smt = cmd_bits_for(threads), core = cmd_bits_for(cores);
+	const char *v = get_config_value("x86.x2apic");
+	unsigned long maxid;
+	bool ok;
+
+	/* Unset means x2APIC; a malformed value is cmd_check_bools' line. */
+	if (v == NULL || parse_config_bool(v, &ok) || !ok)
+		return;
+	maxid = ((unsigned long)(sockets - 1) << (smt + core)) |
+		((unsigned long)(cores - 1) << smt) |
+		(unsigned long)(threads - 1);
+	if (maxid > 254)
+		cmd_fail(
+		    "x86.x2apic=false (-a): this topology needs APIC ids up "
+		    "to %lu, an xAPIC stops at 254",
+		    maxid);
+}
+
+/*
+ * Checks the final tree, whichever of -k, -o or a flag set each key;
+ * every problem is reported, one line each.
+ */
+static void
 cmd_check_tree(void)
 {
-	int cpus, sockets, cores, threads;
+	int cpus = 0, sockets, cores, threads;
 	char err[512], n[16];
 	const char *v;
 	uint64_t bytes;
 
-	if (config_check_expansions(err, sizeof(err)) != 0)
-		return cmd_fail("%s", err);
-	if (cmd_check_name() != 0)
-		return BHYVE_ARGS_ERROR;
+	if (config_check_expansions(err, sizeof(err)) != 0) {
+		/* The values below cannot be read. */
+		cmd_fail("%s", err);
+		return;
+	}
+	cmd_check_name();
 	if (config_get_topology(&cpus, &sockets, &cores, &threads, err,
-				sizeof(err)) != 0)
-		return cmd_fail("%s", err);
-	snprintf(n, sizeof(n), "%d", cpus);
-	set_config_value_if_unset("cpus", n);
+				sizeof(err)) != 0) {
+		cmd_fail("%s", err);
+		cpus = 0;
+	} else {
+		snprintf(n, sizeof(n), "%d", cpus);
+		set_config_value_if_unset("cpus", n);
+	}
+	if (cpus > 0)
+		cmd_check_xapic(sockets, cores, threads);
 	v = get_config_value("memory.size");
 	if (v == NULL)
-		return cmd_fail("memory.size is not set");
-	if (bhyve_parse_memsize(v, &bytes) != 0)
-		return cmd_fail("invalid memory size '%s' (memory.size)", v);
+		cmd_fail("memory.size is not set");
+	else if (bhyve_parse_memsize(v, &bytes) != 0)
+		cmd_fail("invalid memory size '%s' (memory.size)", v);
 	v = get_config_value("uuid");
 	if (v != NULL && !cmd_uuid_valid(v))
-		return cmd_fail("invalid UUID '%s' (uuid)", v);
-	if (cmd_check_gdb() != 0)
-		return BHYVE_ARGS_ERROR;
+		cmd_fail("invalid UUID '%s' (uuid)", v);
+	cmd_check_gdb();
 	v = get_config_value("lpc.fwcfg");
 	if (v != NULL && strcmp(v, "bhyve") != 0 && strcmp(v, "qemu") != 0)
-		return cmd_fail("invalid lpc.fwcfg '%s' (bhyve or qemu)", v);
+		cmd_fail("invalid lpc.fwcfg '%s' (bhyve or qemu)", v);
+	cmd_check_lpc();
+	cmd_check_vcpus(cpus);
 	if (pci_check_tree(err, sizeof(err)) != 0)
-		return cmd_fail("%s", err);
-	return cmd_check_bools();
+		cmd_fail("%s", err);
+	cmd_check_bools();
 }
 
 /* bhyve_init_config()'s defaults, applied where nothing set the key. */
@@ -780,15 +887,20 @@ bhyve_parse_args(int argc, char **argv)
 	const struct cmd_flag *flag;
 	int c, rc;
 
+	cmd_errors = 0;
 	/* glibc re-initialises getopt() when optind is 0. */
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt(argc, argv, CMDLINE_OPTSTRING)) != -1) {
-		if (c == ':')
-			return cmd_fail("option -%c needs an argument", optopt);
-		if (c == '?')
-			return cmd_fail("unknown option -%c (see bhyve -h)",
-					isprint(optopt) ? optopt : '?');
+		if (c == ':') {
+			cmd_fail("option -%c needs an argument", optopt);
+			continue;
+		}
+		if (c == '?') {
+			cmd_fail("unknown option -%c (see bhyve -h)",
+				 isprint(optopt) ? optopt : '?');
+			continue;
+		}
 		if (c == 'h') {
 			cmd_usage(stdout);
 			return BHYVE_ARGS_EXIT0;
@@ -798,15 +910,54 @@ bhyve_parse_args(int argc, char **argv)
 			rc = flag->key ? cmd_set(flag->key, flag->value) : 0;
 		else
 			rc = cmd_option_arg(c, optarg);
-		if (rc != 0)
+		if (rc == BHYVE_ARGS_EXIT0)
 			return rc;
 	}
 	if (argc - optind > 1)
-		return cmd_fail("unexpected argument '%s' after VM name '%s' "
-				"(options go before the name)",
-				argv[optind + 1], argv[optind]);
-	if (argc - optind == 1 && set_config_value("name", argv[optind]) != 0)
-		return cmd_fail("cannot set VM name '%s'", argv[optind]);
+		cmd_fail("unexpected argument '%s' after VM name '%s' "
+			 "(options go before the name)",
+			 argv[optind + 1], argv[optind]);
+	if (argc - optind >= 1 && set_config_value("name", argv[optind]) != 0)
+		cmd_fail("cannot set VM name '%s'", argv[optind]);
 	cmd_defaults();
-	return cmd_check_tree();
+	cmd_check_tree();
+	return cmd_errors > 0 ? BHYVE_ARGS_ERROR : 0;
+}
+
+static int
+bhyve_note_bootindex(const char *name, const struct config_node *node,
+		     const char *value, void *arg)
+{
+	char *path = arg;
+	size_t len = strlen(path);
+
+	if (value != NULL) {
+		if (strcmp(name, "bootindex") == 0)
+			notice("%s.bootindex has no effect: beehive boots "
+			       "boot.kernel directly, without firmware",
+			       path);
+		return 0;
+	}
+	if (len + strlen(name) + 2 > 64)
+		return 0;
+	snprintf(path + len, 64 - len, ".%s", name);
+	walk_config_nodes(node, bhyve_note_bootindex, path);
+	path[len] = '\0';
+	return 0;
+}
+
+void
+bhyve_note_unsupported(void)
+{
+	const struct config_node *pci = find_config_node("pci");
+	char path[64] = "pci";
+
+	if (get_config_bool_default("suspend_at_boot", false))
+		notice("suspend_at_boot (-d) has no effect: the vCPUs start "
+		       "at once (pause them with bhyvectl)");
+	if (get_config_value("keyboard.layout") != NULL)
+		notice("keyboard.layout (-K) has no effect: there is no "
+		       "framebuffer console (fbuf)");
+	if (pci != NULL)
+		walk_config_nodes(pci, bhyve_note_bootindex, path);
 }

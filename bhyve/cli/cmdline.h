@@ -21,4 +21,11 @@
  */
 int bhyve_parse_args(int argc, char **argv);
 
+/*
+ * bhyve keys that beehive accepts but cannot honour (suspend_at_boot,
+ * keyboard.layout, pci.*.bootindex): one notice each (notice.h), shown
+ * once the VM starts.  For main(), after validation.
+ */
+void bhyve_note_unsupported(void);
+
 #endif

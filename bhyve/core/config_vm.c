@@ -156,3 +156,79 @@ config_ncpus(void)
 		return 1;
 	return cpus;
 }
+
+int
+config_parse_cpulist(const char *s, cpu_set_t *set, char *err, size_t errlen)
+{
+	const char *p = s;
+	unsigned long lo, hi;
+	char *end;
+
+	CPU_ZERO(set);
+	if (s == NULL || *s == '\0') {
+		snprintf(err, errlen, "empty CPU list");
+		return -1;
+	}
+	for (;;) {
+		if (!isdigit((unsigned char)*p))
+			goto bad;
+		errno = 0;
+		lo = hi = strtoul(p, &end, 10);
+		p = end;
+		if (*p == '-') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				goto bad;
+			hi = strtoul(p, &end, 10);
+			p = end;
+		}
+		if (errno != 0 || lo > hi)
+			goto bad;
+		if (hi >= CPU_SETSIZE) {
+			snprintf(err, errlen,
+				 "CPU %lu in '%s' is out of range (0-%d)", hi,
+				 s, CPU_SETSIZE - 1);
+			return -1;
+		}
+		for (unsigned long c = lo; c <= hi; c++)
+			CPU_SET(c, set);
+		if (*p == '\0')
+			return 0;
+		if (*p++ != ',')
+			goto bad;
+	}
+bad:
+	snprintf(err, errlen,
+		 "invalid CPU list '%s' (want numbers and ranges: 0-3,6)", s);
+	return -1;
+}
+
+int
+config_get_vcpu_cpuset(int vcpu, cpu_set_t *set, char *err, size_t errlen)
+{
+	char key[32], why[160];
+	cpu_set_t usable;
+	const char *v;
+
+	snprintf(key, sizeof(key), "vcpu.%d.cpuset", vcpu);
+	v = get_config_value(key);
+	if (v == NULL)
+		return 0;
+	if (config_parse_cpulist(v, set, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: %s", key, why);
+		return -1;
+	}
+	/* What this process may run on: online, present, allowed. */
+	if (sched_getaffinity(0, sizeof(usable), &usable) != 0)
+		return 1;
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (CPU_ISSET(c, set) && !CPU_ISSET(c, &usable)) {
+			snprintf(err, errlen,
+				 "%s: host CPU %d does not exist or is not "
+				 "available to bhyve (it may use %d CPUs)",
+				 key, c, CPU_COUNT(&usable));
+			return -1;
+		}
+	}
+	return 1;
+}

@@ -7,6 +7,7 @@
 #ifndef CONFIG_VM_H
 #define CONFIG_VM_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,5 +41,20 @@ int config_get_topology(int *cpus, int *sockets, int *cores, int *threads,
  * command line has refused already): what the firmware tables describe.
  */
 int config_ncpus(void);
+
+/*
+ * A CPU list as cpuset(1) -l and Linux's cpulist write it: numbers and
+ * ranges separated by commas ("0-3,6").  0 and the set, or -1 with a
+ * reason in err.
+ */
+int config_parse_cpulist(const char *s, cpu_set_t *set, char *err,
+			 size_t errlen);
+/*
+ * The host CPUs vCPU 'vcpu' may run on (vcpu.N.cpuset, "-p vcpu:hostcpu"
+ * appends to it): 1 and the set when the key is set, 0 when it is not,
+ * -1 with a reason in err when it is malformed or names a CPU that this
+ * process cannot run on (offline, absent, or outside its affinity).
+ */
+int config_get_vcpu_cpuset(int vcpu, cpu_set_t *set, char *err, size_t errlen);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "inout.h"
 #include "mem.h"
+#include "config_vm.h"
 #include "mevent.h"
 #include "vcpu_run.h"
 
@@ -680,14 +681,50 @@ vcpu_run_open(struct vmctx *ctx, int ncpus, bool strictmsr)
 	return 0;
 }
 
+/*
+ * vcpu.N.cpuset (bhyve's -p vcpu:hostcpu): the thread starts on those host
+ * CPUs.  The set was checked against this process's CPUs before the VM
+ * was built.
+ */
+int
+vcpu_run_thread_attr(int vcpuid, pthread_attr_t *attr)
+{
+	char err[256];
+	cpu_set_t set;
+	int rc;
+
+	rc = config_get_vcpu_cpuset(vcpuid, &set, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "bhyve: %s\n", err);
+		return -1;
+	}
+	if (rc > 0 &&
+	    pthread_attr_setaffinity_np(attr, sizeof(set), &set) != 0) {
+		fprintf(stderr, "bhyve: vCPU %d: cannot pin to its cpuset\n",
+			vcpuid);
+		return -1;
+	}
+	return 0;
+}
+
 int
 vcpu_run_start(void)
 {
+	pthread_attr_t attr;
+	int rc;
+
 	nvcpu_threads = guest_ncpus;
 	for (int i = 0; i < guest_ncpus; i++) {
-		if (pthread_create(&vcpu_threads[i], NULL, vcpu_thread,
+		pthread_attr_init(&attr);
+		rc = vcpu_run_thread_attr(i, &attr);
+		if (rc == 0 &&
+		    pthread_create(&vcpu_threads[i], &attr, vcpu_thread,
 				   bhyve_vcpus[i]) != 0) {
 			fprintf(stderr, "bhyve: cannot start vCPU %d\n", i);
+			rc = -1;
+		}
+		pthread_attr_destroy(&attr);
+		if (rc != 0) {
 			pthread_mutex_lock(&park_mtx);
 			nvcpu_threads -= guest_ncpus - i;
 			pthread_mutex_unlock(&park_mtx);

@@ -8,6 +8,7 @@
 #ifndef VCPU_RUN_H
 #define VCPU_RUN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include "vmmapi.h"
 
@@ -68,6 +69,11 @@ void bhyve_set_debug_handler(bhyve_debug_handler_t handler);
 /* The vCPU threads' life cycle, for main(). */
 int vcpu_run_open(struct vmctx *ctx, int ncpus, bool strictmsr);
 int vcpu_run_start(void);
+/*
+ * The attributes vCPU 'vcpuid's thread starts with: its vcpu.N.cpuset
+ * affinity, if any.  0, or -1 after printing one line.
+ */
+int vcpu_run_thread_attr(int vcpuid, pthread_attr_t *attr);
 void vcpu_run_join(void);
 /* Starts the periodic check for "all vCPUs halted" (exit status 2). */
 int vcpu_run_arm_halt_check(void);

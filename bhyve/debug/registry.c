@@ -28,14 +28,16 @@
 #include "registry.h"
 #include "vmm_ctl.h"
 
-#define REG_LOCK	 "lock"
-#define REG_CTL		 "ctl"
-#define REG_META	 "meta.json"
-#define REG_META_TMP	 "meta.json.tmp"
-#define REG_META_MAX	 65536
-#define REG_CLAIM_TRIES	 50
-#define REG_BUSY_TRIES	 5 /* a lister may hold a shared lock briefly */
-#define REG_BUSY_WAIT_NS 20000000L
+#define REG_LOCK	  "lock"
+#define REG_CTL		  "ctl"
+#define REG_META	  "meta.json"
+#define REG_META_TMP	  "meta.json.tmp"
+#define REG_META_MAX	  65536
+#define REG_CLAIM_TRIES	  50
+#define REG_BUSY_TRIES	  5 /* a lister may hold a shared lock briefly */
+#define REG_BUSY_WAIT_NS  20000000L
+#define REG_LINKS_MAX	  8
+#define REG_LINK_NAME_MAX 16
 
 static struct {
 	bool claimed;
@@ -51,6 +53,8 @@ static struct {
 	long long start_time;
 	int cpus;
 	uint64_t memory;
+	char links[REG_LINKS_MAX][REG_LINK_NAME_MAX];
+	int nlinks;
 } reg = {.rundirfd = -1, .dirfd = -1, .lockfd = -1};
 
 bool
@@ -394,6 +398,9 @@ registry_release_locked(void)
 	unlinkat(reg.dirfd, REG_META, 0);
 	unlinkat(reg.dirfd, REG_META_TMP, 0);
 	unlinkat(reg.dirfd, REG_LOCK, 0);
+	for (int i = 0; i < reg.nlinks; i++)
+		unlinkat(reg.dirfd, reg.links[i], 0);
+	reg.nlinks = 0;
 	close(reg.dirfd);
 	/* Fails harmlessly if someone put other files there. */
 	unlinkat(reg.rundirfd, reg.name, AT_REMOVEDIR);
@@ -402,6 +409,34 @@ registry_release_locked(void)
 	close(reg.lockfd);
 	reg.dirfd = reg.rundirfd = reg.lockfd = -1;
 	reg.claimed = false;
+}
+
+int
+registry_link(const char *linkname, const char *target)
+{
+	if (!reg.claimed) {
+		errno = ENOENT;
+		return -1;
+	}
+	/* Never one of the entry's own files. */
+	if (!registry_name_valid(linkname) ||
+	    strlen(linkname) >= REG_LINK_NAME_MAX ||
+	    strcmp(linkname, REG_LOCK) == 0 || strcmp(linkname, REG_CTL) == 0 ||
+	    strncmp(linkname, REG_META, strlen(REG_META)) == 0 ||
+	    reg.nlinks == REG_LINKS_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Left by an earlier run of this VM (a reclaimed entry). */
+	unlinkat(reg.dirfd, linkname, 0);
+	if (symlinkat(target, reg.dirfd, linkname) != 0)
+		return -1;
+	for (int i = 0; i < reg.nlinks; i++) {
+		if (strcmp(reg.links[i], linkname) == 0)
+			return 0;
+	}
+	snprintf(reg.links[reg.nlinks++], REG_LINK_NAME_MAX, "%s", linkname);
+	return 0;
 }
 
 void

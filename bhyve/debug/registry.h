@@ -5,6 +5,8 @@
  *   RUNDIR/NAME/lock       flock()ed by the owning bhyve for the VM's life
  *   RUNDIR/NAME/ctl        the control socket (control.h, docs/control.md)
  *   RUNDIR/NAME/meta.json  name, pid, uid, start time, cpus, memory
+ *   RUNDIR/NAME/comN       a symlink to the pty standing in for COMN's
+ *                          /dev/nmdm device (docs/config.md)
  *
  * RUNDIR is the configuration key 'rundir' (-o rundir=DIR, bhyvectl
  * --rundir=DIR), else $BEEHIVE_RUNDIR, else /run/beehive for root, else
@@ -44,6 +46,11 @@ int registry_claim(const char *name, char *err, size_t errlen);
 int registry_claim_or_report(const char *name);
 /* Removes this process's entry; idempotent, safe from atexit. */
 void registry_release(void);
+/*
+ * Publishes 'target' as the symlink RUNDIR/NAME/linkname, removed with
+ * the entry; -1 with errno (ENOENT before a claim).
+ */
+int registry_link(const char *linkname, const char *target);
 /* Records the VM's size in the metadata once it is known. */
 int registry_set_vm_info(int cpus, uint64_t memory);
 /* This process's control socket path ("" before a claim). */

@@ -99,7 +99,8 @@ slirp_guest_error(const char *msg, void *opaque)
 	struct slirp_priv *sp = opaque;
 
 	if (!sp->warned)
-		fprintf(stderr, "virtio-net: slirp: guest error: %s\n", msg);
+		fprintf(stderr, "bhyve: virtio-net: slirp: guest error: %s\n",
+			msg);
 	sp->warned = true;
 }
 

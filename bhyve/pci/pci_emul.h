@@ -152,6 +152,13 @@ struct pci_devemu {
 	 */
 	int (*pe_init)(struct pci_devinst *pi, struct config_node *nvl);
 	/*
+	 * Optional: checks what pe_init will need from the host (a disk
+	 * image, ...) before the VM exists, so that bad input is reported
+	 * with the rest of it; 0, or -1 with the reason in err.
+	 */
+	int (*pe_check)(const struct config_node *nvl, char *err,
+			size_t errlen);
+	/*
 	 * Optional config-space hooks.  pe_cfgread returns 0 after storing
 	 * *val itself, non-zero for the generic read.  pe_cfgwrite returns 0
 	 * when it consumed the write, non-zero for the generic (masked) one.

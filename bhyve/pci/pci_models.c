@@ -226,7 +226,12 @@ pci_check_func(const char *name, const struct config_node *node,
 				"bhyve: device model '%s' (slot "
 				"%s:%s) is not implemented yet\n",
 				dev, slot, name);
-			return st->rc = 4;
+			st->rc = 4; /* go on: report every blocker */
+		} else if (m != NULL && m->pe_check != NULL &&
+			   m->pe_check(node, st->err, st->errlen) != 0) {
+			fprintf(stderr, "bhyve: pci.%s.%s (%s): %s\n", st->path,
+				name, dev, st->err);
+			st->rc = 4;
 		}
 		return 0;
 	}
@@ -311,7 +316,7 @@ pci_check_tree(char *err, size_t errlen)
 int
 pci_check_models_implemented(void)
 {
-	char err[8];
+	char err[256];
 	struct pci_check_state st = {"", true, err, sizeof(err), 0};
 
 	return pci_check_walk(&st);

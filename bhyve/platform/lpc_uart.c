@@ -8,7 +8,9 @@
 
 #include "config.h"
 #include "inout.h"
+#include "notice.h"
 #include "platform_dev.h"
+#include "registry.h"
 #include "uart_backend.h"
 #include "uart_emul.h"
 #include "vmmapi.h"
@@ -86,6 +88,25 @@ lpc_uart_io(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
 	return 0;
 }
 
+/*
+ * A /dev/nmdm device became a pty (Linux has no nmdm): say where its
+ * other end is, and link it from the VM's registry entry so that scripts
+ * find it at a fixed place (RUNDIR/NAME/comN).
+ */
+static void
+lpc_uart_publish_pty(struct lpc_uart *lu, const char *nmdm)
+{
+	const char *pty = uart_backend_pty_path(lu->be);
+
+	if (pty == NULL)
+		return;
+	if (registry_link(lu->name, pty) == 0)
+		notice("%s: %s is the pty %s (also %s/%s)", lu->name, nmdm, pty,
+		       registry_entry_path(), lu->name);
+	else
+		notice("%s: %s is the pty %s", lu->name, nmdm, pty);
+}
+
 static int
 lpc_uart_init_one(struct lpc_uart *lu, const char *opts)
 {
@@ -101,6 +122,7 @@ lpc_uart_init_one(struct lpc_uart *lu, const char *opts)
 	lu->be = uart_backend_open(lu->name, opts);
 	if (lu->be == NULL)
 		return -1;
+	lpc_uart_publish_pty(lu, opts);
 	lu->sc = uart_init(lpc_uart_intr_assert, lpc_uart_intr_deassert, lu);
 	if (lu->sc == NULL) {
 		fprintf(stderr, "bhyve: %s: out of memory\n", lu->name);

@@ -438,7 +438,7 @@ vtblk_proc(struct vtblk_softc *sc, struct vqueue_info *vq,
 		/* Nowhere to report: give the chain back untouched. */
 		if (!sc->logged_nostatus)
 			fprintf(stderr,
-				"%s: request without a writable "
+				"bhyve: %s: request without a writable "
 				"status byte (reported once)\n",
 				sc->consts.vc_name);
 		sc->logged_nostatus = true;
@@ -533,7 +533,8 @@ vtblk_parse_queues(const struct config_node *nvl, const char *name)
 	n = strtoul(v, &end, 10);
 	if (v[0] < '1' || v[0] > '9' || *end != '\0' || n < 1 ||
 	    n > VTBLK_MAX_QUEUES) {
-		fprintf(stderr, "%s: invalid num-queues '%s' (want 1..%d)\n",
+		fprintf(stderr,
+			"bhyve: %s: invalid num-queues '%s' (want 1..%d)\n",
 			name, v, VTBLK_MAX_QUEUES);
 		return -1;
 	}
@@ -707,6 +708,7 @@ static const struct pci_devemu pci_de_vtblk = {
     .pe_emu = "virtio-blk",
     .pe_legacy_config = blockif_legacy_config,
     .pe_init = vtblk_init,
+    .pe_check = blockif_check,
     .pe_fini = vtblk_fini,
     VI_PCI_DEVEMU_HOOKS,
 };

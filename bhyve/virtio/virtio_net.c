@@ -24,6 +24,7 @@
 
 #include "mevent.h"
 #include "net_backends.h"
+#include "notice.h"
 #include "pci_emul.h"
 #include "legacy_config.h"
 #include "vhost_net.h"
@@ -839,7 +840,8 @@ vtnet_vhost_start(int fd, enum ev_type type, void *arg)
 		if (callfd[i][0] < 0 || callfd[i][1] < 0 ||
 		    vtnet_vhost_start_pair(sc, p, callfd[i]) != 0) {
 			fprintf(stderr,
-				"virtio-net %s: vhost-net start failed (%s); "
+				"bhyve: virtio-net %s: vhost-net start failed "
+				"(%s); "
 				"userspace datapath\n",
 				sc->vs.vs_pi->pi_name, strerror(errno));
 			failed = true;
@@ -1062,8 +1064,8 @@ vtnet_parse_uint(struct config_node *nvl, const char *key, long lo, long hi,
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi) {
-		fprintf(stderr, "%s: invalid %s '%s' (want %ld..%ld)\n", name,
-			key, v, lo, hi);
+		fprintf(stderr, "bhyve: %s: invalid %s '%s' (want %ld..%ld)\n",
+			name, key, v, lo, hi);
 		return -1;
 	}
 	*out = n;
@@ -1189,7 +1191,7 @@ vtnet_init(struct pci_devinst *pi, struct config_node *nvl)
 	mac = get_config_value_node(nvl, "mac");
 	if (mac != NULL && vtnet_parse_mac(mac, sc->mac_default) != 0) {
 		fprintf(stderr,
-			"%s: invalid mac '%s' (want xx:xx:xx:xx:xx:xx, "
+			"bhyve: %s: invalid mac '%s' (want xx:xx:xx:xx:xx:xx, "
 			"unicast)\n",
 			name, mac);
 		free(sc);
@@ -1207,7 +1209,7 @@ vtnet_init(struct pci_devinst *pi, struct config_node *nvl)
 	}
 	sc->be = netbe_open(backend, nvl, (int)queues, err, sizeof(err));
 	if (sc->be == NULL) {
-		fprintf(stderr, "%s: %s\n", name, err);
+		fprintf(stderr, "bhyve: %s: %s\n", name, err);
 		free(sc);
 		return -1;
 	}
@@ -1219,7 +1221,8 @@ vtnet_init(struct pci_devinst *pi, struct config_node *nvl)
 	else
 		snprintf(why, sizeof(why), "vhost=false");
 	if (vtnet_setup_pairs(sc) != 0) {
-		fprintf(stderr, "%s: out of memory or mevent failure\n", name);
+		fprintf(stderr, "bhyve: %s: out of memory or mevent failure\n",
+			name);
 		vtnet_free(sc);
 		return -1;
 	}
@@ -1247,16 +1250,13 @@ vtnet_init(struct pci_devinst *pi, struct config_node *nvl)
 			sc->pairs[i].vn = NULL;
 		}
 	}
+	/* Shown once the VM starts, never before an error (notice.h). */
 	if (sc->use_vhost)
-		fprintf(stderr,
-			"virtio-net: vhost-net datapath (%s, %d "
-			"queue pair%s)\n",
-			name, sc->max_pairs, sc->max_pairs > 1 ? "s" : "");
+		notice("virtio-net: vhost-net datapath (%s, %d queue pair%s)",
+		       name, sc->max_pairs, sc->max_pairs > 1 ? "s" : "");
 	else
-		fprintf(stderr,
-			"virtio-net: userspace datapath (%s, %s "
-			"backend; %s)\n",
-			name, netbe_type(sc->be), why);
+		notice("virtio-net: userspace datapath (%s, %s backend; %s)",
+		       name, netbe_type(sc->be), why);
 	return 0;
 }
 

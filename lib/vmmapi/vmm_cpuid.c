@@ -20,6 +20,7 @@
 #define CPUID1_ECX_HYPERVISOR	(1u << 31)
 #define CPUID1_EDX_HTT		(1u << 28)
 #define CPUID1_ECX_TSC_DEADLINE (1u << 24)
+#define CPUID1_ECX_X2APIC	(1u << 21)
 
 /* Paravirtual features that need VMM support beehive does not provide. */
 #define KVM_FEATURE_MSI_EXT_DEST_ID   15
@@ -148,6 +149,8 @@ cpuid_topology(struct vcpu *vcpu, struct kvm_cpuid2 *c)
 		e->ebx |= (uint32_t)vcpu->apicid << 24;
 		e->ebx |= (per_pkg > 255 ? 255 : per_pkg) << 16;
 		e->ecx |= CPUID1_ECX_HYPERVISOR;
+		if (ctx->no_x2apic)
+			e->ecx &= ~CPUID1_ECX_X2APIC;
 		if (per_pkg > 1)
 			e->edx |= CPUID1_EDX_HTT;
 		else

@@ -25,6 +25,7 @@ struct vmctx {
 	uint64_t lowmem;
 	uint64_t highmem;
 	uint16_t sockets, cores, threads, maxcpus;
+	bool no_x2apic; /* hide x2APIC from CPUID (bhyve's -a) */
 	struct kvm_cpuid2 *supported_cpuid;
 	/* KVM's interrupt routing table: fixed PC lines, then MSI routes. */
 	struct kvm_irq_routing_entry *routes;

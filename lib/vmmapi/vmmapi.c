@@ -194,6 +194,12 @@ vm_get_vm_fd(struct vmctx *ctx)
 }
 
 void
+vm_set_x2apic_offered(struct vmctx *ctx, bool offered)
+{
+	ctx->no_x2apic = !offered;
+}
+
+void
 vm_set_memflags(struct vmctx *ctx, int flags)
 {
 	ctx->memflags = flags;

@@ -181,6 +181,12 @@ int vm_get_kvm_fd(struct vmctx *ctx);
 int vm_get_vm_fd(struct vmctx *ctx);
 
 void vm_set_memflags(struct vmctx *ctx, int flags);
+/*
+ * Whether CPUID offers x2APIC mode (leaf 1 ECX bit 21); KVM's local APIC
+ * emulates it and it is offered by default.  false gives bhyve's xAPIC-only
+ * guest (-a, x86.x2apic=false).  Call before the first vm_vcpu_open.
+ */
+void vm_set_x2apic_offered(struct vmctx *ctx, bool offered);
 int vm_get_memflags(struct vmctx *ctx);
 void vm_set_lowmem_limit(struct vmctx *ctx, uint64_t limit);
 uint64_t vm_get_lowmem_limit(struct vmctx *ctx);

@@ -8,12 +8,14 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "../unit/test.h"
+#include "vmm_impl.h"
 #include "vmmapi.h"
 
 #define MiB (1ULL << 20)
@@ -139,6 +141,50 @@ test_fastpath(struct vmctx *ctx)
 	close(efd);
 }
 
+/* CPUID.1:ECX as KVM holds it for the vCPU; 0 on failure. */
+static uint32_t
+cpuid1_ecx(struct vcpu *v)
+{
+	struct kvm_cpuid2 *c;
+	uint32_t ecx = 0;
+
+	c = calloc(1, sizeof(*c) + 256 * sizeof(c->entries[0]));
+	if (c == NULL)
+		return 0;
+	c->nent = 256;
+	if (ioctl(v->fd, KVM_GET_CPUID2, c) == 0) {
+		for (uint32_t i = 0; i < c->nent; i++) {
+			if (c->entries[i].function == 1)
+				ecx = c->entries[i].ecx;
+		}
+	}
+	free(c);
+	return ecx;
+}
+
+/* x86.x2apic=false (bhyve's -a): CPUID hides x2APIC; offered otherwise. */
+static void
+test_x2apic_cpuid(struct vcpu *v_default)
+{
+	struct vmctx *ctx = vm_create("kvmtest-xapic");
+	struct vcpu *v;
+
+	CHECK(cpuid1_ecx(v_default) & (1u << 21),
+	      "kvm: x2APIC offered by default");
+	CHECK(ctx != NULL, "kvm: second VM");
+	if (ctx == NULL)
+		return;
+	vm_set_x2apic_offered(ctx, false);
+	CHECK(vm_set_topology(ctx, 1, 1, 1, 1) == 0 &&
+		  vm_setup_memory(ctx, 16 * MiB) == 0,
+	      "kvm: xAPIC VM set up");
+	v = vm_vcpu_open(ctx, 0);
+	CHECK(v != NULL && (cpuid1_ecx(v) & (1u << 31)) != 0 &&
+		  (cpuid1_ecx(v) & (1u << 21)) == 0,
+	      "kvm: x2apic off hides CPUID.1:ECX.x2APIC");
+	vm_destroy(ctx);
+}
+
 int
 main(void)
 {
@@ -167,6 +213,7 @@ main(void)
 	      "kvm: the exits counter moved");
 	CHECK(vm_get_stat(v, "no-such-stat", &val) == -1, "kvm: unknown stat");
 	test_fastpath(ctx);
+	test_x2apic_cpuid(v);
 	vm_destroy(ctx);
 	return test_done();
 }

@@ -4,6 +4,7 @@
  * status 4, one line naming the argument).  Each case starts from an
  * empty tree, as bhyve's main() does.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 #include "cmdline.h"
 #include "config.h"
 #include "config_vm.h"
+#include "notice.h"
+#include "vcpu_run.h"
 #include "pci_models.h"
 #include "test.h"
 
@@ -360,7 +363,8 @@ test_misc_flags(void)
 		     "longer than 107 bytes"),
 	      "gdb.socket longer than sun_path refused");
 
-	CHECK(parse("-p", "0:2", "-p", "0:3", "-p", "1:5", "vm", NULL) == 0 &&
+	CHECK(parse("-c", "2", "-p", "0:2", "-p", "0:3", "-p", "1:5", "vm",
+		    NULL) == 0 &&
 		  val_is("vcpu.0.cpuset", "2,3") &&
 		  val_is("vcpu.1.cpuset", "5"),
 	      "-p accumulates per vCPU");
@@ -461,11 +465,13 @@ test_lpc(void)
 	CHECK(parse("-l", "testdev", "vm", NULL) == 0 &&
 		  val_is("lpc.testdev", "true"),
 	      "-l testdev (beehive)");
-	CHECK(parse("-l", "tpm,swtpm,/run/swtpm.sock", "vm", NULL) == 0 &&
-		  val_is("tpm.type", "swtpm") &&
-		  val_is("tpm.path", "/run/swtpm.sock") &&
-		  val_is("tpm.version", "2.0"),
-	      "-l tpm");
+	CHECK(err_is(parse("-l", "tpm,swtpm,/run/swtpm.sock", "vm", NULL),
+		     "TPM devices are not supported") &&
+		  find_config_node("tpm") == NULL,
+	      "-l tpm refused, nothing stored");
+	CHECK(err_is(parse("-o", "tpm.type=swtpm", "vm", NULL),
+		     "TPM devices are not supported"),
+	      "tpm.* keys refused");
 	CHECK(parse("-o", "bootrom=/fw/X.fd", "vm", NULL) == 0 &&
 		  val_is("lpc.bootrom", "/fw/X.fd"),
 	      "bootrom alias copied to lpc.bootrom");
@@ -674,6 +680,227 @@ test_implemented(void)
 	      "no devices passes the check");
 }
 
+/* lpc.comN.path: the backend's syntax is checked with the command line. */
+static void
+test_com_backends(void)
+{
+	CHECK(parse("-l", "com1,tcp=127.0.0.1:5555", "vm", NULL) == 0 &&
+		  val_is("lpc.com1.path", "tcp=127.0.0.1:5555"),
+	      "-l com1,tcp=ADDR:PORT");
+	CHECK(parse("-l", "com2,tcp=[::1]:5555,wait", "vm", NULL) == 0,
+	      "-l com2,tcp=[IPv6]:PORT,wait");
+	CHECK(parse("-l", "com1,tcp=5555", "vm", NULL) == 0,
+	      "-l com1,tcp=PORT (loopback)");
+	CHECK(err_is(parse("-l", "com1,tcp=127.0.0.1:99999", "vm", NULL),
+		     "invalid TCP port"),
+	      "tcp port out of range refused");
+	CHECK(
+	    err_is(parse("-l", "com1,tcp=::1:5555", "vm", NULL), "in brackets"),
+	    "unbracketed IPv6 refused");
+	CHECK(err_is(parse("-l", "com1,tcp=host.example:5555", "vm", NULL),
+		     "invalid IPv4 address 'host.example'"),
+	      "tcp host name refused");
+	CHECK(err_is(parse("-l", "com1,tcp=5555,nowait", "vm", NULL),
+		     "unknown option 'nowait'"),
+	      "tcp unknown option refused");
+	CHECK(err_is(parse("-o", "lpc.com3.path=socket,", "vm", NULL),
+		     "lpc.com3.path: empty address"),
+	      "socket without a path refused (-o)");
+	/* Existence of /dev paths is the host's: not checked in a dump. */
+	CHECK(parse("-l", "com1,/dev/nmdm0A", "vm", NULL) == 0 &&
+		  val_is("lpc.com1.path", "/dev/nmdm0A"),
+	      "-l com1,/dev/nmdm0A accepted");
+}
+
+static void *
+affinity_probe(void *arg)
+{
+	cpu_set_t *got = arg;
+
+	if (pthread_getaffinity_np(pthread_self(), sizeof(*got), got) != 0)
+		CPU_ZERO(got);
+	return NULL;
+}
+
+/* A vCPU thread starts on its vcpu.N.cpuset (what vcpu_run_start uses). */
+static void
+test_pinning(int hostcpu)
+{
+	pthread_attr_t attr;
+	cpu_set_t got;
+	char pin[32];
+	pthread_t t;
+
+	snprintf(pin, sizeof(pin), "1:%d", hostcpu);
+	CHECK(parse("-c", "2", "-p", pin, "vm", NULL) == 0, "-p 1:HOSTCPU");
+	pthread_attr_init(&attr);
+	CPU_ZERO(&got);
+	CHECK(vcpu_run_thread_attr(1, &attr) == 0 &&
+		  pthread_create(&t, &attr, affinity_probe, &got) == 0 &&
+		  pthread_join(t, NULL) == 0 && CPU_COUNT(&got) == 1 &&
+		  CPU_ISSET(hostcpu, &got),
+	      "vCPU 1's thread runs on its one host CPU only");
+	pthread_attr_destroy(&attr);
+	pthread_attr_init(&attr);
+	CHECK(vcpu_run_thread_attr(0, &attr) == 0 &&
+		  pthread_create(&t, &attr, affinity_probe, &got) == 0 &&
+		  pthread_join(t, NULL) == 0 &&
+		  (CPU_COUNT(&got) > 1 || sysconf(_SC_NPROCESSORS_ONLN) == 1),
+	      "vCPU 0 without a cpuset is not pinned");
+	pthread_attr_destroy(&attr);
+}
+
+/* -p vcpu:hostcpu and vcpu.N.cpuset with cpuset(1) -l lists. */
+static void
+test_cpuset(void)
+{
+	char err[256];
+	cpu_set_t set;
+
+	CHECK(config_parse_cpulist("0-3,6", &set, err, sizeof(err)) == 0 &&
+		  CPU_COUNT(&set) == 5 && CPU_ISSET(0, &set) &&
+		  CPU_ISSET(3, &set) && !CPU_ISSET(4, &set) &&
+		  CPU_ISSET(6, &set),
+	      "cpulist 0-3,6");
+	CHECK(config_parse_cpulist("5", &set, err, sizeof(err)) == 0 &&
+		  CPU_COUNT(&set) == 1 && CPU_ISSET(5, &set),
+	      "cpulist single CPU");
+	CHECK(config_parse_cpulist("3-1", &set, err, sizeof(err)) != 0,
+	      "cpulist reversed range refused");
+	CHECK(config_parse_cpulist("1,,2", &set, err, sizeof(err)) != 0 &&
+		  config_parse_cpulist("1-", &set, err, sizeof(err)) != 0 &&
+		  config_parse_cpulist("", &set, err, sizeof(err)) != 0 &&
+		  config_parse_cpulist("a", &set, err, sizeof(err)) != 0,
+	      "cpulist junk refused");
+	CHECK(config_parse_cpulist("1024", &set, err, sizeof(err)) != 0 &&
+		  strstr(err, "out of range") != NULL,
+	      "cpulist beyond CPU_SETSIZE refused");
+
+	CHECK(parse("-c", "2", "-o", "vcpu.1.cpuset=0-3,6", "vm", NULL) == 0,
+	      "vcpu.N.cpuset range list accepted");
+	CHECK(err_is(parse("-o", "vcpu.0.cpuset=0-x", "vm", NULL),
+		     "vcpu.0.cpuset: invalid CPU list"),
+	      "malformed vcpu.N.cpuset refused");
+	CHECK(err_is(parse("-c", "2", "-p", "2:0", "vm", NULL),
+		     "vcpu.2: the VM has 2 vCPUs"),
+	      "-p for a vCPU the VM lacks refused");
+	CHECK(err_is(parse("-o", "vcpu.0=1", "vm", NULL), "vcpu.0.cpuset"),
+	      "vcpu.N as a value refused");
+
+	/* Host CPUs: the ones this process may run on. */
+	CHECK(parse("-p", "0:1023", "vm", NULL) == 0 &&
+		  config_get_vcpu_cpuset(0, &set, err, sizeof(err)) < 0 &&
+		  strstr(err, "host CPU 1023 does not exist") != NULL,
+	      "a host CPU that does not exist is refused");
+	CHECK(sched_getaffinity(0, sizeof(set), &set) == 0, "own affinity");
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		char pin[32];
+		cpu_set_t got;
+
+		if (!CPU_ISSET(c, &set))
+			continue;
+		snprintf(pin, sizeof(pin), "0:%d", c);
+		CHECK(parse("-p", pin, "vm", NULL) == 0 &&
+			  config_get_vcpu_cpuset(0, &got, err, sizeof(err)) ==
+			      1 &&
+			  CPU_COUNT(&got) == 1 && CPU_ISSET(c, &got),
+		      "a host CPU of this process is accepted");
+		test_pinning(c);
+		break;
+	}
+	CHECK(parse("vm", NULL) == 0 &&
+		  config_get_vcpu_cpuset(0, &set, err, sizeof(err)) == 0,
+	      "no cpuset: not pinned");
+}
+
+static int
+count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* Every blocker of a command line is reported, one line each. */
+static void
+test_every_blocker(void)
+{
+	int rc;
+
+	rc = parse("-s", "3,virtio-floppy", "-s", "4,virtio-tape", "-m", "2Q",
+		   "vm", NULL);
+	CHECK(rc == BHYVE_ARGS_ERROR && count_lines(last_err) == 3 &&
+		  strstr(last_err, "'virtio-floppy'") != NULL &&
+		  strstr(last_err, "'virtio-tape'") != NULL &&
+		  strstr(last_err, "'-m 2Q'") != NULL,
+	      "two unknown models and a bad memory size: three lines");
+	rc = parse("-c", "two", "-o", "x86.x2apic=maybe", "-U", "nope", "vm",
+		   NULL);
+	CHECK(rc == BHYVE_ARGS_ERROR && count_lines(last_err) == 3,
+	      "parse-time and tree errors reported together");
+	/* A bad option may have eaten the name: no "missing VM name" too. */
+	CHECK(err_is(parse("-m", "vm", NULL), "'-m vm'"),
+	      "no cascade to a missing VM name");
+}
+
+/* The notices bhyve_note_unsupported() queues, flushed into buf. */
+static void
+unsupported_notices(char *buf, size_t len)
+{
+	FILE *saved = stderr, *mem;
+	char *out = NULL;
+	size_t olen = 0;
+
+	notice_discard();
+	bhyve_note_unsupported();
+	mem = open_memstream(&out, &olen);
+	stderr = mem;
+	notice_flush();
+	stderr = saved;
+	fclose(mem);
+	snprintf(buf, len, "%s", out ? out : "");
+	free(out);
+}
+
+/* Keys stored with no effect: one start-up notice each, naming the key. */
+static void
+test_unsupported_notices(void)
+{
+	char buf[1024];
+
+	CHECK(parse("-d", "-K", "de", "-s", "3,virtio-blk,/a,bootindex=1", "-o",
+		    "pci.0.4.0.device=hostbridge", "vm", NULL) == 0,
+	      "-d -K and bootindex parse");
+	unsupported_notices(buf, sizeof(buf));
+	CHECK(
+	    strstr(buf, "bhyve: suspend_at_boot (-d) has no effect") != NULL &&
+		strstr(buf, "bhyve: keyboard.layout (-K) has no effect") !=
+		    NULL &&
+		strstr(buf, "bhyve: pci.0.3.0.bootindex has no effect") != NULL,
+	    "-d, -K and bootindex each get a notice naming the key");
+	CHECK(strstr(buf, "pci.0.4.0") == NULL,
+	      "no notice for a slot without bootindex");
+	CHECK(parse("-a", "-c", "255", "vm", NULL) == 0,
+	      "-a with 255 vCPUs (APIC ids 0-254)");
+	CHECK(err_is(parse("-a", "-c", "256", "vm", NULL),
+		     "an xAPIC stops at 254"),
+	      "-a with 256 vCPUs refused");
+	CHECK(err_is(parse("-a", "-c", "cpus=195,sockets=65,threads=3", "vm",
+			   NULL),
+		     "APIC ids up to 258"),
+	      "-a refused where the topology's ids pass 254");
+	CHECK(parse("-a", "-c", "cpus=192,sockets=64,threads=3", "vm", NULL) ==
+		  0,
+	      "-a: 64 sockets of 3 threads end at APIC id 254");
+	CHECK(parse("-x", "-c", "256", "vm", NULL) == 0,
+	      "x2APIC: 256 vCPUs fine");
+	CHECK(parse("-x", "-p", "0:0", "vm", NULL) == 0, "-x -p parse");
+	unsupported_notices(buf, sizeof(buf));
+	CHECK(buf[0] == '\0', "-x and -p take effect: no notice");
+}
+
 int
 main(void)
 {
@@ -687,6 +914,10 @@ main(void)
 	test_slots();
 	test_converters();
 	test_implemented();
+	test_com_backends();
+	test_cpuset();
+	test_every_blocker();
+	test_unsupported_notices();
 	fini_config();
 	return test_done();
 }

@@ -238,8 +238,28 @@ test_claim_release(void)
 	      "claim: one name per process");
 	CHECK(registry_claim("a/b", err, sizeof(err)) == -1,
 	      "claim: invalid name refused");
+	/* A COM port's pty (nmdm stand-in) is published in the entry. */
+	snprintf(want, sizeof(want), "%s/vm-a/com1", rundir);
+	{
+		char target[64] = {0};
+
+		CHECK(registry_link("com1", "/dev/pts/77") == 0 &&
+			  readlink(want, target, sizeof(target) - 1) > 0 &&
+			  strcmp(target, "/dev/pts/77") == 0,
+		      "link: RUNDIR/NAME/com1 points at the pty");
+		CHECK(registry_link("com1", "/dev/pts/78") == 0,
+		      "link: replaced, not refused");
+	}
+	CHECK(registry_link("../x", "/dev/pts/1") == -1 && errno == EINVAL,
+	      "link: a name with '/' refused");
+	CHECK(registry_link("lock", "/dev/pts/1") == -1 && errno == EINVAL &&
+		  registry_link("meta.json", "/x") == -1 &&
+		  registry_link("ctl", "/x") == -1 && entry_exists("vm-a/lock"),
+	      "link: the entry's own files are never replaced");
 	registry_release();
-	CHECK(!entry_exists("vm-a"), "release: entry removed");
+	CHECK(!entry_exists("vm-a"), "release: entry removed, links too");
+	CHECK(registry_link("com1", "/dev/pts/1") == -1 && errno == ENOENT,
+	      "link: refused without a claim");
 	CHECK(registry_lookup("vm-a", &e) == -1 && errno == ENOENT,
 	      "lookup: gone after release");
 	registry_release(); /* idempotent */

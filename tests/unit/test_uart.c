@@ -4,8 +4,10 @@
  * with the real event loop, then the COM1 platform device through the
  * port dispatcher.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -790,6 +792,258 @@ test_lpc_uart(void)
 	fini_config();
 }
 
+/* "tcp=" addresses: the forms bhyve accepts, loopback by default. */
+static void
+test_tcp_parse(void)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	char err[256];
+	socklen_t len;
+
+	CHECK(uart_tcp_parse("127.0.0.1:5555", &ss, &len, err, sizeof(err)) ==
+		      0 &&
+		  ss.ss_family == AF_INET && ntohs(sin->sin_port) == 5555 &&
+		  sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK) &&
+		  len == sizeof(*sin),
+	      "tcp: ADDR:PORT");
+	CHECK(uart_tcp_parse("0.0.0.0:23", &ss, &len, err, sizeof(err)) == 0 &&
+		  sin->sin_addr.s_addr == htonl(INADDR_ANY),
+	      "tcp: any address when written out");
+	CHECK(uart_tcp_parse("5555", &ss, &len, err, sizeof(err)) == 0 &&
+		  ss.ss_family == AF_INET &&
+		  sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK),
+	      "tcp: PORT alone is loopback");
+	CHECK(uart_tcp_parse(":5555", &ss, &len, err, sizeof(err)) == 0 &&
+		  sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK),
+	      "tcp: :PORT is loopback");
+	CHECK(uart_tcp_parse("localhost:5555", &ss, &len, err, sizeof(err)) ==
+		      0 &&
+		  sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK),
+	      "tcp: localhost");
+	CHECK(uart_tcp_parse("[::1]:5555", &ss, &len, err, sizeof(err)) == 0 &&
+		  ss.ss_family == AF_INET6 && ntohs(sin6->sin6_port) == 5555 &&
+		  IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) &&
+		  len == sizeof(*sin6),
+	      "tcp: [IPv6]:PORT");
+	CHECK(uart_tcp_parse("::1:5555", &ss, &len, err, sizeof(err)) != 0 &&
+		  strstr(err, "brackets") != NULL,
+	      "tcp: IPv6 without brackets refused");
+	CHECK(uart_tcp_parse("[::1]5555", &ss, &len, err, sizeof(err)) != 0,
+	      "tcp: [IPv6] without :PORT refused");
+	CHECK(uart_tcp_parse("[1.2.3.4]:5", &ss, &len, err, sizeof(err)) != 0,
+	      "tcp: IPv4 in brackets refused");
+	CHECK(uart_tcp_parse("1.2.3:5", &ss, &len, err, sizeof(err)) != 0,
+	      "tcp: bad IPv4 refused");
+	CHECK(uart_tcp_parse("127.0.0.1:0", &ss, &len, err, sizeof(err)) != 0 &&
+		  uart_tcp_parse("127.0.0.1:65536", &ss, &len, err,
+				 sizeof(err)) != 0 &&
+		  uart_tcp_parse("127.0.0.1:", &ss, &len, err, sizeof(err)) !=
+		      0 &&
+		  uart_tcp_parse("127.0.0.1:+5", &ss, &len, err, sizeof(err)) !=
+		      0,
+	      "tcp: ports outside 1-65535 refused");
+	CHECK(uart_backend_check("tcp=5555,wait", true, err, sizeof(err)) == 0,
+	      "tcp: wait option");
+	CHECK(uart_backend_check("tcp=", false, err, sizeof(err)) != 0,
+	      "tcp: empty address refused");
+}
+
+/* A free loopback port: bound, then released for the backend to take. */
+static int
+free_tcp_port(void)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static int
+tcp_connect(int port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((in_port_t)port);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The TCP console end to end through the 16550: both directions, one
+ * client at a time, a disconnect leaves the guest side alone and a new
+ * client takes over.
+ */
+static void
+test_tcp_backend(void)
+{
+	struct irq_probe p = {0};
+	struct uart_softc *sc = uart_init(probe_assert, probe_deassert, &p);
+	int port = free_tcp_port(), c1, c2;
+	struct uart_backend *be;
+	char opts[64], buf[64] = {0};
+
+	CHECK(port > 0, "tcp: a free port");
+	snprintf(opts, sizeof(opts), "tcp=%d", port);
+	be = uart_backend_open("com1", opts);
+	CHECK(be != NULL, "tcp: listens");
+	if (be == NULL)
+		return;
+	snprintf(buf, sizeof(buf), "%d", port);
+	CHECK(uart_backend_tcp_address(be) != NULL &&
+		  strcmp(uart_backend_tcp_address(be), buf) == 0,
+	      "tcp: address reported");
+	CHECK(uart_backend_attach(be, sc) == 0, "tcp: attaches");
+	uart_send(sc, "lost"); /* nobody connected: dropped, no stall */
+	uart_write(sc, UART_REG_FCR, UART_FCR_ENABLE);
+	uart_write(sc, UART_REG_IER, UART_IER_ERBFI);
+
+	c1 = tcp_connect(port);
+	CHECK(c1 >= 0, "tcp: client connects");
+	CHECK(write(c1, "ping", 4) == 4, "tcp: client sends");
+	memset(buf, 0, sizeof(buf));
+	CHECK(uart_recv(sc, buf, 4) == 4 && memcmp(buf, "ping", 4) == 0,
+	      "tcp: bytes arrive in RBR");
+	CHECK(p.asserts >= 1, "tcp: input raised the interrupt");
+	uart_send(sc, "pong");
+	memset(buf, 0, sizeof(buf));
+	CHECK(read_timeout(c1, buf, 4) == 4 && memcmp(buf, "pong", 4) == 0,
+	      "tcp: THR bytes reach the client");
+
+	c2 = tcp_connect(port);
+	CHECK(c2 < 0 || read_timeout(c2, buf, 1) <= 0,
+	      "tcp: second client refused");
+	if (c2 >= 0)
+		close(c2);
+
+	close(c1);
+	usleep(20000);
+	uart_send(sc, "gone"); /* the guest goes on writing: no stall */
+	CHECK((uart_read(sc, UART_REG_LSR) & UART_LSR_TEMT) != 0,
+	      "tcp: disconnect does not stall the transmitter");
+	c2 = tcp_connect(port);
+	CHECK(c2 >= 0, "tcp: reconnect after disconnect");
+	CHECK(write(c2, "again", 5) == 5, "tcp: new client sends");
+	memset(buf, 0, sizeof(buf));
+	CHECK(uart_recv(sc, buf, 5) == 5 && strcmp(buf, "again") == 0,
+	      "tcp: new client's bytes arrive");
+	uart_send(sc, "ok");
+	CHECK(read_timeout(c2, buf, 2) == 2 && memcmp(buf, "ok", 2) == 0,
+	      "tcp: output goes to the new client");
+	close(c2);
+	uart_backend_close(be);
+	CHECK(tcp_connect(port) < 0, "tcp: closed with the backend");
+	uart_destroy(sc);
+
+	/* A port in use is an error, with the bhyve: line. */
+	c1 = socket(AF_INET, SOCK_STREAM, 0);
+	{
+		struct sockaddr_in sin = {.sin_family = AF_INET};
+		int on = 1;
+
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin.sin_port = htons((in_port_t)port);
+		/* (Past the closed connections' TIME_WAIT.) */
+		CHECK(c1 >= 0 &&
+			  setsockopt(c1, SOL_SOCKET, SO_REUSEADDR, &on,
+				     sizeof(on)) == 0 &&
+			  bind(c1, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+			  listen(c1, 1) == 0,
+		      "tcp: port taken by another listener");
+	}
+	CHECK(uart_backend_open("com2", opts) == NULL,
+	      "tcp: a port in use is refused");
+	close(c1);
+}
+
+/*
+ * /dev/nmdm*: a pty whose other end the user opens; a user closing it
+ * is no hangup, and may open it again.
+ */
+static void
+test_nmdm_pty(void)
+{
+	struct irq_probe p = {0};
+	struct uart_softc *sc = uart_init(probe_assert, probe_deassert, &p);
+	struct uart_backend *be;
+	const char *pty;
+	char buf[16] = {0};
+	int fd;
+
+	CHECK(uart_is_nmdm_path("/dev/nmdm0A") &&
+		  uart_is_nmdm_path("/dev/nmdmvm1B") &&
+		  !uart_is_nmdm_path("/dev/nmdm") &&
+		  !uart_is_nmdm_path("/dev/nmdm0") &&
+		  !uart_is_nmdm_path("/tmp/nmdm0A"),
+	      "nmdm: names recognised");
+	be = uart_backend_open("com1", "/dev/nmdm0A");
+	CHECK(be != NULL, "nmdm: opens as a pty");
+	if (be == NULL)
+		return;
+	CHECK(access("/dev/nmdm0A", F_OK) != 0, "nmdm: nothing made in /dev");
+	pty = uart_backend_pty_path(be);
+	CHECK(pty != NULL && strncmp(pty, "/dev/pts/", 9) == 0,
+	      "nmdm: the pty's other end is named");
+	CHECK(uart_backend_attach(be, sc) == 0, "nmdm: attaches");
+	uart_write(sc, UART_REG_FCR, UART_FCR_ENABLE);
+	fd = pty ? open(pty, O_RDWR | O_NOCTTY) : -1;
+	CHECK(fd >= 0, "nmdm: user opens the pty");
+	uart_send(sc, "hi");
+	CHECK(read_timeout(fd, buf, 2) == 2 && memcmp(buf, "hi", 2) == 0,
+	      "nmdm: guest output reaches the user");
+	CHECK(write(fd, "yo", 2) == 2, "nmdm: user types");
+	memset(buf, 0, sizeof(buf));
+	CHECK(uart_recv(sc, buf, 2) == 2 && memcmp(buf, "yo", 2) == 0,
+	      "nmdm: user input reaches the guest");
+	close(fd);
+	usleep(20000);
+	fd = pty ? open(pty, O_RDWR | O_NOCTTY) : -1;
+	CHECK(fd >= 0 && write(fd, "re", 2) == 2, "nmdm: user opens it again");
+	memset(buf, 0, sizeof(buf));
+	CHECK(uart_recv(sc, buf, 2) == 2 && memcmp(buf, "re", 2) == 0,
+	      "nmdm: input still flows after the user came back");
+	if (fd >= 0)
+		close(fd);
+	uart_backend_close(be);
+	uart_destroy(sc);
+}
+
+/* A path under /dev names a device: never created. */
+static void
+test_dev_paths(void)
+{
+	char err[256];
+
+	CHECK(uart_backend_check("/dev/ttyNOSUCH9", true, err, sizeof(err)) !=
+		      0 &&
+		  strstr(err, "never created") != NULL,
+	      "dev: a missing device is refused");
+	CHECK(uart_backend_check("/dev/ttyNOSUCH9", false, err, sizeof(err)) ==
+		  0,
+	      "dev: syntax alone does not look at the host");
+	CHECK(uart_backend_open("com1", "/dev/ttyNOSUCH9") == NULL &&
+		  access("/dev/ttyNOSUCH9", F_OK) != 0,
+	      "dev: open refuses it and creates nothing");
+	CHECK(uart_backend_check("/dev/null", true, err, sizeof(err)) == 0,
+	      "dev: an existing character device is fine");
+	CHECK(uart_backend_check("/dev/shm", true, err, sizeof(err)) != 0 &&
+		  strstr(err, "not a character device") != NULL,
+	      "dev: a directory under /dev is refused");
+}
+
 int
 main(void)
 {
@@ -813,7 +1067,11 @@ main(void)
 		test_socket_backend();
 		test_socket_wait();
 		test_pty_backend();
+		test_tcp_backend();
+		test_nmdm_pty();
 	}
+	test_tcp_parse();
+	test_dev_paths();
 	test_lpc_uart();
 	events_stop();
 	(void)unlink(tmp_path("out.txt"));
