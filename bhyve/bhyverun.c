@@ -18,10 +18,12 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/kvm.h>
+#include <linux/mempolicy.h>
 
 #include "boot.h"
 #include "cmdline.h"
 #include "config.h"
+#include "config_numa.h"
 #include "config_vm.h"
 #include "control.h" /* ctl: issue 7 */
 #include "gdb.h"
@@ -61,7 +63,98 @@ struct bhyve_opts {
 	uint64_t memsize;
 	int cpus, sockets, cores, threads;
 	int memflags;
+	struct vm_mem_domain doms[VM_MAXMEMDOM]; /* -n; ndoms 0: none */
+	int ndoms;
 };
+
+/* A NUMA domain's host policy (cpuset(1) -n names) as mbind(2) modes. */
+static int
+bhyve_numa_mode(enum numa_policy p)
+{
+	switch (p) {
+	case NUMA_POLICY_FIRST_TOUCH:
+		/* Local node first, within the list: MPOL_BIND allocates
+		 * from the allowed node nearest the faulting CPU. */
+		return MPOL_BIND;
+	case NUMA_POLICY_ROUND_ROBIN:
+	case NUMA_POLICY_INTERLEAVE:
+		return MPOL_INTERLEAVE;
+	case NUMA_POLICY_PREFER:
+		return MPOL_PREFERRED;
+	case NUMA_POLICY_NONE:
+		break;
+	}
+	return MPOL_DEFAULT;
+}
+
+/*
+ * The NUMA domains (-n): their sizes become the guest's memory size, and
+ * every host node a domain_policy names must be one this process may
+ * allocate from (a host without that node, or without NUMA support, is
+ * an error here, before any VM state exists).
+ */
+static int
+bhyve_validate_numa(struct bhyve_opts *o)
+{
+	unsigned long allowed[VM_HOST_NODE_WORDS];
+	struct numa_config nc;
+	char err[512];
+	bool have_allowed = false;
+	int rc = -1;
+
+	if (config_get_numa(&nc, o->memsize, o->cpus, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bhyve: %s\n", err);
+		goto out;
+	}
+	o->ndoms = nc.ndomains;
+	if (nc.ndomains > 0)
+		o->memsize = nc.memsize;
+	for (int i = 0; i < nc.ndomains; i++) {
+		const struct numa_domain *d = &nc.dom[i];
+		struct vm_mem_domain *v = &o->doms[i];
+
+		memset(v, 0, sizeof(*v));
+		v->size = d->size;
+		v->mode = bhyve_numa_mode(d->policy);
+		if (v->mode == MPOL_DEFAULT)
+			continue;
+		if (!have_allowed && vm_host_nodes_allowed(allowed) != 0) {
+			fprintf(stderr,
+				"bhyve: domains.%d.domain_policy: the host "
+				"kernel has no NUMA memory policies "
+				"(get_mempolicy: %s)\n",
+				i, strerror(errno));
+			goto out;
+		}
+		have_allowed = true;
+		for (int n = 0; n < VM_HOST_NODES; n++) {
+			bool want = d->host_all || numa_policy_has_node(d, n);
+			bool ok = (allowed[n / (8 * sizeof(long))] >>
+				   (n % (8 * sizeof(long)))) &
+				  1;
+
+			if (want && ok)
+				v->nodes[n / (8 * sizeof(long))] |=
+				    1UL << (n % (8 * sizeof(long)));
+			if (want && !ok && !d->host_all) {
+				char key[40];
+
+				snprintf(key, sizeof(key),
+					 "domains.%d.domain_policy", i);
+				fprintf(stderr,
+					"bhyve: %s '%s': host NUMA node %d "
+					"does not exist or is not allowed "
+					"to this process\n",
+					key, get_config_value(key), n);
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	config_numa_free(&nc);
+	return rc;
+}
 
 /* Everything the user typed is checked here, before any VM state exists. */
 static int
@@ -87,6 +180,8 @@ bhyve_validate(struct bhyve_opts *o)
 		fprintf(stderr, "bhyve: %s\n", err);
 		return -1;
 	}
+	if (bhyve_validate_numa(o) != 0)
+		return -1;
 	if (pci_check_models_implemented() != 0)
 		return -1;
 	if (get_config_value("lpc.bootrom") != NULL) {
@@ -139,7 +234,8 @@ bhyve_create_vm(const struct bhyve_opts *o, struct vmctx **ctxp)
 		return -1;
 	}
 	vm_set_memflags(bhyve_ctx, o->memflags);
-	if (vm_setup_memory(bhyve_ctx, o->memsize) != 0) {
+	if (vm_setup_memory_domains(bhyve_ctx, o->memsize, o->doms, o->ndoms) !=
+	    0) {
 		fprintf(stderr,
 			"bhyve: cannot allocate %llu MiB of guest "
 			"memory: %s\n",

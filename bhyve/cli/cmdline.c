@@ -21,6 +21,7 @@
 #include <sys/un.h>
 
 #include "config.h"
+#include "config_numa.h"
 #include "config_vm.h"
 #include "legacy_config.h"
 #include "pci_models.h"
@@ -30,7 +31,7 @@
 #define LPC_UART_COUNT 4
 #define CMD_SUN_PATH   (((struct sockaddr_un *)0)->sun_path)
 
-#define CMDLINE_OPTSTRING "+:aAB:c:CdDef:G:hHIk:K:l:m:o:p:Pr:s:SuU:wWxY"
+#define CMDLINE_OPTSTRING "+:aAB:c:CdDef:G:hHIk:K:l:m:n:o:p:Pr:s:SuU:wWxY"
 
 static int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -85,6 +86,7 @@ cmd_usage(FILE *fp)
 	    "  -K: PS2 keyboard layout\n"
 	    "  -l: LPC device configuration (-l help lists them)\n"
 	    "  -m: memory size (bare number: MiB)\n"
+	    "  -n: NUMA domain: id=N,size=S,cpus=LIST[,domain_policy=P]\n"
 	    "  -o: set config 'var' to 'value'\n"
 	    "  -P: vmexit from the guest on pause\n"
 	    "  -p: pin 'vcpu' to 'hostcpu'\n"
@@ -532,6 +534,88 @@ cmd_lpc(const char *arg)
 	return rc;
 }
 
+/*
+ * -n id=N[,size=S][,cpus=LIST][,domain_policy=P], repeatable: writes
+ * domains.N.*.  A bare item after cpus= continues the CPU list, so
+ * "cpus=0-1,4" means vCPUs 0, 1 and 4.  The values are checked with the
+ * whole tree (config_get_numa()).
+ */
+static int
+cmd_numa(const char *arg)
+{
+	static const char *const keys[] = {"size", "cpus", "domain_policy"};
+	char *vals[3] = {NULL, NULL, NULL}, *copy, *cur, *tok, *eq, *grown;
+	char key[48];
+	long id = -1;
+	int rc = 0, last = -1;
+	size_t i;
+
+	copy = cur = strdup(arg);
+	if (copy == NULL)
+		return cmd_fail("out of memory");
+	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
+		eq = strchr(tok, '=');
+		if (eq == NULL && last == 1 && tok[0] != '\0') {
+			if (asprintf(&grown, "%s,%s", vals[1], tok) < 0) {
+				rc = cmd_fail("out of memory");
+				break;
+			}
+			free(vals[1]);
+			vals[1] = grown;
+			continue;
+		}
+		if (eq == NULL || eq[1] == '\0') {
+			rc = cmd_fail("invalid NUMA domain '-n %s': '%s' is "
+				      "not key=value (id, size, cpus, "
+				      "domain_policy)",
+				      arg, tok);
+			break;
+		}
+		*eq = '\0';
+		if (strcmp(tok, "id") == 0) {
+			if (strlen(eq + 1) != 1 ||
+			    !config_parse_long(eq + 1, 0, NUMA_MAX_DOMAINS - 1,
+					       &id))
+				rc = cmd_fail("invalid NUMA domain '-n %s': "
+					      "id must be 0-%d",
+					      arg, NUMA_MAX_DOMAINS - 1);
+			last = -1;
+			continue;
+		}
+		for (i = 0; i < 3 && strcmp(tok, keys[i]) != 0; i++)
+			;
+		if (i == 3) {
+			rc = cmd_fail("invalid NUMA domain '-n %s': unknown "
+				      "key '%s' (id, size, cpus, "
+				      "domain_policy)",
+				      arg, tok);
+			break;
+		}
+		free(vals[i]);
+		vals[i] = strdup(eq + 1);
+		if (vals[i] == NULL)
+			rc = cmd_fail("out of memory");
+		last = (int)i;
+	}
+	if (rc == 0 && id < 0)
+		rc = cmd_fail("invalid NUMA domain '-n %s': missing id=N", arg);
+	/* "-n id=1" alone still declares domain 1 (bhyve creates its node). */
+	snprintf(key, sizeof(key), "domains.%ld", id);
+	if (rc == 0 && find_config_node(key) == NULL &&
+	    create_config_node(key) == NULL)
+		rc = cmd_fail("cannot set %s: a conflicting key is set", key);
+	for (i = 0; i < 3; i++) {
+		if (rc == 0 && vals[i] != NULL) {
+			snprintf(key, sizeof(key), "domains.%ld.%s", id,
+				 keys[i]);
+			rc = cmd_set(key, vals[i]);
+		}
+		free(vals[i]);
+	}
+	free(copy);
+	return rc;
+}
+
 static int
 cmd_slot(const char *arg)
 {
@@ -607,6 +691,8 @@ cmd_option_arg(int c, const char *arg)
 			return cmd_fail("invalid memory size '-m %s'", arg);
 		return cmd_set("memory.size", arg);
 	}
+	case 'n':
+		return cmd_numa(arg);
 	case 'o':
 		return cmd_option(arg);
 	case 'p':
@@ -717,6 +803,24 @@ cmd_check_gdb(void)
 	return 0;
 }
 
+/* NUMA domains (-n): against the memory size and vCPUs; need ACPI. */
+static int
+cmd_check_numa(uint64_t memsize, int cpus)
+{
+	struct numa_config nc;
+	char err[512];
+	int rc = 0;
+
+	if (config_get_numa(&nc, memsize, cpus, err, sizeof(err)) != 0)
+		rc = cmd_fail("%s", err);
+	else if (nc.ndomains > 0 &&
+		 !get_config_bool_default("acpi_tables", true))
+		rc = cmd_fail("NUMA domains (-n) are described by ACPI tables, "
+			      "and acpi_tables=false is set");
+	config_numa_free(&nc);
+	return rc;
+}
+
 /* Checks the final tree, whichever of -k, -o or a flag set each key. */
 static int
 cmd_check_tree(void)
@@ -750,7 +854,9 @@ cmd_check_tree(void)
 		return cmd_fail("invalid lpc.fwcfg '%s' (bhyve or qemu)", v);
 	if (pci_check_tree(err, sizeof(err)) != 0)
 		return cmd_fail("%s", err);
-	return cmd_check_bools();
+	if (cmd_check_bools() != 0)
+		return BHYVE_ARGS_ERROR;
+	return cmd_check_numa(bytes, cpus);
 }
 
 /* bhyve_init_config()'s defaults, applied where nothing set the key. */
