@@ -30,6 +30,7 @@
 #include "inout.h"
 #include "mem.h"
 #include "mevent.h"
+#include "monitor.h"
 #include "pci_models.h"
 #include "platform_dev.h"
 #include "pm.h"
@@ -313,6 +314,12 @@ main(int argc, char **argv)
 	}
 	if (bhyve_validate(&o) != 0)
 		return BHYVE_EXIT_ERROR;
+	/* -M: this process supervises; each child runs the guest once. */
+	if (get_config_bool_default("monitor", false)) {
+		rc = monitor_run();
+		if (rc >= 0)
+			return rc;
+	}
 	if (registry_claim_or_report(o.name) != 0) /* ctl: registry, issue 7 */
 		return BHYVE_EXIT_ERROR;
 

@@ -31,7 +31,7 @@
 #define LPC_UART_COUNT 4
 #define CMD_SUN_PATH   (((struct sockaddr_un *)0)->sun_path)
 
-#define CMDLINE_OPTSTRING "+:aAB:c:CdDef:G:hHIk:K:l:m:n:o:p:Pr:s:SuU:wWxY"
+#define CMDLINE_OPTSTRING "+:aAB:c:CdDef:G:hHIk:K:l:m:Mn:o:p:Pr:s:SuU:wWxY"
 
 static int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -63,7 +63,7 @@ cmd_usage(FILE *fp)
 {
 	fprintf(
 	    fp,
-	    "Usage: bhyve [-aCDdeHhPSuWwxY]\n"
+	    "Usage: bhyve [-aCDdeHhMPSuWwxY]\n"
 	    "       [-c [[cpus=]numcpus][,sockets=n][,cores=n][,threads=n]]\n"
 	    "       [-B type,key=value,...] [-f name,string|file=data]\n"
 	    "       [-G [w][address:]port | -G [w]unix:path]\n"
@@ -85,6 +85,7 @@ cmd_usage(FILE *fp)
 	    "  -k: key=value flat config file\n"
 	    "  -K: PS2 keyboard layout\n"
 	    "  -l: LPC device configuration (-l help lists them)\n"
+	    "  -M: monitor mode: run the guest again after each reset\n"
 	    "  -m: memory size (bare number: MiB)\n"
 	    "  -n: NUMA domain: id=N,size=S,cpus=LIST[,domain_policy=P]\n"
 	    "  -o: set config 'var' to 'value'\n"
@@ -641,6 +642,7 @@ static const struct cmd_flag {
     {'H', "x86.vmexit_on_hlt", "true"},
     /* bhyve: the I/O APIC is always present; -I is a no-op. */
     {'I', NULL, NULL},
+    {'M', "monitor", "true"},
     {'P', "x86.vmexit_on_pause", "true"},
     {'S', "memory.wired", "true"},
     {'u', "rtc.use_localtime", "false"},
@@ -726,6 +728,7 @@ static const char *const cmd_bool_keys[] = {
     "memory.guest_in_core",
     "memory.hugepages",
     "memory.wired",
+    "monitor",
     "rtc.use_localtime",
     "suspend_at_boot",
     "virtio.msix",

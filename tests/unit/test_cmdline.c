@@ -674,9 +674,9 @@ test_implemented(void)
 	      "no devices passes the check");
 }
 
-/* -n (NUMA domains), FreeBSD's keys. */
+/* -n (NUMA domains) and -M (monitor mode), FreeBSD's keys. */
 static void
-test_numa(void)
+test_numa_and_monitor(void)
 {
 	int rc;
 
@@ -695,6 +695,14 @@ test_numa(void)
 		  get_config_value("domains.0.size") == NULL,
 	      "cmdline: -n cpus=0-1,3 keeps the whole CPU list");
 	fini_config();
+	rc = parse("-M", "vm", NULL);
+	CHECK(rc == 0 && val_is("monitor", "true"), "cmdline: -M: monitor");
+	fini_config();
+	rc = parse("-o", "monitor=maybe", "vm", NULL);
+	CHECK(err_is(rc, "invalid boolean 'maybe' for monitor"),
+	      "cmdline: monitor is a boolean");
+	fini_config();
+
 	rc = parse("-n", "size=1G", "vm", NULL);
 	CHECK(err_is(rc, "missing id=N"), "cmdline: -n without id");
 	fini_config();
@@ -762,7 +770,7 @@ main(void)
 	test_slots();
 	test_converters();
 	test_implemented();
-	test_numa();
+	test_numa_and_monitor();
 	fini_config();
 	return test_done();
 }

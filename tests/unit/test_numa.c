@@ -3,19 +3,22 @@
  * sizes, offsets and CPU map, the guest-physical ranges of a domain that
  * crosses the PCI hole, cpuset(1)-style policies, the host memory policy
  * libvmmapi installs with mbind(2) (read back with get_mempolicy(2) on
- * the guest memory mapping).
+ * the guest memory mapping), and monitor mode's restart loop (-M).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/mempolicy.h>
 
 #include "config.h"
 #include "config_numa.h"
+#include "monitor.h"
 #include "test.h"
 #include "vmmapi.h"
 
@@ -235,6 +238,91 @@ test_mbind(void)
 	vm_destroy(ctx);
 }
 
+/* A child run by the monitor: counts its runs in a file. */
+static int
+monitor_child_run(const char *counter, int resets, int final)
+{
+	FILE *f = fopen(counter, "r+");
+	int n = 0;
+
+	if (f == NULL)
+		return 99;
+	if (fscanf(f, "%d", &n) != 1)
+		n = 0;
+	rewind(f);
+	fprintf(f, "%d\n", n + 1);
+	fclose(f);
+	return n < resets ? 0 : final;
+}
+
+/* Runs monitor_run() in a process of its own; its wait status. */
+static int
+monitor_case(const char *counter, int resets, int final)
+{
+	FILE *f = fopen(counter, "w");
+	int status = -1;
+	pid_t pid;
+
+	if (f == NULL)
+		return -1;
+	fputs("0\n", f);
+	fclose(f);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int rc = monitor_run();
+
+		if (rc < 0) {
+			rc = monitor_child_run(counter, resets, final);
+			if (rc == 128 + SIGKILL)
+				raise(SIGKILL);
+			_exit(rc);
+		}
+		_exit(rc);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return status;
+}
+
+static int
+monitor_runs(const char *counter)
+{
+	FILE *f = fopen(counter, "r");
+	int n = -1;
+
+	if (f != NULL) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+static void
+test_monitor(void)
+{
+	char counter[] = "/tmp/test_numa_monitor.XXXXXX";
+	int fd = mkstemp(counter), st;
+
+	if (fd < 0)
+		return;
+	close(fd);
+	st = monitor_case(counter, 2, 1);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1 &&
+		  monitor_runs(counter) == 3,
+	      "monitor: two resets then a poweroff: three runs, status 1");
+	st = monitor_case(counter, 0, 4);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 4 &&
+		  monitor_runs(counter) == 1,
+	      "monitor: an error ends it at once with status 4");
+	st = monitor_case(counter, 1, 128 + SIGKILL);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL &&
+		  monitor_runs(counter) == 2,
+	      "monitor: a child killed by SIGKILL kills the monitor alike");
+	unlink(counter);
+}
+
 int
 main(void)
 {
@@ -242,5 +330,6 @@ main(void)
 	test_ranges();
 	test_policies();
 	test_mbind();
+	test_monitor();
 	return test_done();
 }
