@@ -116,6 +116,15 @@ bhyve_validate_numa(struct bhyve_opts *o)
 
 		memset(v, 0, sizeof(*v));
 		v->size = d->size;
+		if (get_config_bool_default("memory.hugepages", false) &&
+		    d->size % (2ULL << 20) != 0) {
+			fprintf(stderr,
+				"bhyve: domains.%d.size: with "
+				"memory.hugepages a NUMA domain must be a "
+				"multiple of 2 MiB\n",
+				i);
+			goto out;
+		}
 		v->mode = bhyve_numa_mode(d->policy);
 		if (v->mode == MPOL_DEFAULT)
 			continue;

@@ -567,8 +567,8 @@ cmd_numa(const char *arg)
 		}
 		if (eq == NULL || eq[1] == '\0') {
 			rc = cmd_fail("invalid NUMA domain '-n %s': '%s' is "
-				      "not key=value (id, size, cpus, "
-				      "domain_policy)",
+				      "not key=value with a value (id, size, "
+				      "cpus, domain_policy)",
 				      arg, tok);
 			break;
 		}
