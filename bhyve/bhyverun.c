@@ -19,16 +19,19 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/kvm.h>
+#include <linux/mempolicy.h>
 
 #include "boot.h"
 #include "cmdline.h"
 #include "config.h"
+#include "config_numa.h"
 #include "config_vm.h"
 #include "control.h" /* ctl: issue 7 */
 #include "gdb.h"
 #include "inout.h"
 #include "mem.h"
 #include "mevent.h"
+#include "monitor.h"
 #include "pci_models.h"
 #include "platform_dev.h"
 #include "pm.h"
@@ -64,6 +67,8 @@ struct bhyve_opts {
 	uint64_t memsize;
 	int cpus, sockets, cores, threads;
 	int memflags;
+	struct vm_mem_domain doms[VM_MAXMEMDOM]; /* -n; ndoms 0: none */
+	int ndoms;
 };
 
 /*
@@ -97,6 +102,104 @@ bhyve_check_host(int cpus)
 	return rc;
 }
 
+/* A NUMA domain's host policy (cpuset(1) -n names) as mbind(2) modes. */
+static int
+bhyve_numa_mode(enum numa_policy p)
+{
+	switch (p) {
+	case NUMA_POLICY_FIRST_TOUCH:
+		/* Local node first, within the list: MPOL_BIND allocates
+		 * from the allowed node nearest the faulting CPU. */
+		return MPOL_BIND;
+	case NUMA_POLICY_ROUND_ROBIN:
+	case NUMA_POLICY_INTERLEAVE:
+		return MPOL_INTERLEAVE;
+	case NUMA_POLICY_PREFER:
+		return MPOL_PREFERRED;
+	case NUMA_POLICY_NONE:
+		break;
+	}
+	return MPOL_DEFAULT;
+}
+
+/*
+ * The NUMA domains (-n): their sizes become the guest's memory size, and
+ * every host node a domain_policy names must be one this process may
+ * allocate from (a host without that node, or without NUMA support, is
+ * an error here, before any VM state exists).
+ */
+static int
+bhyve_validate_numa(struct bhyve_opts *o)
+{
+	unsigned long allowed[VM_HOST_NODE_WORDS];
+	struct numa_config nc;
+	char err[512];
+	bool have_allowed = false;
+	int rc = -1;
+
+	if (config_get_numa(&nc, o->memsize, o->cpus, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bhyve: %s\n", err);
+		goto out;
+	}
+	o->ndoms = nc.ndomains;
+	if (nc.ndomains > 0)
+		o->memsize = nc.memsize;
+	for (int i = 0; i < nc.ndomains; i++) {
+		const struct numa_domain *d = &nc.dom[i];
+		struct vm_mem_domain *v = &o->doms[i];
+
+		memset(v, 0, sizeof(*v));
+		v->size = d->size;
+		if (get_config_bool_default("memory.hugepages", false) &&
+		    d->size % (2ULL << 20) != 0) {
+			fprintf(stderr,
+				"bhyve: domains.%d.size: with "
+				"memory.hugepages a NUMA domain must be a "
+				"multiple of 2 MiB\n",
+				i);
+			goto out;
+		}
+		v->mode = bhyve_numa_mode(d->policy);
+		if (v->mode == MPOL_DEFAULT)
+			continue;
+		if (!have_allowed && vm_host_nodes_allowed(allowed) != 0) {
+			fprintf(stderr,
+				"bhyve: domains.%d.domain_policy: the host "
+				"kernel has no NUMA memory policies "
+				"(get_mempolicy: %s)\n",
+				i, strerror(errno));
+			goto out;
+		}
+		have_allowed = true;
+		for (int n = 0; n < VM_HOST_NODES; n++) {
+			bool want = d->host_all || numa_policy_has_node(d, n);
+			bool ok = (allowed[n / (8 * sizeof(long))] >>
+				   (n % (8 * sizeof(long)))) &
+				  1;
+
+			if (want && ok)
+				v->nodes[n / (8 * sizeof(long))] |=
+				    1UL << (n % (8 * sizeof(long)));
+			if (want && !ok && !d->host_all) {
+				char key[40];
+
+				snprintf(key, sizeof(key),
+					 "domains.%d.domain_policy", i);
+				fprintf(stderr,
+					"bhyve: %s '%s': host NUMA node %d "
+					"does not exist or is not allowed "
+					"to this process\n",
+					key, get_config_value(key), n);
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	config_numa_free(&nc);
+	return rc;
+}
+
 /*
  * Everything the user typed is checked here, before any VM state exists;
  * every problem is reported (one line each), not only the first.
@@ -106,6 +209,7 @@ bhyve_validate(struct bhyve_opts *o)
 {
 	char err[256];
 	const char *kernel;
+	bool mem_ok = true;
 	int rc = 0;
 
 	o->name = get_config_value("name");
@@ -118,6 +222,7 @@ bhyve_validate(struct bhyve_opts *o)
 			get_config_value("memory.size")
 			    ? get_config_value("memory.size")
 			    : "");
+		mem_ok = false;
 		rc = -1;
 	}
 	if (config_get_topology(&o->cpus, &o->sockets, &o->cores, &o->threads,
@@ -126,6 +231,9 @@ bhyve_validate(struct bhyve_opts *o)
 		o->cpus = 0;
 		rc = -1;
 	}
+	/* Domains are checked against a valid memory size and topology. */
+	if (mem_ok && o->cpus > 0 && bhyve_validate_numa(o) != 0)
+		rc = -1;
 	/* Unimplemented models, and each model's own host checks. */
 	if (pci_check_models_implemented() != 0)
 		rc = -1;
@@ -185,7 +293,8 @@ bhyve_create_vm(const struct bhyve_opts *o, struct vmctx **ctxp)
 	vm_set_x2apic_offered(bhyve_ctx,
 			      get_config_bool_default("x86.x2apic", true));
 	vm_set_memflags(bhyve_ctx, o->memflags);
-	if (vm_setup_memory(bhyve_ctx, o->memsize) != 0) {
+	if (vm_setup_memory_domains(bhyve_ctx, o->memsize, o->doms, o->ndoms) !=
+	    0) {
 		fprintf(stderr,
 			"bhyve: cannot allocate %llu MiB of guest "
 			"memory: %s\n",
@@ -263,6 +372,12 @@ main(int argc, char **argv)
 	}
 	if (bhyve_validate(&o) != 0)
 		return BHYVE_EXIT_ERROR;
+	/* -M: this process supervises; each child runs the guest once. */
+	if (get_config_bool_default("monitor", false)) {
+		rc = monitor_run();
+		if (rc >= 0)
+			return rc;
+	}
 	if (registry_claim_or_report(o.name) != 0) /* ctl: registry, issue 7 */
 		return BHYVE_EXIT_ERROR;
 

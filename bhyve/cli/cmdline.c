@@ -21,6 +21,7 @@
 #include <sys/un.h>
 
 #include "config.h"
+#include "config_numa.h"
 #include "config_vm.h"
 #include "legacy_config.h"
 #include "notice.h"
@@ -32,7 +33,7 @@
 #define LPC_UART_COUNT 4
 #define CMD_SUN_PATH   (((struct sockaddr_un *)0)->sun_path)
 
-#define CMDLINE_OPTSTRING "+:aAB:c:CdDef:G:hHIk:K:l:m:o:p:Pr:s:SuU:wWxY"
+#define CMDLINE_OPTSTRING "+:aAB:c:CdDef:G:hHIk:K:l:m:Mn:o:p:Pr:s:SuU:wWxY"
 
 static int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -71,7 +72,7 @@ cmd_usage(FILE *fp)
 {
 	fprintf(
 	    fp,
-	    "Usage: bhyve [-aCDdeHhPSuWwxY]\n"
+	    "Usage: bhyve [-aCDdeHhMPSuWwxY]\n"
 	    "       [-c [[cpus=]numcpus][,sockets=n][,cores=n][,threads=n]]\n"
 	    "       [-B type,key=value,...] [-f name,string|file=data]\n"
 	    "       [-G [w][address:]port | -G [w]unix:path]\n"
@@ -93,7 +94,9 @@ cmd_usage(FILE *fp)
 	    "  -k: key=value flat config file\n"
 	    "  -K: PS2 keyboard layout\n"
 	    "  -l: LPC device configuration (-l help lists them)\n"
+	    "  -M: monitor mode: run the guest again after each reset\n"
 	    "  -m: memory size (bare number: MiB)\n"
+	    "  -n: NUMA domain: id=N,size=S,cpus=LIST[,domain_policy=P]\n"
 	    "  -o: set config 'var' to 'value'\n"
 	    "  -P: vmexit from the guest on pause\n"
 	    "  -p: pin 'vcpu' to 'hostcpu'\n"
@@ -527,6 +530,88 @@ cmd_lpc(const char *arg)
 	return rc;
 }
 
+/*
+ * -n id=N[,size=S][,cpus=LIST][,domain_policy=P], repeatable: writes
+ * domains.N.*.  A bare item after cpus= continues the CPU list, so
+ * "cpus=0-1,4" means vCPUs 0, 1 and 4.  The values are checked with the
+ * whole tree (config_get_numa()).
+ */
+static int
+cmd_numa(const char *arg)
+{
+	static const char *const keys[] = {"size", "cpus", "domain_policy"};
+	char *vals[3] = {NULL, NULL, NULL}, *copy, *cur, *tok, *eq, *grown;
+	char key[48];
+	long id = -1;
+	int rc = 0, last = -1;
+	size_t i;
+
+	copy = cur = strdup(arg);
+	if (copy == NULL)
+		return cmd_fail("out of memory");
+	while (rc == 0 && (tok = strsep(&cur, ",")) != NULL) {
+		eq = strchr(tok, '=');
+		if (eq == NULL && last == 1 && tok[0] != '\0') {
+			if (asprintf(&grown, "%s,%s", vals[1], tok) < 0) {
+				rc = cmd_fail("out of memory");
+				break;
+			}
+			free(vals[1]);
+			vals[1] = grown;
+			continue;
+		}
+		if (eq == NULL || eq[1] == '\0') {
+			rc = cmd_fail("invalid NUMA domain '-n %s': '%s' is "
+				      "not key=value with a value (id, size, "
+				      "cpus, domain_policy)",
+				      arg, tok);
+			break;
+		}
+		*eq = '\0';
+		if (strcmp(tok, "id") == 0) {
+			if (strlen(eq + 1) != 1 ||
+			    !config_parse_long(eq + 1, 0, NUMA_MAX_DOMAINS - 1,
+					       &id))
+				rc = cmd_fail("invalid NUMA domain '-n %s': "
+					      "id must be 0-%d",
+					      arg, NUMA_MAX_DOMAINS - 1);
+			last = -1;
+			continue;
+		}
+		for (i = 0; i < 3 && strcmp(tok, keys[i]) != 0; i++)
+			;
+		if (i == 3) {
+			rc = cmd_fail("invalid NUMA domain '-n %s': unknown "
+				      "key '%s' (id, size, cpus, "
+				      "domain_policy)",
+				      arg, tok);
+			break;
+		}
+		free(vals[i]);
+		vals[i] = strdup(eq + 1);
+		if (vals[i] == NULL)
+			rc = cmd_fail("out of memory");
+		last = (int)i;
+	}
+	if (rc == 0 && id < 0)
+		rc = cmd_fail("invalid NUMA domain '-n %s': missing id=N", arg);
+	/* "-n id=1" alone still declares domain 1 (bhyve creates its node). */
+	snprintf(key, sizeof(key), "domains.%ld", id);
+	if (rc == 0 && find_config_node(key) == NULL &&
+	    create_config_node(key) == NULL)
+		rc = cmd_fail("cannot set %s: a conflicting key is set", key);
+	for (i = 0; i < 3; i++) {
+		if (rc == 0 && vals[i] != NULL) {
+			snprintf(key, sizeof(key), "domains.%ld.%s", id,
+				 keys[i]);
+			rc = cmd_set(key, vals[i]);
+		}
+		free(vals[i]);
+	}
+	free(copy);
+	return rc;
+}
+
 static int
 cmd_slot(const char *arg)
 {
@@ -552,6 +637,7 @@ static const struct cmd_flag {
     {'H', "x86.vmexit_on_hlt", "true"},
     /* bhyve: the I/O APIC is always present; -I is a no-op. */
     {'I', NULL, NULL},
+    {'M', "monitor", "true"},
     {'P', "x86.vmexit_on_pause", "true"},
     {'S', "memory.wired", "true"},
     {'u', "rtc.use_localtime", "false"},
@@ -602,6 +688,8 @@ cmd_option_arg(int c, const char *arg)
 			return cmd_fail("invalid memory size '-m %s'", arg);
 		return cmd_set("memory.size", arg);
 	}
+	case 'n':
+		return cmd_numa(arg);
 	case 'o':
 		return cmd_option(arg);
 	case 'p':
@@ -635,6 +723,7 @@ static const char *const cmd_bool_keys[] = {
     "memory.guest_in_core",
     "memory.hugepages",
     "memory.wired",
+    "monitor",
     "rtc.use_localtime",
     "suspend_at_boot",
     "virtio.msix",
@@ -733,6 +822,22 @@ cmd_check_lpc(void)
 		cmd_fail("tpm.*: TPM devices are not supported");
 }
 
+/* NUMA domains (-n): against the memory size and vCPUs; need ACPI. */
+static void
+cmd_check_numa(uint64_t memsize, int cpus)
+{
+	struct numa_config nc;
+	char err[512];
+
+	if (config_get_numa(&nc, memsize, cpus, err, sizeof(err)) != 0)
+		cmd_fail("%s", err);
+	else if (nc.ndomains > 0 &&
+		 !get_config_bool_default("acpi_tables", true))
+		cmd_fail("NUMA domains (-n) are described by ACPI tables, "
+			      "and acpi_tables=false is set");
+	config_numa_free(&nc);
+}
+
 static int
 cmd_check_vcpu_node(const char *name, const struct config_node *node,
 		    const char *value, void *arg)
@@ -823,7 +928,8 @@ cmd_check_tree(void)
 	int cpus = 0, sockets, cores, threads;
 	char err[512], n[16];
 	const char *v;
-	uint64_t bytes;
+	uint64_t bytes = 0;
+	bool mem_ok = false;
 
 	if (config_check_expansions(err, sizeof(err)) != 0) {
 		/* The values below cannot be read. */
@@ -846,6 +952,8 @@ cmd_check_tree(void)
 		cmd_fail("memory.size is not set");
 	else if (bhyve_parse_memsize(v, &bytes) != 0)
 		cmd_fail("invalid memory size '%s' (memory.size)", v);
+	else
+		mem_ok = true;
 	v = get_config_value("uuid");
 	if (v != NULL && !cmd_uuid_valid(v))
 		cmd_fail("invalid UUID '%s' (uuid)", v);
@@ -858,6 +966,10 @@ cmd_check_tree(void)
 	if (pci_check_tree(err, sizeof(err)) != 0)
 		cmd_fail("%s", err);
 	cmd_check_bools();
+	/* Domains are checked against a memory size and vCPU count that
+	 * are themselves valid (their errors were reported above). */
+	if (mem_ok && cpus > 0)
+		cmd_check_numa(bytes, cpus);
 }
 
 /* bhyve_init_config()'s defaults, applied where nothing set the key. */

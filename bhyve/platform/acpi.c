@@ -12,6 +12,7 @@
 #include "acpi.h"
 #include "aml.h"
 #include "config.h"
+#include "config_numa.h"
 #include "config_vm.h"
 #include "e820.h"
 #include "fwtable.h"
@@ -728,6 +729,119 @@ acpi_build_madt(struct acpi_builder *ab, struct vmctx *ctx, int ncpus)
 	return 0;
 }
 
+/* ---- SRAT (5.2.16), SLIT (5.2.17): the NUMA domains (-n) ----------- */
+
+#define SRAT_LAPIC	   0 /* Processor Local APIC/SAPIC Affinity */
+#define SRAT_MEMORY	   1 /* Memory Affinity */
+#define SRAT_X2APIC	   2 /* Processor Local x2APIC Affinity */
+#define SRAT_ENABLED	   1
+#define SRAT_HDR_RESERVED1 1 /* "must be 1" for backward compatibility */
+
+static int
+acpi_build_srat(struct acpi_builder *ab, struct vmctx *ctx,
+		const struct numa_config *nc)
+{
+	static const uint8_t hdr[ACPI_HDR_LEN + 12];
+	struct numa_range r[2];
+	struct aml_buf t;
+	uint8_t e[40];
+
+	aml_init(&t);
+	aml_bytes(&t, hdr, sizeof(hdr));
+	for (int i = 0; i < nc->ncpus; i++) {
+		uint32_t id = acpi_apic_id(ctx, i);
+		uint32_t dom = (uint32_t)nc->cpu_domain[i];
+
+		memset(e, 0, sizeof(e));
+		if (id < 255) {
+			/* 5.2.16.1: the domain's bits 7:0 and 31:8 apart. */
+			e[0] = SRAT_LAPIC;
+			e[1] = 16;
+			e[2] = (uint8_t)dom;
+			e[3] = (uint8_t)id;
+			put_le(e + 4, SRAT_ENABLED, 4);
+			put_le(e + 9, dom >> 8, 3);
+			aml_bytes(&t, e, 16);
+		} else {
+			e[0] = SRAT_X2APIC; /* 5.2.16.3 */
+			e[1] = 24;
+			put_le(e + 4, dom, 4);
+			put_le(e + 8, id, 4);
+			put_le(e + 12, SRAT_ENABLED, 4);
+			aml_bytes(&t, e, 24);
+		}
+	}
+	for (int d = 0; d < nc->ndomains; d++) {
+		int n = numa_domain_ranges(&nc->dom[d], vm_get_lowmem_size(ctx),
+					   VM_HIGHMEM_BASE, r);
+
+		for (int k = 0; k < n; k++) {
+			memset(e, 0, sizeof(e)); /* 5.2.16.2 */
+			e[0] = SRAT_MEMORY;
+			e[1] = 40;
+			put_le(e + 2, (uint64_t)d, 4);
+			put_le(e + 8, r[k].gpa, 8);
+			put_le(e + 16, r[k].len, 8);
+			put_le(e + 28, SRAT_ENABLED, 4);
+			aml_bytes(&t, e, 40);
+		}
+	}
+	if (aml_failed(&t) || t.len > UINT32_MAX) {
+		aml_free(&t);
+		return -1;
+	}
+	acpi_header(t.data, "SRAT", (uint32_t)t.len, 3, "BVSRAT");
+	put_le(t.data + ACPI_HDR_LEN, SRAT_HDR_RESERVED1, 4);
+	acpi_list(ab, acpi_add_table(ab, t.data, t.len, 8, true));
+	aml_free(&t);
+	return 0;
+}
+
+/* Every domain at the conventional local and remote distances. */
+static void
+acpi_build_slit(struct acpi_builder *ab, int ndomains)
+{
+	uint8_t t[ACPI_HDR_LEN + 8 + NUMA_MAX_DOMAINS * NUMA_MAX_DOMAINS];
+	size_t len = ACPI_HDR_LEN + 8 + (size_t)ndomains * (size_t)ndomains;
+
+	memset(t, 0, sizeof(t));
+	acpi_header(t, "SLIT", (uint32_t)len, 1, "BVSLIT");
+	put_le(t + ACPI_HDR_LEN, (uint64_t)ndomains, 8);
+	for (int i = 0; i < ndomains; i++) {
+		for (int j = 0; j < ndomains; j++)
+			t[ACPI_HDR_LEN + 8 + i * ndomains + j] =
+			    i == j ? NUMA_DIST_LOCAL : NUMA_DIST_REMOTE;
+	}
+	acpi_list(ab, acpi_add_table(ab, t, len, 8, true));
+}
+
+/* SRAT and SLIT when domains.* describe NUMA domains; else nothing. */
+static int
+acpi_build_numa(struct acpi_builder *ab, struct vmctx *ctx, int ncpus)
+{
+	uint64_t ram = vm_get_lowmem_size(ctx) + vm_get_highmem_size(ctx);
+	struct numa_config nc;
+	char err[256];
+	int rc = 0;
+
+	if (config_get_numa(&nc, ram, ncpus, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bhyve: acpi: %s\n", err);
+		rc = -1;
+	} else if (nc.ndomains > 0 && nc.memsize != ram) {
+		fprintf(stderr,
+			"bhyve: acpi: NUMA domains hold %llu MiB, the VM "
+			"%llu MiB\n",
+			(unsigned long long)(nc.memsize >> 20),
+			(unsigned long long)(ram >> 20));
+		rc = -1;
+	} else if (nc.ndomains > 0) {
+		rc = acpi_build_srat(ab, ctx, &nc);
+		acpi_build_slit(ab, nc.ndomains);
+	}
+	config_numa_free(&nc);
+	return rc;
+}
+
 /* ---- HPET (IA-PC HPET 1.0a, 3.2.4), MCFG (PCI FW 3.2, 4.1.2) ------- */
 
 static void
@@ -1007,6 +1121,8 @@ acpi_build_image(struct acpi_builder *ab, struct vmctx *ctx, int ncpus,
 	acpi_set_ptr(ab, ACPI_FILE_TABLES, fadt_off + 40, 4, dsdt_off);
 	acpi_set_ptr(ab, ACPI_FILE_TABLES, fadt_off + 140, 8, dsdt_off);
 	if (acpi_build_madt(ab, ctx, ncpus) != 0)
+		return -1;
+	if (acpi_build_numa(ab, ctx, ncpus) != 0)
 		return -1;
 	acpi_build_hpet(ab);
 	acpi_build_mcfg(ab, pci);

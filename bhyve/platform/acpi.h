@@ -1,6 +1,7 @@
 /*
  * ACPI tables for the guest (ACPI 6.5, chapter 5): RSDP, XSDT and RSDT,
- * FADT, FACS, DSDT, MADT, HPET, MCFG and, with COM1 configured, SPCR.
+ * FADT, FACS, DSDT, MADT, HPET, MCFG, with COM1 configured SPCR, and with
+ * NUMA domains (domains.*, -n) SRAT and SLIT.
  *
  * The tables are built once into a relocatable image, the way QEMU's
  * table loader expects them: every table sits in one blob

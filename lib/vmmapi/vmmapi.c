@@ -15,7 +15,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <linux/memfd.h>
+#include <linux/mempolicy.h>
 #include <unistd.h>
 
 #include "vmm_impl.h"
@@ -266,13 +268,58 @@ vm_alloc_memfd(struct vmctx *ctx, uint64_t total)
 	return 0;
 }
 
+/* mbind(2) and get_mempolicy(2) without libnuma: maxnode counts bits + 1. */
+static int
+vm_mbind(void *addr, uint64_t len, int mode, const unsigned long *nodes)
+{
+	return (int)syscall(SYS_mbind, addr, (unsigned long)len, mode, nodes,
+			    (unsigned long)VM_HOST_NODES + 1, 0UL);
+}
+
+int
+vm_host_nodes_allowed(unsigned long *mask)
+{
+	memset(mask, 0, VM_HOST_NODE_WORDS * sizeof(unsigned long));
+	return (int)syscall(SYS_get_mempolicy, NULL, mask,
+			    (unsigned long)VM_HOST_NODES + 1, NULL,
+			    (unsigned long)MPOL_F_MEMS_ALLOWED);
+}
+
+static bool
+vm_domains_ok(size_t len, const struct vm_mem_domain *doms, int ndoms)
+{
+	uint64_t sum = 0;
+
+	if (ndoms < 0 || ndoms > VM_MAXMEMDOM || (ndoms > 0 && doms == NULL))
+		return false;
+	for (int i = 0; i < ndoms; i++) {
+		if (doms[i].size == 0 || doms[i].size % 4096 != 0 ||
+		    doms[i].size > len - sum)
+			return false;
+		sum += doms[i].size;
+		if (doms[i].mode != MPOL_DEFAULT && doms[i].mode != MPOL_BIND &&
+		    doms[i].mode != MPOL_PREFERRED &&
+		    doms[i].mode != MPOL_INTERLEAVE)
+			return false;
+	}
+	return ndoms == 0 || sum == len;
+}
+
 int
 vm_setup_memory(struct vmctx *ctx, size_t len)
 {
-	uint64_t total = len;
+	return vm_setup_memory_domains(ctx, len, NULL, 0);
+}
+
+int
+vm_setup_memory_domains(struct vmctx *ctx, size_t len,
+			const struct vm_mem_domain *doms, int ndoms)
+{
+	uint64_t total = len, off = 0;
 	void *p;
 
-	if (ctx->membase != NULL || len == 0 || len % 4096 != 0) {
+	if (ctx->membase != NULL || len == 0 || len % 4096 != 0 ||
+	    !vm_domains_ok(len, doms, ndoms)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -290,6 +337,14 @@ vm_setup_memory(struct vmctx *ctx, size_t len)
 	if (p == MAP_FAILED)
 		return -1;
 	ctx->membase = p;
+	/* Before any page exists: mlock (-S) below faults them all in. */
+	for (int i = 0; i < ndoms; i++) {
+		if (doms[i].mode != MPOL_DEFAULT &&
+		    vm_mbind(ctx->membase + off, doms[i].size, doms[i].mode,
+			     doms[i].nodes) != 0)
+			return -1;
+		off += doms[i].size;
+	}
 	/*
 	 * Ask for transparent huge pages: every 4 KiB page the guest touches
 	 * first is a nested page fault, and 2 MiB pages make 512 times fewer.

@@ -191,6 +191,33 @@ int vm_get_memflags(struct vmctx *ctx);
 void vm_set_lowmem_limit(struct vmctx *ctx, uint64_t limit);
 uint64_t vm_get_lowmem_limit(struct vmctx *ctx);
 int vm_setup_memory(struct vmctx *ctx, size_t len);
+
+/*
+ * Guest NUMA domains' host memory (bhyve's vm_setup_memory_domains()):
+ * domain i holds the next size bytes of guest RAM in memfd order (low
+ * memory, then high memory).  A domain whose mode is not MPOL_DEFAULT is
+ * bound with mbind(2) (mode MPOL_BIND, MPOL_PREFERRED or MPOL_INTERLEAVE
+ * of <linux/mempolicy.h>, nodes a mask of host nodes 0..VM_HOST_NODES-1)
+ * before any of its pages exists, so every page follows the policy.
+ * The sizes must add up to len.  -1 with errno (EINVAL for bad domains;
+ * mbind's errno, e.g. ENOSYS without kernel NUMA support).
+ */
+#define VM_MAXMEMDOM	   8
+#define VM_HOST_NODES	   1024
+#define VM_HOST_NODE_WORDS (VM_HOST_NODES / (8 * sizeof(unsigned long)))
+struct vm_mem_domain {
+	uint64_t size;
+	int mode;
+	unsigned long nodes[VM_HOST_NODE_WORDS];
+};
+int vm_setup_memory_domains(struct vmctx *ctx, size_t len,
+			    const struct vm_mem_domain *doms, int ndoms);
+/*
+ * The host nodes this process may allocate from (get_mempolicy(2),
+ * MPOL_F_MEMS_ALLOWED) into mask[VM_HOST_NODE_WORDS].  -1 with errno
+ * ENOSYS where the kernel has no NUMA support.
+ */
+int vm_host_nodes_allowed(unsigned long *mask);
 void *vm_map_gpa(struct vmctx *ctx, uint64_t gpa, size_t len);
 uint64_t vm_get_lowmem_size(struct vmctx *ctx);
 uint64_t vm_get_highmem_size(struct vmctx *ctx);

@@ -511,6 +511,9 @@ test_default_machine(void)
 		check_fadt(ctx, xsdt);
 		check_madt(ctx, xsdt, 4, NULL, "4 vCPUs");
 		check_others(ctx, xsdt, true);
+		CHECK(find_table(ctx, xsdt, "SRAT") == NULL &&
+			  find_table(ctx, xsdt, "SLIT") == NULL,
+		      "acpi: no SRAT or SLIT without NUMA domains");
 		check_iasl(ctx, xsdt);
 	}
 	check_fwcfg_image();
@@ -655,6 +658,133 @@ test_mptable(void)
 	vm_destroy(ctx);
 }
 
+/* SRAT entries read back: per vCPU its APIC id and domain, memory ranges. */
+struct srat_view {
+	int ncpu, nx2apic, nmem;
+	uint32_t apic[512], cpu_dom[512];
+	uint64_t mem_base[16], mem_len[16];
+	uint32_t mem_dom[16];
+	bool flags_ok;
+};
+
+static bool
+srat_parse(const uint8_t *t, struct srat_view *v)
+{
+	uint32_t len = (uint32_t)test_le(t + 4, 4);
+
+	memset(v, 0, sizeof(*v));
+	v->flags_ok = true;
+	for (uint32_t off = 48; off < len;) {
+		const uint8_t *e = t + off;
+
+		if (off + 2 > len || e[1] < 2 || off + e[1] > len)
+			return false;
+		if (e[0] == 0 && e[1] == 16 && v->ncpu < 512) {
+			v->apic[v->ncpu] = e[3];
+			v->cpu_dom[v->ncpu++] =
+			    e[2] | (uint32_t)test_le(e + 9, 3) << 8;
+			v->flags_ok &= test_le(e + 4, 4) == 1;
+		} else if (e[0] == 2 && e[1] == 24 && v->ncpu < 512) {
+			v->apic[v->ncpu] = (uint32_t)test_le(e + 8, 4);
+			v->cpu_dom[v->ncpu++] = (uint32_t)test_le(e + 4, 4);
+			v->nx2apic++;
+			v->flags_ok &= test_le(e + 12, 4) == 1;
+		} else if (e[0] == 1 && e[1] == 40 && v->nmem < 16) {
+			v->mem_dom[v->nmem] = (uint32_t)test_le(e + 2, 4);
+			v->mem_base[v->nmem] = test_le(e + 8, 8);
+			v->mem_len[v->nmem++] = test_le(e + 16, 8);
+			v->flags_ok &= test_le(e + 28, 4) == 1;
+		} else {
+			return false;
+		}
+		off += e[1];
+	}
+	return true;
+}
+
+/*
+ * Two domains over 384 MiB with low memory cut at 128 MiB: domain 0
+ * (192 MiB) crosses the PCI hole, domain 1 lies above 4 GiB.
+ */
+static void
+test_numa_tables(void)
+{
+	struct vmctx *ctx = vm_create_detached("numa");
+	const uint8_t *xsdt, *s, *l;
+	struct srat_view v;
+
+	if (ctx == NULL)
+		return;
+	vm_set_lowmem_limit(ctx, 128 * MiB);
+	if (vm_setup_memory(ctx, 384 * MiB) != 0) {
+		vm_destroy(ctx);
+		return;
+	}
+	init_config();
+	set_config_value("domains.0.size", "192M");
+	set_config_value("domains.0.cpus", "0,2");
+	set_config_value("domains.1.size", "192M");
+	set_config_value("domains.1.cpus", "1,3");
+	CHECK(acpi_build(ctx, 4, true) == 0, "acpi: build with 2 NUMA domains");
+	xsdt = check_rsdp_and_sdts(ctx);
+	s = xsdt != NULL ? find_table(ctx, xsdt, "SRAT") : NULL;
+	l = xsdt != NULL ? find_table(ctx, xsdt, "SLIT") : NULL;
+	CHECK(s != NULL && s[8] == 3 && test_le(s + 36, 4) == 1,
+	      "acpi: SRAT listed, checksum, revision 3, reserved field 1");
+	CHECK(s != NULL && srat_parse(s, &v) && v.flags_ok,
+	      "acpi: SRAT entries well formed and enabled");
+	if (s != NULL && srat_parse(s, &v)) {
+		CHECK(v.ncpu == 4 && v.nx2apic == 0 && v.apic[0] == 0 &&
+			  v.cpu_dom[0] == 0 && v.apic[1] == 1 &&
+			  v.cpu_dom[1] == 1 && v.apic[2] == 2 &&
+			  v.cpu_dom[2] == 0 && v.apic[3] == 3 &&
+			  v.cpu_dom[3] == 1,
+		      "acpi: SRAT local APIC affinity per vCPU");
+		CHECK(v.nmem == 3 && v.mem_dom[0] == 0 && v.mem_base[0] == 0 &&
+			  v.mem_len[0] == 128 * MiB && v.mem_dom[1] == 0 &&
+			  v.mem_base[1] == VM_HIGHMEM_BASE &&
+			  v.mem_len[1] == 64 * MiB && v.mem_dom[2] == 1 &&
+			  v.mem_base[2] == VM_HIGHMEM_BASE + 64 * MiB &&
+			  v.mem_len[2] == 192 * MiB,
+		      "acpi: SRAT memory: domain 0 split by the PCI hole");
+	}
+	CHECK(l != NULL && test_le(l + 4, 4) == 36 + 8 + 4 &&
+		  test_le(l + 36, 8) == 2 && l[44] == 10 && l[45] == 20 &&
+		  l[46] == 20 && l[47] == 10,
+	      "acpi: SLIT 2x2, local 10, remote 20");
+	if (xsdt != NULL)
+		check_iasl(ctx, xsdt);
+	acpi_reset();
+
+	/* x2APIC ids (from 255) get Processor Local x2APIC Affinity. */
+	fini_config();
+	init_config();
+	set_config_value("domains.0.size", "256M");
+	set_config_value("domains.0.cpus", "0-149");
+	set_config_value("domains.1.size", "128M");
+	set_config_value("domains.1.cpus", "150-299");
+	CHECK(acpi_build(ctx, 300, true) == 0,
+	      "acpi: build for 300 vCPUs in 2 domains");
+	xsdt = check_rsdp_and_sdts(ctx);
+	s = xsdt != NULL ? find_table(ctx, xsdt, "SRAT") : NULL;
+	CHECK(s != NULL && srat_parse(s, &v) && v.ncpu == 300 &&
+		  v.nx2apic == 45 && v.apic[299] == 299 &&
+		  v.cpu_dom[299] == 1 && v.cpu_dom[149] == 0 &&
+		  v.cpu_dom[150] == 1,
+	      "acpi: SRAT x2APIC affinity for ids above 254");
+	acpi_reset();
+
+	/* Domains that do not add up to the VM's RAM are refused. */
+	fini_config();
+	init_config();
+	set_config_value("domains.0.size", "128M");
+	CHECK(acpi_build(ctx, 1, true) != 0,
+	      "acpi: NUMA domains that do not match the RAM refused");
+	acpi_reset();
+	fini_config();
+	vm_destroy(ctx);
+}
+
 int
 main(void)
 {
@@ -665,5 +795,6 @@ main(void)
 	test_not_in_memory();
 	test_tiny_vm();
 	test_enabled_key();
+	test_numa_tables();
 	return test_done();
 }

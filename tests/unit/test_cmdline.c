@@ -901,6 +901,89 @@ test_unsupported_notices(void)
 	CHECK(buf[0] == '\0', "-x and -p take effect: no notice");
 }
 
+/* -n (NUMA domains) and -M (monitor mode), FreeBSD's keys. */
+static void
+test_numa_and_monitor(void)
+{
+	int rc;
+
+	rc = parse("-c", "2", "-m", "1G", "-n", "id=0,size=512M,cpus=0", "-n",
+		   "id=1,size=512M,cpus=1,domain_policy=prefer:0", "vm", NULL);
+	CHECK(rc == 0 && val_is("domains.0.size", "512M") &&
+		  val_is("domains.0.cpus", "0") &&
+		  val_is("domains.1.size", "512M") &&
+		  val_is("domains.1.cpus", "1") &&
+		  val_is("domains.1.domain_policy", "prefer:0"),
+	      "cmdline: -n writes domains.N.size/cpus/domain_policy");
+	fini_config();
+	rc = parse("-c", "4", "-n", "id=0,cpus=0-1,3", "-n", "id=1,cpus=2",
+		   "vm", NULL);
+	CHECK(rc == 0 && val_is("domains.0.cpus", "0-1,3") &&
+		  get_config_value("domains.0.size") == NULL,
+	      "cmdline: -n cpus=0-1,3 keeps the whole CPU list");
+	fini_config();
+	rc = parse("-M", "vm", NULL);
+	CHECK(rc == 0 && val_is("monitor", "true"), "cmdline: -M: monitor");
+	fini_config();
+	rc = parse("-o", "monitor=maybe", "vm", NULL);
+	CHECK(err_is(rc, "invalid boolean 'maybe' for monitor"),
+	      "cmdline: monitor is a boolean");
+	fini_config();
+
+	rc = parse("-n", "size=1G", "vm", NULL);
+	CHECK(err_is(rc, "missing id=N"), "cmdline: -n without id");
+	fini_config();
+	rc = parse("-n", "id=8", "vm", NULL);
+	CHECK(err_is(rc, "id must be 0-7"), "cmdline: -n id above 7");
+	fini_config();
+	rc = parse("-n", "id=0,bogus=1", "vm", NULL);
+	CHECK(err_is(rc, "unknown key 'bogus'"), "cmdline: -n unknown key");
+	fini_config();
+	rc = parse("-n", "0,1G,0", "vm", NULL);
+	CHECK(err_is(rc, "is not key=value"), "cmdline: -n positional");
+	fini_config();
+	rc = parse("-n", "id=1,cpus=0", "vm", NULL);
+	CHECK(err_is(rc, "NUMA domain 0 is missing"),
+	      "cmdline: -n domains must start at 0");
+	fini_config();
+	rc = parse("-c", "2", "-n", "id=0,cpus=0", "-n", "id=1", "vm", NULL);
+	CHECK(err_is(rc, "NUMA domain 1 has no CPU set"),
+	      "cmdline: -n id=1 alone declares domain 1, which needs CPUs");
+	fini_config();
+	rc = parse("-c", "2", "-n", "id=0,cpus=0-1", "-n", "id=1,cpus=1", "vm",
+		   NULL);
+	CHECK(err_is(rc, "vCPU 1 is already in NUMA domain 0"),
+	      "cmdline: -n overlapping CPU sets");
+	fini_config();
+	rc = parse("-c", "3", "-n", "id=0,cpus=0", "-n", "id=1,cpus=2", "vm",
+		   NULL);
+	CHECK(err_is(rc, "vCPU 1 is in no NUMA domain"),
+	      "cmdline: -n must cover every vCPU");
+	fini_config();
+	rc = parse("-c", "2", "-n", "id=0,cpus=0-2", "vm", NULL);
+	CHECK(err_is(rc, "vCPU 2 does not exist"),
+	      "cmdline: -n CPU beyond the topology");
+	fini_config();
+	rc = parse("-n", "id=0,size=1025K", "vm", NULL);
+	CHECK(err_is(rc, "a multiple of 4 KiB"), "cmdline: -n odd size");
+	fini_config();
+	rc = parse("-n", "id=0,domain_policy=rr", "vm", NULL);
+	CHECK(err_is(rc, "is not policy:domain-list"),
+	      "cmdline: -n policy without a domain list");
+	fini_config();
+	rc = parse("-n", "id=0", "-o", "acpi_tables=false", "vm", NULL);
+	CHECK(err_is(rc, "acpi_tables=false"), "cmdline: -n needs ACPI");
+	fini_config();
+	rc = parse("-o", "domains.00.size=1G", "vm", NULL);
+	CHECK(err_is(rc, "invalid NUMA domain domains.00"),
+	      "cmdline: domains.00 is not a domain id");
+	fini_config();
+	rc = parse("-o", "domains.0.sise=1G", "vm", NULL);
+	CHECK(err_is(rc, "unknown NUMA domain key domains.0.sise"),
+	      "cmdline: misspelt domain key");
+	fini_config();
+}
+
 int
 main(void)
 {
@@ -918,6 +1001,7 @@ main(void)
 	test_cpuset();
 	test_every_blocker();
 	test_unsupported_notices();
+	test_numa_and_monitor();
 	fini_config();
 	return test_done();
 }
