@@ -834,7 +834,7 @@ cmd_check_numa(uint64_t memsize, int cpus)
 	else if (nc.ndomains > 0 &&
 		 !get_config_bool_default("acpi_tables", true))
 		cmd_fail("NUMA domains (-n) are described by ACPI tables, "
-			      "and acpi_tables=false is set");
+			 "and acpi_tables=false is set");
 	config_numa_free(&nc);
 }
 
