@@ -1014,6 +1014,11 @@ bhyve_parse_args(int argc, char **argv)
 			continue;
 		}
 		if (c == 'h') {
+			/* After a reported error, -h does not turn the run
+			 * into a success ("bhyve -m 2Q -h" exits 4 with the
+			 * error lines alone). */
+			if (cmd_errors > 0)
+				return BHYVE_ARGS_ERROR;
 			cmd_usage(stdout);
 			return BHYVE_ARGS_EXIT0;
 		}

@@ -166,6 +166,8 @@ test_flags(void)
 	CHECK(parse("-h", NULL) == BHYVE_ARGS_EXIT0 &&
 		  strstr(last_out, "Usage: bhyve") != NULL,
 	      "-h prints usage, exits 0");
+	CHECK(err_is(parse("-Q", "-h", NULL), "unknown option -Q"),
+	      "-h after an error still fails (exit 4)");
 	CHECK(parse("-s", "help", NULL) == BHYVE_ARGS_EXIT0 &&
 		  strstr(last_out, "virtio-blk") != NULL &&
 		  strstr(last_out, "passthru") != NULL,
