@@ -56,13 +56,19 @@ mult=$(cfg_r32 "$NET" $((ncap + 16)))
 cw() { devmem $((common + $1)) "$2" "$3" || die "devmem write $1"; }
 cr() { echo $(($(devmem $((common + $1)) "$2"))); }
 
-cw 0x14 8 0
-n=0
-until [ "$(cr 0x14 8)" = 0 ]; do
-	n=$((n + 1))
-	[ $n -lt 100 ] || die "reset never completed"
-	sleep 0.1
-done
+# Writes device_status 0 and waits (10 s at most) until it reads back 0:
+# the reset may complete asynchronously.
+reset_dev() {
+	cw 0x14 8 0
+	n=0
+	until [ "$(cr 0x14 8)" = 0 ]; do
+		n=$((n + 1))
+		[ $n -lt 100 ] || die "reset never completed"
+		sleep 0.1
+	done
+}
+
+reset_dev
 cw 0x14 8 1
 cw 0x14 8 3
 cw 0x00 32 1
@@ -101,13 +107,7 @@ done
 echo "LEAK-KICKED $i"
 wait_l1 done
 
-cw 0x14 8 0
-n=0
-until [ "$(cr 0x14 8)" = 0 ]; do
-	n=$((n + 1))
-	[ $n -lt 100 ] || die "reset never completed"
-	sleep 0.1
-done
+reset_dev
 echo "$NET" >/sys/bus/pci/drivers/virtio-pci/bind || die "bind"
 n=0
 until i=$(ls /sys/bus/pci/devices/$NET/virtio*/net 2>/dev/null) && [ -n "$i" ]; do
