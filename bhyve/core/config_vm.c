@@ -232,3 +232,9 @@ config_get_vcpu_cpuset(int vcpu, cpu_set_t *set, char *err, size_t errlen)
 	}
 	return 1;
 }
+
+bool
+platform_firmware_is_uefi(void)
+{
+	return get_config_value("lpc.bootrom") != NULL;
+}

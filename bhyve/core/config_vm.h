@@ -57,4 +57,13 @@ int config_parse_cpulist(const char *s, cpu_set_t *set, char *err,
  */
 int config_get_vcpu_cpuset(int vcpu, cpu_set_t *set, char *err, size_t errlen);
 
+/*
+ * True when the guest starts in a UEFI boot ROM (lpc.bootrom is set)
+ * rather than in a kernel beehive loads itself.  The platform then looks
+ * like the machine the firmware was built for (OVMF: QEMU's i440FX/PIIX4
+ * "pc"), and the firmware, not beehive, places BARs and builds the memory
+ * map from fw_cfg.
+ */
+bool platform_firmware_is_uefi(void);
+
 #endif
