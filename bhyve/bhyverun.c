@@ -22,6 +22,8 @@
 #include <linux/mempolicy.h>
 
 #include "boot.h"
+#include "boot_state.h"
+#include "bootrom.h"
 #include "cmdline.h"
 #include "config.h"
 #include "config_numa.h"
@@ -239,22 +241,25 @@ bhyve_validate(struct bhyve_opts *o)
 		rc = -1;
 	if (bhyve_check_host(o->cpus) != 0)
 		rc = -1;
-	if (get_config_value("lpc.bootrom") != NULL) {
-		fprintf(stderr, "bhyve: boot ROMs (-l bootrom) are not "
-				"supported yet; use -o boot.kernel=PATH\n");
+	/* A boot ROM (-l bootrom) boots the guest; else boot.kernel does. */
+	if (bootrom_setup() != 0) {
 		rc = -1;
+	} else if (!platform_firmware_is_uefi()) {
+		kernel = get_config_value("boot.kernel");
+		if (kernel == NULL) {
+			fprintf(stderr,
+				"bhyve: nothing to boot: set boot.kernel "
+				"(-o boot.kernel=PATH) or a boot ROM (-l "
+				"bootrom,ROM[,VARS])\n");
+			rc = -1;
+		} else if (access(kernel, R_OK) != 0) {
+			fprintf(stderr, "bhyve: boot.kernel '%s': %s\n", kernel,
+				strerror(errno));
+			rc = -1;
+		}
 	}
-	kernel = get_config_value("boot.kernel");
-	if (kernel == NULL) {
-		fprintf(stderr, "bhyve: nothing to boot: set boot.kernel "
-				"(-o boot.kernel=PATH)\n");
-		rc = -1;
-	} else if (access(kernel, R_OK) != 0) {
-		fprintf(stderr, "bhyve: boot.kernel '%s': %s\n", kernel,
-			strerror(errno));
-		rc = -1;
-	}
-	if (get_config_value("boot.initrd") != NULL &&
+	if (!platform_firmware_is_uefi() &&
+	    get_config_value("boot.initrd") != NULL &&
 	    access(get_config_value("boot.initrd"), R_OK) != 0) {
 		fprintf(stderr, "bhyve: boot.initrd '%s': %s\n",
 			get_config_value("boot.initrd"), strerror(errno));
@@ -316,7 +321,16 @@ bhyve_boot(void)
 	struct boot_cpu_state st;
 	char err[256];
 
-	if (boot_load(bhyve_vmctx(), &st, err, sizeof(err)) != 0) {
+	/*
+	 * With a boot ROM, vCPU 0 starts at the reset vector in the ROM and
+	 * the APs wait for INIT/SIPI, as KVM creates them; a guest reset ends
+	 * this process (status 0), and the monitor (-M) starts a fresh VM
+	 * here again.
+	 */
+	if (platform_firmware_is_uefi()) {
+		memset(&st, 0, sizeof(st));
+		boot_state_reset(&st);
+	} else if (boot_load(bhyve_vmctx(), &st, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bhyve: %s\n", err);
 		return -1;
 	}

@@ -92,6 +92,38 @@ boot_state_long64(struct boot_cpu_state *st, uint64_t entry)
 	st->entry = entry;
 }
 
+void
+boot_state_reset(struct boot_cpu_state *st)
+{
+	static const int data[] = {VM_REG_GUEST_DS, VM_REG_GUEST_ES,
+				   VM_REG_GUEST_FS, VM_REG_GUEST_GS,
+				   VM_REG_GUEST_SS};
+	size_t i;
+
+	/* Control registers first (boot_apply's order): CD, NW, ET. */
+	boot_state_set_reg(st, VM_REG_GUEST_CR0, 0x60000010);
+	boot_state_set_reg(st, VM_REG_GUEST_CR3, 0);
+	boot_state_set_reg(st, VM_REG_GUEST_CR4, 0);
+	boot_state_set_reg(st, VM_REG_GUEST_EFER, 0);
+	boot_state_set_seg(st, VM_REG_GUEST_CS, 0xf000, 0xffff0000, 0xffff,
+			   SEG_ACCESS_P | SEG_ACCESS_S | 0xb);
+	for (i = 0; i < sizeof(data) / sizeof(data[0]); i++)
+		boot_state_set_seg(st, data[i], 0, 0, 0xffff,
+				   SEG_ACCESS_P | SEG_ACCESS_S | 0x3);
+	boot_state_set_seg(st, VM_REG_GUEST_TR, 0, 0, 0xffff,
+			   SEG_ACCESS_P | 0xb);
+	boot_state_set_seg(st, VM_REG_GUEST_LDTR, 0, 0, 0xffff,
+			   SEG_ACCESS_P | 0x2);
+	boot_state_set_seg(st, VM_REG_GUEST_GDTR, 0, 0, 0xffff, 0);
+	boot_state_set_seg(st, VM_REG_GUEST_IDTR, 0, 0, 0xffff, 0);
+	boot_state_set_reg(st, VM_REG_GUEST_RFLAGS, 0x2);
+	boot_state_set_reg(st, VM_REG_GUEST_RIP, 0xfff0);
+	boot_state_set_reg(st, VM_REG_GUEST_RSP, 0);
+	boot_state_set_reg(st, VM_REG_GUEST_DR7, 0x400);
+	st->kind = BOOT_KIND_NONE;
+	st->entry = 0xfffffff0;
+}
+
 const char *
 boot_kind_name(enum boot_kind kind)
 {

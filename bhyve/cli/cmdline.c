@@ -1049,7 +1049,13 @@ bhyve_note_bootindex(const char *name, const struct config_node *node,
 	size_t len = strlen(path);
 
 	if (value != NULL) {
-		if (strcmp(name, "bootindex") == 0)
+		if (strcmp(name, "bootindex") == 0 &&
+		    platform_firmware_is_uefi())
+			notice("%s.bootindex has no effect: beehive passes no "
+			       "boot order to the boot ROM; the firmware "
+			       "follows its own boot variables",
+			       path);
+		else if (strcmp(name, "bootindex") == 0)
 			notice("%s.bootindex has no effect: beehive boots "
 			       "boot.kernel directly, without firmware",
 			       path);

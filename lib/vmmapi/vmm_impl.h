@@ -13,6 +13,19 @@
 #define VMM_MSI_GSI_COUNT 1000
 #define VMM_MAX_ROUTES	  (48 + VMM_MSI_GSI_COUNT)
 
+/* KVM slots: 0 low RAM, 1 high RAM, then the device segments. */
+#define VMM_DEVMEM_SLOT0 2
+
+struct vmm_devmem {
+	char *name;
+	void *host;
+	uint64_t len;
+	uint64_t gpa;
+	int flags;
+	bool used;
+	bool mapped;
+};
+
 struct vmctx {
 	char *name;
 	int kvmfd;
@@ -33,6 +46,7 @@ struct vmctx {
 	uint8_t *msi_gsi_used; /* indexed by gsi - VMM_MSI_GSI_BASE */
 	pthread_mutex_t lock;
 	struct vcpu *vcpus[VM_MAXCPU];
+	struct vmm_devmem devmem[VM_DEVMEM_MAX];
 };
 
 struct vm_stat_desc {
@@ -64,5 +78,6 @@ void vmm_stats_close(struct vcpu *vcpu);
 int vmm_routes_init(struct vmctx *ctx);
 void vmm_routes_fini(struct vmctx *ctx);
 int vmm_stats_open(struct vcpu *vcpu);
+void vmm_devmem_fini(struct vmctx *ctx);
 
 #endif

@@ -23,9 +23,14 @@
 #include "vmm_impl.h"
 
 #define KVM_DEV "/dev/kvm"
-/* Addresses KVM needs for its real-mode helpers on Intel (as QEMU uses). */
-#define KVM_TSS_ADDR   0xfffbd000u
-#define KVM_IDMAP_ADDR 0xfffbc000ull
+/*
+ * The pages KVM needs for its real-mode helpers on Intel: the identity map
+ * page, then three TSS pages (0xfeffc000-0xfeffffff, where QEMU puts them).
+ * They lie in the PCI hole below the local APIC, reserved in the E820 map
+ * (e820.c), clear of a boot ROM and its flash at the top of 4 GiB.
+ */
+#define KVM_IDMAP_ADDR VM_KVM_PRIVATE_BASE
+#define KVM_TSS_ADDR   (VM_KVM_PRIVATE_BASE + 0x1000)
 #define HUGEPAGE_SIZE  (2ULL << 20)
 
 int
@@ -98,6 +103,9 @@ vm_setup_platform(struct vmctx *ctx)
 	/* Intel-only helpers; other hosts accept or ignore them. */
 	(void)ioctl(ctx->vmfd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
 	(void)ioctl(ctx->vmfd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR);
+	_Static_assert(KVM_TSS_ADDR + 3 * 0x1000 ==
+			   VM_KVM_PRIVATE_BASE + VM_KVM_PRIVATE_SIZE,
+		       "KVM's TSS is three pages after the identity map");
 
 	if (ioctl(ctx->vmfd, KVM_CREATE_IRQCHIP, 0) != 0)
 		return -1;
@@ -172,6 +180,7 @@ vm_destroy(struct vmctx *ctx)
 		close(ctx->kvmfd);
 	free(ctx->supported_cpuid);
 	vmm_routes_fini(ctx);
+	vmm_devmem_fini(ctx);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx->name);
 	free(ctx);

@@ -17,6 +17,13 @@
 #define VM_MAXCPU	    1024
 #define VM_LOWMEM_LIMIT_DEF (3ULL << 30) /* bhyve's default: 3 GiB */
 #define VM_HIGHMEM_BASE	    (4ULL << 30)
+/*
+ * KVM's own pages in the guest-physical space (the real-mode identity map
+ * and TSS of Intel hosts), below the local APIC as QEMU places them; the
+ * guest has no RAM there (the PCI hole).
+ */
+#define VM_KVM_PRIVATE_BASE 0xfeffc000ULL
+#define VM_KVM_PRIVATE_SIZE 0x4000ULL
 
 struct vmctx;
 struct vcpu;
@@ -227,6 +234,30 @@ int vm_get_memmap(struct vmctx *ctx, struct vm_memseg_info *segs, int max);
 /* Copies between guest RAM and host buffers; -1/EFAULT if not all RAM. */
 int vm_copyin(struct vmctx *ctx, uint64_t gpa, void *dst, size_t len);
 int vm_copyout(struct vmctx *ctx, const void *src, uint64_t gpa, size_t len);
+
+/*
+ * Device memory (bhyve's vm_create_devmem/vm_mmap_memseg shape): guest
+ * memory that is not RAM, such as a boot ROM or a flash device's array.
+ * The caller owns the host memory (page aligned, a whole number of pages)
+ * and keeps it mapped while the segment exists.  vm_create_devmem()
+ * registers it and returns a segment id (>= 0); vm_mmap_devmem() makes it
+ * visible at gpa (a KVM memory slot of its own; VM_DEVMEM_READONLY makes
+ * it KVM_MEM_READONLY, so guest writes exit as MMIO) and
+ * vm_munmap_devmem() removes it again (then every access exits as MMIO),
+ * as often as needed while the VM runs.  gpa must be page aligned and the
+ * range must not overlap RAM or another mapped segment.  On a detached
+ * context the calls only keep the bookkeeping.  -1 with errno: EINVAL,
+ * EEXIST (overlap), ENOSPC (VM_DEVMEM_MAX segments), ENOTSUP (KVM without
+ * read-only slots), or KVM's.
+ */
+#define VM_DEVMEM_MAX	   8
+#define VM_DEVMEM_READONLY 0x1
+int vm_create_devmem(struct vmctx *ctx, const char *name, void *host,
+		     size_t len, int flags);
+int vm_mmap_devmem(struct vmctx *ctx, int segid, uint64_t gpa);
+int vm_munmap_devmem(struct vmctx *ctx, int segid);
+/* Whether segid is mapped now; its address in *gpa if so. */
+bool vm_devmem_mapped(struct vmctx *ctx, int segid, uint64_t *gpa);
 
 /* CPU topology for the CPUID policy; call before the first vm_vcpu_open. */
 int vm_set_topology(struct vmctx *ctx, uint16_t sockets, uint16_t cores,

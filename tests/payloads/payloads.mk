@@ -25,7 +25,36 @@ PAYLOAD_NAMES	 := $(basename $(notdir $(PAYLOAD_SRCS)))
 PAYLOAD_ELFS	 := $(PAYLOAD_NAMES:%=$(BUILD_PAYLOADS)/%.elf)
 PAYLOAD_SPECS	 := $(PAYLOAD_NAMES:%=$(BUILD_PAYLOADS)/%.test)
 
-payloads: $(PAYLOAD_ELFS) $(PAYLOAD_SPECS)
+# Boot ROM payloads (rom/): 32-bit code that starts at the reset vector,
+# linked as a flat 64 KiB image ending at 4 GiB (rom/rom.ld), each with a
+# VARS template (rom/vars.S) and its spec (<name>.test, keys rom: vars:).
+ROM_NAMES	:= bootrom-flash
+ROM_CFLAGS	:= -m32 -march=i686 -std=gnu11 -ffreestanding -fno-pic -fno-pie \
+		   -fno-stack-protector -fcf-protection=none \
+		   -mgeneral-regs-only -fno-asynchronous-unwind-tables \
+		   -nostdlib -O2 -Wall -Wextra -Werror -MMD -MP
+ROM_FILES	:= $(ROM_NAMES:%=$(BUILD_PAYLOADS)/%.rom) \
+		   $(ROM_NAMES:%=$(BUILD_PAYLOADS)/%.vars) \
+		   $(ROM_NAMES:%=$(BUILD_PAYLOADS)/%.test)
+
+payloads: $(PAYLOAD_ELFS) $(PAYLOAD_SPECS) $(ROM_FILES)
+
+$(BUILD_PAYLOADS)/rom/%.o: $(PAYLOAD_SRCDIR)/rom/%.c $(PAYLOAD_SRCDIR)/payloads.mk
+	@mkdir -p $(dir $@)
+	$(PAYLOAD_CC) $(ROM_CFLAGS) -c $< -o $@
+
+$(BUILD_PAYLOADS)/rom/%.o: $(PAYLOAD_SRCDIR)/rom/%.S $(PAYLOAD_SRCDIR)/payloads.mk
+	@mkdir -p $(dir $@)
+	$(PAYLOAD_CC) $(ROM_CFLAGS) -c $< -o $@
+
+$(BUILD_PAYLOADS)/%.rom: $(BUILD_PAYLOADS)/rom/start16.o $(BUILD_PAYLOADS)/rom/%.o $(PAYLOAD_SRCDIR)/rom/rom.ld
+	ld -m elf_i386 -T $(PAYLOAD_SRCDIR)/rom/rom.ld -o $@.tmp \
+	    $(BUILD_PAYLOADS)/rom/start16.o $(BUILD_PAYLOADS)/rom/$*.o
+	mv -f $@.tmp $@
+
+$(BUILD_PAYLOADS)/%.vars: $(BUILD_PAYLOADS)/rom/vars.o
+	$(PAYLOAD_OBJCOPY) -O binary -j .data $< $@.tmp
+	mv -f $@.tmp $@
 
 $(BUILD_PAYLOADS)/obj/%.c.o: $(PAYLOAD_SRCDIR)/%.c $(PAYLOAD_SRCDIR)/payloads.mk
 	@mkdir -p $(dir $@)
@@ -57,6 +86,7 @@ $(BUILD_PAYLOADS)/%.test: $(PAYLOAD_SRCDIR)/%.test
 	mv -f $@.tmp $@
 
 .PRECIOUS: $(BUILD_PAYLOADS)/obj/%.elf64 $(BUILD_PAYLOADS)/obj/%.c.o \
-	   $(BUILD_PAYLOADS)/obj/%.S.o
+	   $(BUILD_PAYLOADS)/obj/%.S.o $(BUILD_PAYLOADS)/rom/%.o
 
--include $(wildcard $(BUILD_PAYLOADS)/obj/*.d $(BUILD_PAYLOADS)/obj/lib/*.d)
+-include $(wildcard $(BUILD_PAYLOADS)/obj/*.d $(BUILD_PAYLOADS)/obj/lib/*.d \
+		    $(BUILD_PAYLOADS)/rom/*.d)

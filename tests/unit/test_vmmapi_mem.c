@@ -121,6 +121,63 @@ test_topology(void)
 	vm_destroy(ctx);
 }
 
+/* Device memory segments: bookkeeping and the overlap rules. */
+static void
+test_devmem(void)
+{
+	struct vmctx *ctx = vm_create_detached("t-devmem");
+	void *a = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *b = (uint8_t *)a + 32 * 1024;
+	uint64_t gpa = 0;
+	int s0, s1;
+
+	CHECK(vm_setup_memory(ctx, 3 * GiB + 512 * MiB) == 0, "memory");
+	CHECK(vm_create_devmem(ctx, "x", (uint8_t *)a + 1, 4096, 0) == -1 &&
+		  errno == EINVAL,
+	      "unaligned host memory refused");
+	CHECK(vm_create_devmem(ctx, "x", a, 100, 0) == -1 && errno == EINVAL,
+	      "partial page refused");
+	CHECK(vm_create_devmem(ctx, "x", a, 4096, 0x80) == -1,
+	      "unknown flag refused");
+	s0 = vm_create_devmem(ctx, "rom", a, 32 * 1024, VM_DEVMEM_READONLY);
+	s1 = vm_create_devmem(ctx, "vars", b, 32 * 1024, VM_DEVMEM_READONLY);
+	CHECK(s0 >= 0 && s1 >= 0 && s0 != s1, "two segments");
+	CHECK(!vm_devmem_mapped(ctx, s0, NULL), "not mapped yet");
+	CHECK(vm_mmap_devmem(ctx, s0, 3 * GiB - 4096) == -1 && errno == EEXIST,
+	      "overlapping low RAM refused");
+	CHECK(vm_mmap_devmem(ctx, s0, 4 * GiB) == -1 && errno == EEXIST,
+	      "overlapping high RAM refused");
+	CHECK(vm_mmap_devmem(ctx, s0, 4 * GiB - 32 * 1024 + 1) == -1 &&
+		  errno == EINVAL,
+	      "unaligned gpa refused");
+	CHECK(vm_mmap_devmem(ctx, s0, UINT64_MAX - 4095) == -1,
+	      "wrapping range refused");
+	CHECK(vm_mmap_devmem(ctx, s0, 4 * GiB - 32 * 1024) == 0,
+	      "ROM below 4 GiB");
+	CHECK(vm_mmap_devmem(ctx, s0, 4 * GiB - 32 * 1024) == -1,
+	      "mapped twice refused");
+	CHECK(vm_mmap_devmem(ctx, s1, 4 * GiB - 48 * 1024) == -1 &&
+		  errno == EEXIST,
+	      "overlapping another segment refused");
+	CHECK(vm_mmap_devmem(ctx, s1, 4 * GiB - 64 * 1024) == 0 &&
+		  vm_devmem_mapped(ctx, s1, &gpa) && gpa == 4 * GiB - 64 * 1024,
+	      "VARS directly below");
+	CHECK(vm_map_gpa(ctx, 4 * GiB - 4096, 1) == NULL,
+	      "device memory is no RAM for vm_map_gpa");
+	CHECK(vm_munmap_devmem(ctx, s1) == 0 &&
+		  !vm_devmem_mapped(ctx, s1, NULL),
+	      "removed");
+	CHECK(vm_munmap_devmem(ctx, s1) == -1, "removed twice refused");
+	CHECK(vm_mmap_devmem(ctx, s1, 4 * GiB - 64 * 1024) == 0,
+	      "and added again");
+	CHECK(vm_mmap_devmem(ctx, 7, 0) == -1 &&
+		  vm_mmap_devmem(ctx, -1, 0) == -1,
+	      "unknown segment ids refused");
+	vm_destroy(ctx);
+	munmap(a, 64 * 1024);
+}
+
 int
 main(void)
 {
@@ -128,6 +185,7 @@ main(void)
 	test_split();
 	test_lowmem_limit();
 	test_topology();
+	test_devmem();
 	CHECK_STR(vm_exitcode_name(VM_EXITCODE_MMIO), "mmio", "exit names");
 	CHECK_STR(vm_exitcode_name(VM_EXITCODE_MAX), "invalid",
 		  "bad exit name");
