@@ -37,6 +37,7 @@ struct pflash {
 	int segid;
 	bool registered;
 	bool io_error_reported;
+	bool unsynced; /* written since the last fdatasync */
 	enum pflash_mode mode;
 	uint8_t status;
 	pthread_mutex_t lock;
@@ -94,28 +95,22 @@ pflash_cfi_byte(const struct pflash *fl, uint64_t off)
 	}
 }
 
-/* Maps or removes the read-only slot to match the mode.  Lock held. */
 static void
-pflash_set_mode(struct pflash *fl, enum pflash_mode mode)
+pflash_io_error(struct pflash *fl, const char *what)
 {
-	bool was = fl->mode == PFLASH_READ_ARRAY;
-	bool want = mode == PFLASH_READ_ARRAY;
-
-	fl->mode = mode;
-	if (was == want || fl->segid < 0)
-		return;
-	/*
-	 * On failure the slot stays as it was: reads that still exit are
-	 * answered from the mode, and a slot that stays mapped only means
-	 * the guest reads the array where it asked for status.
-	 */
-	if (want)
-		(void)vm_mmap_devmem(fl->ctx, fl->segid, fl->gpa);
-	else
-		(void)vm_munmap_devmem(fl->ctx, fl->segid);
+	if (!fl->io_error_reported)
+		fprintf(stderr,
+			"bhyve: bootvars: %s the variable store failed: %s\n",
+			what, strerror(errno ? errno : EIO));
+	fl->io_error_reported = true;
 }
 
-/* Writes [off, off + n) of the array through to the VARS file. */
+/*
+ * Writes [off, off + n) of the array through to the VARS file at once;
+ * the fdatasync follows when the sequence ends (read-array mode again,
+ * which is how OVMF ends every write and erase), so that a variable
+ * written byte by byte costs one sync, not one per byte.
+ */
 static bool
 pflash_persist(struct pflash *fl, uint64_t off, size_t n)
 {
@@ -129,20 +124,47 @@ pflash_persist(struct pflash *fl, uint64_t off, size_t n)
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			goto fail;
+		if (w <= 0) {
+			pflash_io_error(fl, "writing");
+			return false;
+		}
 		done += (size_t)w;
 	}
-	if (fdatasync(fl->fd) == 0)
-		return true;
-fail:
-	if (!fl->io_error_reported)
-		fprintf(stderr,
-			"bhyve: bootvars: writing the variable store "
-			"failed: %s\n",
-			strerror(errno ? errno : EIO));
-	fl->io_error_reported = true;
-	return false;
+	fl->unsynced = true;
+	return true;
+}
+
+static void
+pflash_sync(struct pflash *fl)
+{
+	if (!fl->unsynced)
+		return;
+	fl->unsynced = false;
+	if (fdatasync(fl->fd) != 0)
+		pflash_io_error(fl, "syncing");
+}
+
+/* Maps or removes the read-only slot to match the mode.  Lock held. */
+static void
+pflash_set_mode(struct pflash *fl, enum pflash_mode mode)
+{
+	bool was = fl->mode == PFLASH_READ_ARRAY;
+	bool want = mode == PFLASH_READ_ARRAY;
+
+	fl->mode = mode;
+	if (want)
+		pflash_sync(fl);
+	if (was == want || fl->segid < 0)
+		return;
+	/*
+	 * On failure the slot stays as it was: reads that still exit are
+	 * answered from the mode, and a slot that stays mapped only means
+	 * the guest reads the array where it asked for status.
+	 */
+	if (want)
+		(void)vm_mmap_devmem(fl->ctx, fl->segid, fl->gpa);
+	else
+		(void)vm_munmap_devmem(fl->ctx, fl->segid);
 }
 
 static void
@@ -338,6 +360,7 @@ pflash_destroy(struct pflash *fl)
 {
 	if (fl == NULL)
 		return;
+	pflash_sync(fl);
 	if (fl->registered)
 		unregister_mem(&fl->mr);
 	if (fl->segid >= 0 && vm_devmem_mapped(fl->ctx, fl->segid, NULL))
