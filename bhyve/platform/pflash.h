@@ -10,7 +10,8 @@
  * In read-array mode the array is a read-only KVM slot, so the guest reads
  * it at memory speed and only writes (commands) exit; in any other mode
  * the slot is removed and every access comes here.  Programmed and erased
- * bytes go through to the VARS file (pwrite + fdatasync) when there is one.
+ * bytes go through to the VARS file (pwrite) when there is one, synced
+ * (fdatasync) when the device returns to read-array mode and at the end.
  */
 #ifndef PFLASH_H
 #define PFLASH_H
