@@ -76,6 +76,11 @@ void acpi_reset(void);
 
 /* Whether the configuration asks for ACPI tables (acpi_tables). */
 bool acpi_tables_enabled(void);
+/*
+ * Whether they are also written to guest RAM (acpi_tables_in_memory;
+ * by default yes, no with a boot ROM).  The SMBIOS and MP tables follow.
+ */
+bool acpi_tables_in_memory(void);
 
 /* A vCPU's initial APIC id under the VM's topology (see vmm_cpuid.c). */
 uint32_t acpi_apic_id(struct vmctx *ctx, int vcpu);
