@@ -343,8 +343,13 @@ struct pci_window {
  */
 #define PCI_UEFI_IOBASE	     0xc000
 #define PCI_UEFI_MEM32_LIMIT 0xfbffffffULL
-/* Where the PIIX4 power-management function OVMF reads lives. */
+/*
+ * Where the PIIX4 power-management function OVMF reads lives, and the
+ * I/O base its PMBA reports: the platform's ACPI PM registers (pm.h
+ * checks that they agree).
+ */
 #define PCI_PIIX4_PM_NODE "pci.0.1.3"
+#define PCI_PIIX4_PM_BASE 0x400
 
 /*
  * The address ranges BARs are placed in and the guest may move them

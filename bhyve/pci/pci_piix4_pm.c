@@ -4,16 +4,16 @@
  * that machine reads two of its registers before anything else and
  * stops without them: PMBA (0x40), the I/O base of the ACPI fixed
  * registers, and PMREGMISC (0x80), whose bit 0 says the PM I/O space is
- * enabled.  Here both describe the registers beehive already decodes
- * (pm.h): PMBA reads PM1A_EVT_ADDR with the I/O-space bit, PMREGMISC
- * reads 1, and neither changes; the firmware then leaves them alone.
+ * enabled.  Here both describe the registers beehive already decodes:
+ * PMBA reads PCI_PIIX4_PM_BASE (which pm.c asserts is its PM1A_EVT_ADDR)
+ * with the I/O-space bit, PMREGMISC reads 1, and neither changes; the
+ * firmware then leaves them alone.
  * With a boot ROM, init_pci() adds one at 0:1.3 unless the
  * configuration has something there.  (82371AB datasheet, 7.2.)
  */
 #include <stdint.h>
 
 #include "pci_emul.h"
-#include "pm.h"
 
 #define PIIX4_PM_VENDOR	  0x8086
 #define PIIX4_PM_DEVICE	  0x7113
@@ -33,7 +33,7 @@ pci_piix4_pm_init(struct pci_devinst *pi, struct config_node *nvl)
 	pci_set_cfgdata8(pi, PCIR_CLASS, PCIC_BRIDGE);
 	pci_set_cfgdata8(pi, PCIR_SUBCLASS, PCIS_BRIDGE_OTHER);
 	pci_set_cfgdata8(pi, PCIR_HDRTYPE, PCIM_HDRTYPE_NORMAL);
-	pci_set_cfgdata32(pi, PIIX4_PMBA, PM1A_EVT_ADDR | PIIX4_PMBA_IO);
+	pci_set_cfgdata32(pi, PIIX4_PMBA, PCI_PIIX4_PM_BASE | PIIX4_PMBA_IO);
 	pci_set_cfgdata8(pi, PIIX4_PMREGMISC, PIIX4_PMIOSE);
 	return 0;
 }

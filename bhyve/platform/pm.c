@@ -23,6 +23,7 @@
 
 #include "config_vm.h"
 #include "inout.h"
+#include "pci_emul.h"
 #include "platform_dev.h"
 #include "pm.h"
 #include "vcpu_run.h"
@@ -34,8 +35,11 @@
 #define PM1_SLP_EN     0x2000
 #define PM_TMR_HZ      3579545ULL
 #define PM_TMR_MASK24  0x00ffffffu
-#define RST_CNT_SYS    0x02 /* full reset rather than CPU-only */
-#define RST_CNT_CPU    0x04 /* the 0->1 edge requests the reset */
+
+_Static_assert(PCI_PIIX4_PM_BASE == PM1A_EVT_ADDR,
+	       "piix4-pm's PMBA must name the PM registers decoded here");
+#define RST_CNT_SYS 0x02 /* full reset rather than CPU-only */
+#define RST_CNT_CPU 0x04 /* the 0->1 edge requests the reset */
 
 static pthread_mutex_t pm_mtx = PTHREAD_MUTEX_INITIALIZER;
 static uint16_t pm1_status, pm1_enable, pm1_control;
