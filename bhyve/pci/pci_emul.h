@@ -262,7 +262,8 @@ void pci_set_cfgwmask(struct pci_devinst *pi, int off, int bytes,
  * Requests BAR idx of 'type' and 'size' (rounded up to a power of two, at
  * least 4 for I/O, 16 for memory); a 64-bit BAR also takes idx + 1.  The
  * address is assigned after every device is initialised, largest BARs
- * first, and decoding is enabled in the command register.  0 or -1.
+ * first, and decoding is enabled in the command register; with a boot
+ * ROM the firmware does both instead.  0 or -1.
  */
 int pci_emul_alloc_bar(struct pci_devinst *pi, int idx, enum pcibar_type type,
 		       uint64_t size);
