@@ -1530,6 +1530,15 @@ init_pci(struct vmctx *ctx)
 		snprintf(name, sizeof(name), "pci.%d", bus);
 		if (find_config_node(name) == NULL)
 			continue;
+		/* pci_check_tree() refused this already; tests come here. */
+		if (bus > 0 && pci_firmware_places_bars) {
+			fprintf(stderr,
+				"bhyve: pci.%d: devices on PCI bus %d are not "
+				"supported with a boot ROM\n",
+				bus, bus);
+			pci_emul_fini();
+			return -1;
+		}
 		if (pci_emul_init_bus(ctx, bus) != 0) {
 			pci_emul_fini();
 			return -1;
