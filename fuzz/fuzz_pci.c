@@ -4,7 +4,10 @@
  * alignment), ECAM (any offset, 1-8 bytes), accesses to wherever the BARs
  * currently decode (so MSI-X tables and BAR moves are reached), and device
  * interrupts, against a host bridge, an LPC bridge, bhyve's dummy device,
- * a multi-function device with every BAR type and an MSI-X device.
+ * a multi-function device with every BAR type and an MSI-X device.  An
+ * input whose first byte is 0xBF runs on the boot-ROM machine instead
+ * (lpc.bootrom set: the bus-1 device left out, piix4-pm added at 0:1.3,
+ * BARs unassigned and decoding off until the program places them).
  * Checked invariants: read-only identity registers never change, BAR low
  * bits always read as their type, INTx lines toggle only on real
  * transitions, a disabled MSI/MSI-X never fires, and teardown releases
@@ -138,6 +141,8 @@ static const char *const fz_slots[][2] = {
 };
 #define FZ_NDEVS (sizeof(fz_slots) / sizeof(fz_slots[0]))
 
+#define FZ_UEFI_MARK 0xbf
+
 static struct vmctx *fz_ctx;
 static struct pci_devinst *fz_dev[FZ_NDEVS];
 static uint32_t fz_ids[FZ_NDEVS];
@@ -150,11 +155,27 @@ fz_setup_once(void)
 	fz_ctx = vm_create_detached("fuzz-pci");
 	check(fz_ctx != NULL);
 	init_config();
-	for (size_t i = 0; i < FZ_NDEVS; i++)
-		check(set_config_value(fz_slots[i][0], fz_slots[i][1]) == 0);
 	init_inout();
 	init_mem();
 	pci_emul_set_intr_ops(&fz_ops);
+}
+
+/*
+ * The configuration of one run.  With a boot ROM the bus-1 device is
+ * left out and init_pci() adds piix4-pm: FZ_NDEVS functions either way.
+ */
+static void
+fz_configure(bool bootrom)
+{
+	fini_config();
+	init_config();
+	for (size_t i = 0; i < FZ_NDEVS; i++) {
+		if (bootrom && strncmp(fz_slots[i][0], "pci.0.", 6) != 0)
+			continue;
+		check(set_config_value(fz_slots[i][0], fz_slots[i][1]) == 0);
+	}
+	if (bootrom)
+		check(set_config_value("lpc.bootrom", "/fuzz.fd") == 0);
 }
 
 struct prog {
@@ -310,8 +331,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t v = 0;
 
 	fz_setup_once();
+	fz_configure(size > 0 && data[0] == FZ_UEFI_MARK);
+	if (size > 0 && data[0] == FZ_UEFI_MARK) {
+		pg.p++;
+		pg.n--;
+	}
 	memset(fz_line, 0, sizeof(fz_line));
 	check(init_pci(fz_ctx) == 0);
+	check(pci_emul_count_devices() == (int)FZ_NDEVS);
 	for (size_t i = 0; i < FZ_NDEVS; i++) {
 		struct pci_dev_info info;
 

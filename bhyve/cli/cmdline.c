@@ -988,9 +988,13 @@ cmd_defaults(void)
 	set_config_value_if_unset("memory.size", "256M");
 	/* ACPI tables are always built, as FreeBSD 15 does; -A is a no-op. */
 	set_config_value_if_unset("acpi_tables", "true");
-	set_config_value_if_unset("acpi_tables_in_memory", "true");
+	/* A boot ROM (OVMF) takes the tables from QEMU's fw_cfg instead. */
+	set_config_value_if_unset("acpi_tables_in_memory",
+				  platform_firmware_is_uefi() ? "false"
+							      : "true");
 	set_config_value_if_unset("x86.strictmsr", "true");
-	set_config_value_if_unset("lpc.fwcfg", "bhyve");
+	set_config_value_if_unset(
+	    "lpc.fwcfg", platform_firmware_is_uefi() ? "qemu" : "bhyve");
 }
 
 int

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_vm.h"
 #include "inout.h"
 #include "mem.h"
 #include "pci_emul.h"
@@ -81,6 +82,11 @@ static struct pci_window pci_win_io, pci_win_mem32, pci_win_mem64;
 static int pci_ioapic_pins; /* pins usable by PCI (above 15) */
 static int pci_ioapic_next;
 static bool pci_enable_bars;
+/*
+ * A boot ROM places BARs itself (platform_firmware_is_uefi()): beehive
+ * assigns none, leaves decoding off and offers no ECAM window.
+ */
+static bool pci_firmware_places_bars;
 static bool pci_ports_registered, pci_ecam_registered;
 
 /* Assertion counts per IOAPIC pin: KVM's line is one level per source. */
@@ -990,6 +996,11 @@ pci_assign_bars(void)
 
 	if (pci_bar_nreqs == 0)
 		return 0;
+	if (pci_firmware_places_bars) {
+		/* Address 0, decoding off: the firmware places them. */
+		pci_bar_nreqs = 0;
+		return 0;
+	}
 	qsort(pci_bar_reqs, pci_bar_nreqs, sizeof(*pci_bar_reqs),
 	      pci_bar_req_cmp);
 	for (size_t i = 0; i < pci_bar_nreqs && rc == 0; i++) {
@@ -1284,7 +1295,7 @@ pci_devinst_set_defaults(struct pci_devinst *pi)
 	pci_set_cfgwmask(pi, PCIR_CACHELNSZ, 1, 0xff);
 	pci_set_cfgwmask(pi, PCIR_LATTIMER, 1, 0xff);
 	pci_set_cfgwmask(pi, PCIR_INTLINE, 1, 0xff);
-	if (pci_enable_bars)
+	if (pci_enable_bars && !pci_firmware_places_bars)
 		pci_set_cfgdata16(pi, PCIR_COMMAND, PCIM_CMD_BUSMASTEREN);
 }
 
@@ -1383,6 +1394,13 @@ pci_emul_init_bus(struct vmctx *ctx, int bus)
 	}
 	if (pci_assign_bars() != 0)
 		return -1;
+	if (pci_firmware_places_bars) {
+		/* One root bridge (bus 0) owns the whole apertures. */
+		bi->io = pci_win_io;
+		bi->mem32 = pci_win_mem32;
+		bi->mem64 = pci_win_mem64;
+		return 0;
+	}
 	/* Leave room in each window for the guest to move BARs (bhyve). */
 	pci_iobase = (pci_iobase + BUSIO_ROUNDUP) & ~(BUSIO_ROUNDUP - 1);
 	pci_membase32 =
@@ -1422,11 +1440,53 @@ pci_emul_set_windows(struct vmctx *ctx)
 		lowlimit = VM_LOWMEM_LIMIT_DEF;
 	pci_win_io = (struct pci_window){PCI_EMUL_IOBASE, PCI_EMUL_IOLIMIT};
 	pci_win_mem32 = (struct pci_window){lowlimit, PCI_EMUL_ECFG_BASE - 1};
+	if (pci_firmware_places_bars) {
+		/*
+		 * OVMF's apertures on QEMU "pc" (PlatformPei): I/O from
+		 * 0xC000, 32-bit MMIO from the top of low RAM (it starts
+		 * at 2 GiB at the lowest) to 0xFBFFFFFF.  The windows
+		 * cover them so that the OS accepts what the firmware
+		 * placed there.
+		 */
+		pci_win_io =
+		    (struct pci_window){PCI_UEFI_IOBASE, PCI_EMUL_IOLIMIT};
+		pci_win_mem32 = (struct pci_window){vm_get_lowmem_size(ctx),
+						    PCI_UEFI_MEM32_LIMIT};
+	}
 	top = (top + PCI_EMUL_MEMSIZE64 - 1) & ~(PCI_EMUL_MEMSIZE64 - 1);
 	pci_win_mem64 = (struct pci_window){top, top + PCI_EMUL_MEMSIZE64 - 1};
 	pci_iobase = pci_win_io.base;
 	pci_membase32 = pci_win_mem32.base;
 	pci_membase64 = pci_win_mem64.base;
+}
+
+/*
+ * The functions OVMF reads at fixed addresses, where the configuration
+ * has nothing else: the host bridge at 0:0.0 (PlatformPei picks the
+ * machine type from its device id) and the PIIX4 power-management
+ * function at 0:1.3.
+ */
+static int
+pci_emul_add_uefi_devices(void)
+{
+	static const struct {
+		const char *node, *model;
+	} devs[] = {
+	    {"pci.0.0.0", "hostbridge"},
+	    {PCI_PIIX4_PM_NODE, "piix4-pm"},
+	};
+
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		struct config_node *n;
+
+		if (find_config_node(devs[i].node) != NULL)
+			continue;
+		n = create_config_node(devs[i].node);
+		if (n == NULL ||
+		    set_config_value_node(n, "device", devs[i].model) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 int
@@ -1436,6 +1496,12 @@ init_pci(struct vmctx *ctx)
 
 	pci_emul_fini();
 	pci_enable_bars = get_config_bool_default("pci.enable_bars", true);
+	pci_firmware_places_bars = platform_firmware_is_uefi();
+	if (pci_firmware_places_bars && pci_emul_add_uefi_devices() != 0) {
+		fprintf(stderr, "bhyve: pci: cannot add the devices the boot "
+				"ROM needs\n");
+		return -1;
+	}
 	pci_emul_set_windows(ctx);
 	if (vm_ioapic_pincount(ctx, &pins) != 0 || pins <= PCI_IOAPIC_FIRST)
 		pins = PCI_IOAPIC_FIRST;
@@ -1450,13 +1516,13 @@ init_pci(struct vmctx *ctx)
 		return -1;
 	}
 	pci_ports_registered = true;
-	if (register_mem(&pci_ecam_range) != 0) {
+	if (!pci_firmware_places_bars && register_mem(&pci_ecam_range) != 0) {
 		fprintf(stderr, "bhyve: pci: ECAM window at %#llx is taken\n",
 			PCI_EMUL_ECFG_BASE);
 		pci_emul_fini();
 		return -1;
 	}
-	pci_ecam_registered = true;
+	pci_ecam_registered = !pci_firmware_places_bars;
 
 	for (int bus = 0; bus < MAXBUSES; bus++) {
 		char name[16];
@@ -1464,6 +1530,15 @@ init_pci(struct vmctx *ctx)
 		snprintf(name, sizeof(name), "pci.%d", bus);
 		if (find_config_node(name) == NULL)
 			continue;
+		/* pci_check_tree() refused this already; tests come here. */
+		if (bus > 0 && pci_firmware_places_bars) {
+			fprintf(stderr,
+				"bhyve: pci.%d: devices on PCI bus %d are not "
+				"supported with a boot ROM\n",
+				bus, bus);
+			pci_emul_fini();
+			return -1;
+		}
 		if (pci_emul_init_bus(ctx, bus) != 0) {
 			pci_emul_fini();
 			return -1;
@@ -1555,10 +1630,11 @@ pci_emul_ecam_base(void)
 	return PCI_EMUL_ECFG_BASE;
 }
 
+/* OVMF on "pc" reaches configuration space through 0xCF8/0xCFC only. */
 uint64_t
 pci_emul_ecam_size(void)
 {
-	return PCI_EMUL_ECFG_SIZE;
+	return platform_firmware_is_uefi() ? 0 : PCI_EMUL_ECFG_SIZE;
 }
 
 int

@@ -262,7 +262,8 @@ void pci_set_cfgwmask(struct pci_devinst *pi, int off, int bytes,
  * Requests BAR idx of 'type' and 'size' (rounded up to a power of two, at
  * least 4 for I/O, 16 for memory); a 64-bit BAR also takes idx + 1.  The
  * address is assigned after every device is initialised, largest BARs
- * first, and decoding is enabled in the command register.  0 or -1.
+ * first, and decoding is enabled in the command register; with a boot
+ * ROM the firmware does both instead.  0 or -1.
  */
 int pci_emul_alloc_bar(struct pci_devinst *pi, int idx, enum pcibar_type type,
 		       uint64_t size);
@@ -337,10 +338,27 @@ struct pci_window {
 	uint64_t base, limit; /* limit inclusive; base > limit: empty */
 };
 /*
+ * With a boot ROM (platform_firmware_is_uefi()) the firmware places the
+ * BARs, in the apertures OVMF uses on QEMU's "pc": I/O from 0xC000 and
+ * 32-bit MMIO up to 0xFBFFFFFF; there is no ECAM window then.
+ */
+#define PCI_UEFI_IOBASE	     0xc000
+#define PCI_UEFI_MEM32_LIMIT 0xfbffffffULL
+/*
+ * Where the PIIX4 power-management function OVMF reads lives, and the
+ * I/O base its PMBA reports: the platform's ACPI PM registers (pm.h
+ * checks that they agree).
+ */
+#define PCI_PIIX4_PM_NODE "pci.0.1.3"
+#define PCI_PIIX4_PM_BASE 0x400
+
+/*
  * The address ranges BARs are placed in and the guest may move them
  * within: I/O 0x2000-0xffff, 32-bit MMIO from the low-memory limit to
  * the ECAM base, 64-bit MMIO 32 GiB from above high memory (32 GiB
- * aligned).  Valid after init_pci().
+ * aligned).  With a boot ROM: I/O 0xC000-0xFFFF, 32-bit MMIO from the
+ * top of low RAM to 0xFBFFFFFF, 64-bit MMIO as without, and beehive
+ * places no BAR in them.  Valid after init_pci().
  */
 void pci_emul_get_windows(struct pci_window *io, struct pci_window *mem32,
 			  struct pci_window *mem64);
@@ -354,6 +372,7 @@ int pci_emul_get_bus_windows(int bus, struct pci_window *io,
 bool pci_emul_bus_configured(int bus);
 
 uint64_t pci_emul_ecam_base(void);
+/* 0 with a boot ROM: no ECAM window, no MCFG. */
 uint64_t pci_emul_ecam_size(void);
 
 /* One entry per used (bus, slot, pin): for the DSDT _PRT and MP table. */

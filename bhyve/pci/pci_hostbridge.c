@@ -2,7 +2,9 @@
  * The host bridge at 0:0.0 (bhyve's "hostbridge"): class 06/00 with a
  * PCIe root-port capability so guests treat the bus as PCI Express.
  * Identity: model=amd|netapp|i440fx|q35, or vendor= and devid= (or
- * pcireg.vendor / pcireg.device, hex) together; NetApp's ids by default.
+ * pcireg.vendor / pcireg.device, hex) together; NetApp's ids by default,
+ * i440FX's with a boot ROM (OVMF's PlatformPei reads 0:0.0's device id
+ * to tell QEMU's "pc" from "q35" and stops on anything else).
  * "amd_hostbridge" is the legacy spelling of an AMD-branded one.
  */
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_vm.h"
 #include "pci_emul.h"
 
 struct pci_hb_model {
@@ -98,8 +101,9 @@ pci_hostbridge_init(struct pci_devinst *pi, struct config_node *nvl)
 				"and device for a custom hostbridge\n");
 		return -1;
 	}
-	if (!hv &&
-	    pci_hb_pick_model(model ? model : "netapp", &vendor, &device) != 0)
+	if (model == NULL)
+		model = platform_firmware_is_uefi() ? "i440fx" : "netapp";
+	if (!hv && pci_hb_pick_model(model, &vendor, &device) != 0)
 		return -1;
 
 	pci_set_cfgdata16(pi, PCIR_VENDOR, vendor);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_vm.h"
 #include "legacy_config.h"
 
 SET_DECLARE(pci_devemu_set, const struct pci_devemu);
@@ -287,6 +288,16 @@ pci_check_bus(const char *name, const struct config_node *node,
 	}
 	if (config_node_is_leaf(node))
 		return 0;
+	/* OVMF's root bridge on "pc" is bus 0: it never scans others. */
+	if (!st->want_implemented && strcmp(name, "0") != 0 &&
+	    platform_firmware_is_uefi()) {
+		snprintf(st->err, st->errlen,
+			 "pci.%s: devices on PCI bus %s are not supported "
+			 "with a boot ROM (lpc.bootrom): the firmware "
+			 "scans bus 0 only",
+			 name, name);
+		return st->rc = -1;
+	}
 	snprintf(st->path, sizeof(st->path), "%s", name);
 	return walk_config_nodes(node, pci_check_slot, st);
 }

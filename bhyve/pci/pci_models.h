@@ -36,8 +36,8 @@ int pci_parse_slot(const char *arg, char *err, size_t errlen);
 
 /*
  * Checks every pci.<b>.<s>.<f> node however it was set (-s, -k, -o): the
- * numbers are in range and "device" names a known model.  -1 with a
- * reason in err.
+ * numbers are in range, "device" names a known model, and with a boot
+ * ROM (lpc.bootrom) every device is on bus 0.  -1 with a reason in err.
  */
 int pci_check_tree(char *err, size_t errlen);
 

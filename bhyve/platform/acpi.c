@@ -15,6 +15,7 @@
 #include "config_numa.h"
 #include "config_vm.h"
 #include "e820.h"
+#include "fw_cfg.h"
 #include "fwtable.h"
 #include "hpet.h"
 #include "platform_dev.h"
@@ -292,14 +293,6 @@ acpi_com_configured(int i)
 	return get_config_value(key) != NULL;
 }
 
-static bool
-acpi_fwcfg_is_qemu(void)
-{
-	const char *v = get_config_value("lpc.fwcfg");
-
-	return v != NULL && strcmp(v, "qemu") == 0;
-}
-
 /* Name(_CRS, ResourceTemplate(){ IO(...), IRQNoFlags(){irq} }). */
 static void
 dsdt_crs_io_irq(struct aml_buf *b, uint16_t port, uint8_t len, int irq)
@@ -372,7 +365,7 @@ dsdt_isa(struct aml_buf *b, const struct acpi_pci_info *pci)
 	}
 
 	/* QEMU's fw_cfg device, so Linux's qemu_fw_cfg driver binds. */
-	if (acpi_fwcfg_is_qemu()) {
+	if (fwcfg_flavour_is_qemu()) {
 		d = aml_device_begin(b, "FWCF");
 		aml_name_string_value(b, "_HID", "QEMU0002");
 		aml_name_integer(b, "_STA", 0x0b);
@@ -479,6 +472,8 @@ dsdt_motherboard(struct aml_buf *b, const struct acpi_pci_info *pci)
 	aml_name(b, "_CRS");
 	c = aml_buffer_begin(b);
 	aml_res_io(b, PM1A_EVT_ADDR, PM1A_EVT_ADDR, 1, 12);
+	if (platform_firmware_is_uefi())
+		aml_res_io(b, PM_UEFI_PM1_CNT_ADDR, PM_UEFI_PM1_CNT_ADDR, 1, 2);
 	if (pci->ecam_size != 0 &&
 	    pci->ecam_base + pci->ecam_size <= 0x100000000ULL)
 		aml_res_memory32_fixed(b, false, (uint32_t)pci->ecam_base,
@@ -586,7 +581,8 @@ acpi_build_fadt(uint8_t *f)
 	       FADT_BOOT_LEGACY_DEVICES | FADT_BOOT_8042 | FADT_BOOT_NO_VGA, 2);
 	put_le(f + 112,
 	       FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON |
-		   FADT_F_FIX_RTC | FADT_F_TMR_VAL_EXT | FADT_F_RESET_REG_SUP,
+		   FADT_F_FIX_RTC | FADT_F_RESET_REG_SUP |
+		   (pm_timer_is_24bit() ? 0 : FADT_F_TMR_VAL_EXT),
 	       4);
 	acpi_gas(f + 116, GAS_IO, 8, GAS_ACC_BYTE, PM_RESET_PORT);
 	f[128] = ACPI_RESET_VALUE;
@@ -1205,9 +1201,19 @@ acpi_pd_init(struct vmctx *ctx)
 	}
 	if (!acpi_tables_enabled())
 		return 0;
-	return acpi_build(
-	    ctx, config_ncpus(),
-	    get_config_bool_default("acpi_tables_in_memory", true));
+	return acpi_build(ctx, config_ncpus(), acpi_tables_in_memory());
+}
+
+/*
+ * A boot ROM owns guest RAM and installs the tables from fw_cfg, so they
+ * stay out of RAM unless acpi_tables_in_memory says otherwise (bhyve's
+ * own firmware looks for them at 0xF2400).
+ */
+bool
+acpi_tables_in_memory(void)
+{
+	return get_config_bool_default("acpi_tables_in_memory",
+				       !platform_firmware_is_uefi());
 }
 
 static const struct platform_dev acpi_dev = {

@@ -9,7 +9,8 @@
  * fields hold offsets into the tables blob, and a list of pointer and
  * checksum fix-ups says how to finish them.  Two consumers use that image:
  *
- *   - acpi_tables_in_memory (the default): the tables are fixed up for
+ *   - acpi_tables_in_memory (the default without a boot ROM; see
+ *     acpi_tables_in_memory()): the tables are fixed up for
  *     fixed addresses in the BIOS area and written to guest RAM, where a
  *     directly booted kernel finds the RSDP by scanning 0xE0000-0xFFFFF
  *     and bhyve's UEFI firmware looks at 0xF2400;
@@ -76,6 +77,11 @@ void acpi_reset(void);
 
 /* Whether the configuration asks for ACPI tables (acpi_tables). */
 bool acpi_tables_enabled(void);
+/*
+ * Whether they are also written to guest RAM (acpi_tables_in_memory;
+ * by default yes, no with a boot ROM).  The SMBIOS and MP tables follow.
+ */
+bool acpi_tables_in_memory(void);
 
 /* A vCPU's initial APIC id under the VM's topology (see vmm_cpuid.c). */
 uint32_t acpi_apic_id(struct vmctx *ctx, int vcpu);

@@ -594,7 +594,13 @@ fwcfg_add_bootorder(struct fwcfg_softc *sc)
 
 /* ---- what the qemu flavour exposes ---------------------------------- */
 
-/* QEMU's etc/e820: packed {le64 address, le64 length, le32 type}. */
+/*
+ * QEMU's etc/e820: packed {le64 address, le64 length, le32 type}.  With
+ * a boot ROM only the RAM entries, as QEMU gives them: OVMF takes the
+ * top of low RAM and the RAM above 4 GiB from them, lays out the first
+ * MiB itself, and turns every reserved entry into a reserved resource
+ * (one over the legacy area would overlap its own RAM below 640 KiB).
+ */
 static int
 fwcfg_add_e820(struct fwcfg_softc *sc)
 {
@@ -602,6 +608,14 @@ fwcfg_add_e820(struct fwcfg_softc *sc)
 	uint8_t buf[E820_MAX_ENTRIES * 20];
 	int n = e820_get(m, E820_MAX_ENTRIES);
 
+	if (platform_firmware_is_uefi()) {
+		int k = 0;
+
+		for (int i = 0; i < n; i++)
+			if (m[i].type == E820_TYPE_RAM)
+				m[k++] = m[i];
+		n = k;
+	}
 	for (int i = 0; i < n; i++) {
 		for (int b = 0; b < 8; b++) {
 			buf[20 * i + b] = (uint8_t)(m[i].base >> (8 * b));
@@ -786,13 +800,20 @@ fwcfg_fini(void)
 	fwcfg_nboots = 0;
 }
 
+bool
+fwcfg_flavour_is_qemu(void)
+{
+	const char *flavour = get_config_value("lpc.fwcfg");
+
+	if (flavour == NULL)
+		return platform_firmware_is_uefi();
+	return strcmp(flavour, "qemu") == 0;
+}
+
 static int
 fwcfg_pd_init(struct vmctx *ctx)
 {
-	const char *flavour = get_config_value("lpc.fwcfg");
-	bool qemu = flavour != NULL && strcmp(flavour, "qemu") == 0;
-
-	if (qemu) {
+	if (fwcfg_flavour_is_qemu()) {
 		fwcfg_sc = fwcfg_create(ctx);
 		if (fwcfg_sc == NULL ||
 		    fwcfg_populate(fwcfg_sc, ctx, config_ncpus()) != 0) {

@@ -9,7 +9,10 @@
  *          Items: signature "QEMU", ID with the DMA bit, UUID, RAM size,
  *          CPU counts, the file directory and the files: the ACPI tables
  *          with their table-loader script, SMBIOS, etc/e820, bootorder
- *          and the -f user files.  What OVMF and SeaBIOS read.
+ *          and the -f user files.  What OVMF and SeaBIOS read; the
+ *          default with a boot ROM.  Never "etc/hardware-info": OVMF
+ *          releases that read it hung with it present (QEMU's "pc"
+ *          has none either).
  *   bhyve  bhyve's own "fwctl" request/response protocol (signature
  *          "BHYV", operations GET and GET_LEN on named values; bhyve
  *          exposes "hw.ncpu"), which bhyve's UEFI firmware uses.
@@ -106,5 +109,11 @@ int fwcfg_bootorder_add(int index, const char *path);
  * files.  0, or -1 after printing one line.
  */
 int fwcfg_populate(struct fwcfg_softc *sc, struct vmctx *ctx, int ncpus);
+
+/*
+ * Whether the VM gets the qemu flavour: lpc.fwcfg=qemu, or lpc.fwcfg
+ * unset with a boot ROM (OVMF reads nothing else); else bhyve's.
+ */
+bool fwcfg_flavour_is_qemu(void);
 
 #endif

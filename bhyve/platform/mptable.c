@@ -230,7 +230,9 @@ mptable_build(struct vmctx *ctx, int ncpus)
 static int
 mptable_pd_init(struct vmctx *ctx)
 {
-	if (!get_config_bool_default("x86.mptable", true))
+	/* A boot ROM owns low RAM (and OVMF makes no MP table). */
+	if (!get_config_bool_default("x86.mptable", true) ||
+	    !acpi_tables_in_memory())
 		return 0;
 	return mptable_build(ctx, config_ncpus());
 }

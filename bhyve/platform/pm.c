@@ -4,9 +4,14 @@
  *
  *   0x400  PM1a_EVT_BLK: PM1 status (2 bytes) and enable (2 bytes)
  *   0x404  PM1a_CNT_BLK: SCI_EN, SLP_TYP, SLP_EN
- *   0x408  PM_TMR_BLK:   24-bit ... here 32-bit (TMR_VAL_EXT) 3.579545 MHz
+ *   0x408  PM_TMR_BLK:   3.579545 MHz, 32 bits (FADT TMR_VAL_EXT), or
+ *                        24 bits with a boot ROM (OVMF's timer library
+ *                        computes with a 24-bit counter, as on PIIX4)
  *   0x0b2  SMI_CMD:      ACPI enable/disable handshake
  *   0xcf9  reset control (Intel ICH "RST_CNT")
+ *   0xb004 PM1 control again, with a boot ROM only: OVMF's reset library
+ *          on QEMU "pc" powers off through PIIX4's PMBA default 0xB000
+ *          (SLP_TYP 0 with SLP_EN), whatever PMBA reads
  *
  * Sleeping into S5 powers the VM off (exit 1); a reset request ends it
  * with exit 0, which tells the caller to start it again, as with bhyve.
@@ -16,7 +21,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "config_vm.h"
 #include "inout.h"
+#include "pci_emul.h"
 #include "platform_dev.h"
 #include "pm.h"
 #include "vcpu_run.h"
@@ -27,14 +34,19 @@
 #define PM1_SLP_TYP(v) (((v) >> 10) & 0x7)
 #define PM1_SLP_EN     0x2000
 #define PM_TMR_HZ      3579545ULL
-#define RST_CNT_SYS    0x02 /* full reset rather than CPU-only */
-#define RST_CNT_CPU    0x04 /* the 0->1 edge requests the reset */
+#define PM_TMR_MASK24  0x00ffffffu
+
+_Static_assert(PCI_PIIX4_PM_BASE == PM1A_EVT_ADDR,
+	       "piix4-pm's PMBA must name the PM registers decoded here");
+#define RST_CNT_SYS 0x02 /* full reset rather than CPU-only */
+#define RST_CNT_CPU 0x04 /* the 0->1 edge requests the reset */
 
 static pthread_mutex_t pm_mtx = PTHREAD_MUTEX_INITIALIZER;
 static uint16_t pm1_status, pm1_enable, pm1_control;
 static uint8_t rst_cnt;
 static struct vmctx *pm_ctx;
 static bool sci_asserted;
+static uint32_t pm_tmr_mask = 0xffffffffu;
 
 /*
  * The SCI is a level-triggered line (ACPI 6.5, 4.8.2.1): asserted while an
@@ -131,13 +143,40 @@ pm1_cnt_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
 	return 0;
 }
 
+/*
+ * PM1 control at the firmware's address (PM_UEFI_PM1_CNT_ADDR): reads
+ * as the real one; SLP_EN with any sleep type powers off, since the
+ * firmware's SLP_TYP values are PIIX4's, not those of beehive's \_S5.
+ */
+static int
+pm1_cnt_fw_handler(struct vcpu *vcpu, int in, int port, int bytes,
+		   uint32_t *eax, void *arg)
+{
+	if (in) {
+		*eax = pm_get_pm1_control();
+		return 0;
+	}
+	if (*eax & PM1_SLP_EN) {
+		bhyve_request_suspend(VM_SUSPEND_POWEROFF);
+		return 0;
+	}
+	return pm1_cnt_handler(vcpu, in, PM1A_CNT_ADDR, bytes, eax, arg);
+}
+
 static int
 pm_tmr_handler(struct vcpu *vcpu, int in, int port, int bytes, uint32_t *eax,
 	       void *arg)
 {
 	if (in)
-		*eax = pm_timer_now() >> (8 * (port - PM_TMR_ADDR));
+		*eax = (pm_timer_now() & pm_tmr_mask) >>
+		       (8 * (port - PM_TMR_ADDR));
 	return 0;
+}
+
+bool
+pm_timer_is_24bit(void)
+{
+	return platform_firmware_is_uefi();
 }
 
 static int
@@ -197,6 +236,10 @@ static const struct inout_port pm_ports[] = {
     {"reset", PM_RESET_PORT, 1, IOPORT_F_INOUT, reset_handler, NULL},
 };
 
+static const struct inout_port pm_fw_cnt_port = {
+    "pm1_cnt_fw",   PM_UEFI_PM1_CNT_ADDR, 2,
+    IOPORT_F_INOUT, pm1_cnt_fw_handler,	  NULL};
+
 static int
 pm_init(struct vmctx *ctx)
 {
@@ -204,10 +247,13 @@ pm_init(struct vmctx *ctx)
 	rst_cnt = 0;
 	sci_asserted = false;
 	pm_ctx = ctx;
+	pm_tmr_mask = pm_timer_is_24bit() ? PM_TMR_MASK24 : 0xffffffffu;
 	for (size_t i = 0; i < sizeof(pm_ports) / sizeof(pm_ports[0]); i++) {
 		if (register_inout(&pm_ports[i]) != 0)
 			return -1;
 	}
+	if (platform_firmware_is_uefi() && register_inout(&pm_fw_cnt_port) != 0)
+		return -1;
 	return 0;
 }
 

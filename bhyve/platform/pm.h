@@ -14,6 +14,14 @@
 #define PM_ACPI_DISABLE 0xa1
 #define PM_RESET_PORT	0xcf9
 #define PM_SLP_TYP_S5	5 /* the _S5 package value in beehive's DSDT */
+/* PM1 control where OVMF's reset library writes it (PIIX4 PMBA 0xB000). */
+#define PM_UEFI_PM1_CNT_ADDR 0xb004
+
+/*
+ * Whether the PM timer wraps at 24 bits (with a boot ROM) rather than 32;
+ * the FADT's TMR_VAL_EXT flag says which.
+ */
+bool pm_timer_is_24bit(void);
 
 uint16_t pm_get_pm1_control(void);
 /*

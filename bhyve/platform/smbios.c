@@ -497,18 +497,21 @@ smbios_build(struct vmctx *ctx)
 		smbios_reset();
 		return -1;
 	}
-	tbl = vm_map_gpa(ctx, SMBIOS_TABLE_ADDR, smb_state.out.len);
-	ep21 = vm_map_gpa(ctx, SMBIOS_EP21_ADDR, SMB_EP21_LEN);
-	ep30 = vm_map_gpa(ctx, SMBIOS_EP30_ADDR, SMB_EP30_LEN);
-	if (tbl == NULL || ep21 == NULL || ep30 == NULL) {
-		fprintf(stderr, "bhyve: smbios: guest RAM too small for the "
-				"tables\n");
-		smbios_reset();
-		return -1;
+	/* With a boot ROM the firmware installs them from fw_cfg. */
+	if (acpi_tables_in_memory()) {
+		tbl = vm_map_gpa(ctx, SMBIOS_TABLE_ADDR, smb_state.out.len);
+		ep21 = vm_map_gpa(ctx, SMBIOS_EP21_ADDR, SMB_EP21_LEN);
+		ep30 = vm_map_gpa(ctx, SMBIOS_EP30_ADDR, SMB_EP30_LEN);
+		if (tbl == NULL || ep21 == NULL || ep30 == NULL) {
+			fprintf(stderr, "bhyve: smbios: guest RAM too small "
+					"for the tables\n");
+			smbios_reset();
+			return -1;
+		}
+		memcpy(tbl, smb_state.out.data, smb_state.out.len);
+		smb_ep21(ep21, &smb_state, (uint32_t)SMBIOS_TABLE_ADDR);
+		smb_ep30(ep30, &smb_state, SMBIOS_TABLE_ADDR);
 	}
-	memcpy(tbl, smb_state.out.data, smb_state.out.len);
-	smb_ep21(ep21, &smb_state, (uint32_t)SMBIOS_TABLE_ADDR);
-	smb_ep30(ep30, &smb_state, SMBIOS_TABLE_ADDR);
 	smb_ep30(smb_anchor, &smb_state, 0);
 	smb_img = (struct smbios_image){
 	    .tables = smb_state.out.data,

@@ -459,6 +459,25 @@ test_lpc(void)
 	CHECK(parse("-l", "fwcfg=qemu", "vm", NULL) == 0 &&
 		  val_is("lpc.fwcfg", "qemu"),
 	      "-l fwcfg=qemu");
+	CHECK(parse("-l", "bootrom,/fw/CODE.fd", "vm", NULL) == 0 &&
+		  val_is("lpc.fwcfg", "qemu") &&
+		  val_is("acpi_tables_in_memory", "false"),
+	      "a boot ROM defaults to fw_cfg qemu, tables out of RAM");
+	CHECK(parse("-l", "bootrom,/fw/CODE.fd", "-l", "fwcfg=bhyve", "-o",
+		    "acpi_tables_in_memory=true", "vm", NULL) == 0 &&
+		  val_is("lpc.fwcfg", "bhyve") &&
+		  val_is("acpi_tables_in_memory", "true"),
+	      "a boot ROM with explicit fwcfg and in-memory tables");
+	CHECK(parse("-o", "bootrom=/fw/CODE.fd", "vm", NULL) == 0 &&
+		  val_is("lpc.fwcfg", "qemu"),
+	      "bhyve's bootrom alias also selects fw_cfg qemu");
+	CHECK(parse("vm", NULL) == 0 && val_is("acpi_tables_in_memory", "true"),
+	      "no boot ROM: tables in RAM by default");
+	CHECK(err_is(parse("-l", "bootrom,/fw/CODE.fd", "-s", "1:2:0,dummy",
+			   "vm", NULL),
+		     "pci.1: devices on PCI bus 1 are not supported with a "
+		     "boot ROM"),
+	      "a boot ROM refuses a device on bus 1");
 	CHECK(err_is(parse("-l", "fwcfg=seabios", "vm", NULL), "seabios"),
 	      "-l fwcfg bad value");
 	CHECK(parse("-l", "pc-testdev", "vm", NULL) == 0 &&
