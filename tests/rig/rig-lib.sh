@@ -188,9 +188,9 @@ rig_sq() {
 }
 
 # rig_clean FILE: console text without CRs and terminal escapes (SeaBIOS
-# clears the screen).
+# clears the screen, OVMF sets modes: ESC[=3h).
 rig_clean() {
-	tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g'
+	tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?=]*[A-Za-z]//g; s/\x1bc//g'
 }
 
 # rig_build_bqlshim: builds tests/rig/bqlshim.c (the LD_PRELOAD library that
