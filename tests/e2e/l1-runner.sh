@@ -21,11 +21,12 @@
 #   @@E2E-BEGIN NNN
 #   C|<guest console line>...
 #   E|<VMM stderr line>...
-#   B|N status=N signal=N timedout=0|1 total_ms=N userspace_ms=N maxrss_kb=N
+#   B|N status=N signal=N timedout=0|1 total_ms=N userspace_ms=N maxrss_kb=N grub_ms=N
 #                 after the console lines of boot N (every boot)
-#   @@E2E-END NNN status=N signal=N timedout=0|1 total_ms=N userspace_ms=N maxrss_kb=N before=N boots=N
+#   @@E2E-END NNN status=N signal=N timedout=0|1 total_ms=N userspace_ms=N maxrss_kb=N before=N boots=N grub_ms=N
 #                 status and signal of the last boot, timedout of any,
-#                 total_ms summed, userspace_ms and maxrss_kb of boot 1;
+#                 total_ms summed, userspace_ms, maxrss_kb and grub_ms
+#                 (VMM start to GRUB's E2E-GRUB line, -1 without) of boot 1;
 #                 boots: how many ran (a boot that timed out ends the run)
 # The l1-*.sh output follows the console as "C|L1: <line>" lines.
 # Console lines carry a prefix so guest output can never fake a marker.
@@ -125,7 +126,7 @@ uefi_set_env() {
 
 run_one() {
 	local dir=$1 id boot st sig to us rss bst
-	local a_st a_sig a_to a_ms a_us a_rss nboots
+	local a_st a_sig a_to a_ms a_us a_rss a_fw fw nboots
 	id=$(basename "$dir")
 	E2E_NAME=$id E2E_VMM=unknown E2E_TIMEOUT=60 E2E_DISK_MIB=
 	E2E_WAIT_FOR='^E2E-BEGIN$' E2E_SIGNAL= E2E_SIGNAL_AFTER=
@@ -163,10 +164,10 @@ run_one() {
 		# Console lines carry C| here already, so none can pass for B|.
 		awk '{ print "C|" $0 }' "$W/console" >>"$W/console.all"
 		echo "B|$boot status=$st signal=$sig timedout=$to total_ms=$BOOT_MS" \
-			"userspace_ms=$us maxrss_kb=${rss:--1}" >>"$W/console.all"
+			"userspace_ms=$us maxrss_kb=${rss:--1} grub_ms=$fw" >>"$W/console.all"
 		cat "$W/stderr" >>"$W/stderr.all"
 		a_st=$st a_sig=$sig
-		[ $boot = 1 ] && a_us=$us a_rss=$rss
+		[ $boot = 1 ] && a_us=$us a_rss=$rss a_fw=$fw
 		[ "$to" = 1 ] && a_to=1
 		a_ms=$((a_ms + BOOT_MS))
 		[ "$to" = 1 ] && break
@@ -186,24 +187,29 @@ run_one() {
 	awk '{ print "E|" $0 }' "$W/stderr"
 	echo "@@E2E-END $id status=$a_st signal=$a_sig timedout=${a_to:-0}" \
 		"total_ms=$a_ms userspace_ms=$a_us maxrss_kb=${a_rss:--1}" \
-		"before=$bst boots=$nboots"
+		"before=$bst boots=$nboots grub_ms=$a_fw"
 }
 
 # boot_one DIR VMM ARGV...: one start of the VMM; sets st, sig, to, us, rss,
 # BOOT_MS; leaves the boot's console and stderr in $W/console, $W/stderr.
 boot_one() {
-	local dir=$1 t0 t1 vpid wpid apid dpid spid n
+	local dir=$1 t0 t1 vpid wpid apid dpid spid n u
 	shift
-	rm -f "$W/fifo" "$W/userspace" "$W/timedout" "$W/time"
+	rm -f "$W/fifo" "$W/userspace" "$W/grub" "$W/timedout" "$W/time"
 	mkfifo "$W/fifo"
 	# Time-stamps the guest's first userspace line as the VMM prints it.
 	# fflush: L1-side watchers poll the console file while the VMM runs.
-	awk -v ts="$W/userspace" '{
+	# With firmware: uefi, also GRUB's first line (the firmware's share).
+	awk -v ts="$W/userspace" -v gts="$W/grub" '{
 		print
 		fflush()
 		if (!seen && /E2E-USERSPACE/) {
 			getline u < "/proc/uptime"; close("/proc/uptime")
 			split(u, a, " "); print a[1] > ts; close(ts); seen = 1
+		}
+		if (!gseen && /E2E-GRUB/) {
+			getline u < "/proc/uptime"; close("/proc/uptime")
+			split(u, a, " "); print a[1] > gts; close(gts); gseen = 1
 		}
 	}' <"$W/fifo" >"$W/console" &
 	apid=$!
@@ -257,9 +263,13 @@ boot_one() {
 	[ -e "$W/timedout" ] && to=1
 	us=-1
 	if [ -s "$W/userspace" ]; then
-		local u
 		u=$(cat "$W/userspace")
 		us=$((${u%.*} * 1000 + (1${u#*.} - 100) * 10 - t0))
+	fi
+	fw=-1
+	if [ -s "$W/grub" ]; then
+		u=$(cat "$W/grub")
+		fw=$((${u%.*} * 1000 + (1${u#*.} - 100) * 10 - t0))
 	fi
 	rss=$(maxrss_kb "$W/time")
 	[ -n "$rss" ] && rss=$((rss / RSS_DIV))
