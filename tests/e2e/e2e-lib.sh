@@ -48,6 +48,20 @@
 #                 lines see, exported at the top of each; a user overrides
 #                 the default by setting NAME in run-e2e's environment
 #                 (values: letters, digits, . _ : -)
+#   firmware      "uefi": boot Debian's OVMF (OVMF_CODE_4M.fd, a per-run
+#                 copy of OVMF_VARS_4M.fd) from the GPT disk image of
+#                 tests/e2e/build-efi-disk on virtio-blk (slot 4 under
+#                 beehive) instead of a direct kernel boot; GRUB on its ESP
+#                 boots the same kernel and initramfs with the cmdline
+#   boots         VMM starts per run (default 1), one after the other with
+#                 the same files (VARS, disks); the guest sees $E2E_BOOT
+#                 (e2e.boot=N on the kernel command line when boots > 1 or
+#                 with firmware: uefi)
+#   expect-bootN*, reject-bootN*
+#                 as expect / reject, for boot N's console only
+#   status-bootN, status-bootN-VMM
+#                 expected VMM exit status of boot N (falling back to
+#                 status-VMM, then status)
 # The output of the l1-* lines is added to the console as "L1: <line>"
 # lines (before, then during, then after), so expect/reject can match it.
 # status and status-VMM also accept "killed": the VMM died of SIGKILL.
@@ -55,6 +69,13 @@
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$E2E_DIR/../rig/rig-lib.sh"
 E2E_VMMS="beehive qemu"
+# UEFI firmware (Debian's ovmf) for "firmware: uefi", copied into L1 as
+# /rig/<name>; the L2 VMMs get a per-run copy of the VARS file.
+E2E_OVMF_CODE=${E2E_OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
+E2E_OVMF_VARS=${E2E_OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
+# Set by e2e_stage when a staged run boots UEFI: e2e_rig_args adds the
+# firmware and the disk image.
+E2E_NEED_UEFI=
 # Firmware the L2 QEMU loads for a direct kernel boot on the pc machine.
 E2E_QEMU_FILES="/usr/share/seabios/bios-256k.bin
 	/usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/linuxboot.bin
@@ -74,7 +95,7 @@ e2e_parse() {
 	SCN=([name]=$(basename "$file" .scn) [vmms]=$E2E_VMMS [cpus]=1
 		[mem]=256M [cmdline]="console=ttyS0 panic=-1 quiet" [timeout]=60
 		[status]=0 [guest-status]=0 [file]=$file
-		[wait-for]='^E2E-BEGIN$')
+		[wait-for]='^E2E-BEGIN$' [boots]=1 [firmware]='')
 	SCN_GUEST=() SCN_EXPECT=() SCN_REJECT=()
 	SCN_L1_BEFORE=() SCN_L1_DURING=() SCN_L1_AFTER=() SCN_GUEST_FILES=() SCN_ENV=()
 	while IFS= read -r line || [ -n "$line" ]; do
@@ -108,6 +129,23 @@ e2e_parse() {
 		expect-stderr | expect-stderr-beehive | expect-stderr-qemu)
 			SCN[$key]+="$val"$'\n'
 			;;
+		expect-boot[1-9]* | reject-boot[1-9]*)
+			[[ "$key" =~ ^(expect|reject)-boot[1-9][0-9]*$ ]] ||
+				rig_usage_error "$file:$n: unknown key '$key'"
+			SCN[$key]+="$val"$'\n'
+			;;
+		status-boot[1-9]*)
+			[[ "$key" =~ ^status-boot[1-9][0-9]*(-beehive|-qemu)?$ ]] ||
+				rig_usage_error "$file:$n: unknown key '$key'"
+			[[ "$val" =~ ^([0-9]+|killed)$ ]] ||
+				rig_usage_error "$file:$n: $key must be a number or 'killed'"
+			SCN[$key]=$val
+			;;
+		firmware)
+			[ "$val" = uefi ] ||
+				rig_usage_error "$file:$n: firmware must be 'uefi'"
+			SCN[$key]=$val
+			;;
 		name | vmms | cmdline | l1-smp | description | wait-for) SCN[$key]=$val ;;
 		signal)
 			[[ "$val" =~ ^(TERM|KILL|INT|HUP)\ after\ (.+)$ ]] ||
@@ -124,9 +162,9 @@ e2e_parse() {
 				rig_usage_error "$file:$n: $key must be a number"
 			SCN[$key]=$val
 			;;
-		repeat)
+		repeat | boots)
 			[[ "$val" =~ ^[1-9][0-9]*$ ]] ||
-				rig_usage_error "$file:$n: repeat must be a positive number"
+				rig_usage_error "$file:$n: $key must be a positive number"
 			SCN[$key]=$val
 			;;
 		mem | l1-mem | disk)
@@ -150,6 +188,11 @@ e2e_parse() {
 		SCN[repeat]=$E2E_REPEAT
 	fi
 	[ -n "${SCN[repeat]:-}" ] || SCN[repeat]=1
+	for key in "${!SCN[@]}"; do
+		[[ "$key" =~ ^(expect|reject|status)-boot([0-9]+) ]] || continue
+		[ "${BASH_REMATCH[2]}" -le "${SCN[boots]}" ] ||
+			rig_usage_error "$file: $key, but the scenario has boots: ${SCN[boots]}"
+	done
 	# Rig times stretch with host load; E2E_TIMEOUT_SCALE=N gives slow or
 	# busy machines N times the time limits.
 	[[ "${E2E_TIMEOUT_SCALE:-1}" =~ ^[1-9][0-9]*$ ]] ||
@@ -172,26 +215,55 @@ e2e_applies() {
 	return 1
 }
 
+# e2e_expected_status VMM [BOOT]: the exit status wanted of VMM (at BOOT).
 e2e_expected_status() {
-	echo "${SCN[status-$1]:-${SCN[status]}}"
+	local b=${2:-1}
+	echo "${SCN[status-boot$b-$1]:-${SCN[status-boot$b]:-${SCN[status-$1]:-${SCN[status]}}}}"
 }
 
-# e2e_argv VMM: the VMM command line (paths as seen in L1) into E2E_ARGV.
+# e2e_boot_cmdline BOOT: the guest kernel command line of boot BOOT.
+e2e_boot_cmdline() {
+	if [ "${SCN[boots]}" -gt 1 ] || [ "${SCN[firmware]}" = uefi ]; then
+		echo "${SCN[cmdline]} e2e.boot=$1"
+	else
+		echo "${SCN[cmdline]}"
+	fi
+}
+
+# e2e_argv VMM [BOOT]: the VMM command line (paths as seen in L1) into
+# E2E_ARGV.
 e2e_argv() {
-	local extra=${SCN[args-$1]:-}
-	local initrd=/tmp/e2e-run/initrd.cpio
-	case "$1" in
+	local extra=${SCN[args-$1]:-} cmdline
+	local initrd=/tmp/e2e-run/initrd.cpio run=/tmp/e2e-run
+	local code=/rig/${E2E_OVMF_CODE##*/}
+	cmdline=$(e2e_boot_cmdline "${2:-1}")
+	case "$1${SCN[firmware]:+-${SCN[firmware]}}" in
+	qemu-uefi)
+		# shellcheck disable=SC2054 # QEMU's -drive options use commas
+		E2E_ARGV=(qemu-system-x86_64 -accel kvm -cpu host
+			-smp "${SCN[cpus]}" -m "${SCN[mem]}" -nodefaults
+			-no-user-config -display none -serial stdio -no-reboot
+			-drive "if=pflash,format=raw,readonly=on,file=$code"
+			-drive "if=pflash,format=raw,file=$run/vars.fd"
+			-drive "if=none,id=efidisk,format=raw,file=$run/efi.img"
+			-device virtio-blk-pci,drive=efidisk)
+		;;
+	beehive-uefi)
+		E2E_ARGV=(/rig/bhyve -c "${SCN[cpus]}" -m "${SCN[mem]}"
+			-l "bootrom,$code,$run/vars.fd"
+			-s "4,virtio-blk,$run/efi.img" -l com1,stdio)
+		;;
 	qemu)
 		E2E_ARGV=(qemu-system-x86_64 -accel kvm -cpu host
 			-smp "${SCN[cpus]}" -m "${SCN[mem]}" -nodefaults
 			-no-user-config -display none -serial stdio -no-reboot
 			-kernel /rig/vmlinuz -initrd "$initrd"
-			-append "${SCN[cmdline]}")
+			-append "$cmdline")
 		;;
 	beehive)
 		E2E_ARGV=(/rig/bhyve -c "${SCN[cpus]}" -m "${SCN[mem]}"
 			-l com1,stdio -o boot.kernel=/rig/vmlinuz
-			-o "boot.initrd=$initrd" -o "boot.cmdline=${SCN[cmdline]}")
+			-o "boot.initrd=$initrd" -o "boot.cmdline=$cmdline")
 		;;
 	*) rig_usage_error "unknown VMM $1 (beehive or qemu)" ;;
 	esac
@@ -226,11 +298,29 @@ e2e_write_lines() {
 	} >"$f"
 }
 
-# e2e_stage STAGE ID VMM: stages one run of the parsed scenario.
+# e2e_stage STAGE ID VMM: stages one run of the parsed scenario: vars.sh,
+# argv.N (the VMM command of boot N), env.N (boot N's GRUB environment
+# block, firmware: uefi), overlay.cpio and the l1-*.sh scripts.
 e2e_stage() {
-	local dir=$1/$2 vmm=$3 a cmd
+	local dir=$1/$2 vmm=$3 a cmd b
 	mkdir -p "$dir/overlay/e2e"
-	e2e_argv "$vmm"
+	for ((b = 1; b <= SCN[boots]; b++)); do
+		e2e_argv "$vmm" "$b"
+		{
+			printf 'set --'
+			for a in "${E2E_ARGV[@]}"; do printf ' %s' "$(rig_sq "$a")"; done
+			printf '\n'
+		} >"$dir/argv.$b"
+		if [ "${SCN[firmware]}" = uefi ]; then
+			E2E_NEED_UEFI=1
+			if ! grub-editenv "$dir/env.$b" create ||
+				! grub-editenv "$dir/env.$b" set "e2e_boot=$b" \
+					"e2e_cmdline=$(e2e_boot_cmdline "$b")"; then
+				rig_die "grub-editenv failed (install grub-common)"
+			fi
+		fi
+	done
+	e2e_argv "$vmm" 1
 	{
 		echo "E2E_NAME=$(rig_sq "${SCN[name]}")"
 		echo "E2E_VMM=$vmm"
@@ -239,6 +329,8 @@ e2e_stage() {
 			echo "E2E_DISK_MIB=$(e2e_mib "${SCN[disk]}")"
 		fi
 		echo "E2E_WAIT_FOR=$(rig_sq "${SCN[wait-for]}")"
+		echo "E2E_BOOTS=${SCN[boots]}"
+		[ "${SCN[firmware]}" != uefi ] || echo "E2E_UEFI=1"
 		if [ -n "${SCN[signal]:-}" ]; then
 			echo "E2E_SIGNAL=${SCN[signal]%% *}"
 			echo "E2E_SIGNAL_AFTER=$(rig_sq "${SCN[signal]#* after }")"
@@ -311,16 +403,27 @@ e2e_rig_args() {
 			;;
 		esac
 	done
+	if [ -n "$E2E_NEED_UEFI" ]; then
+		for f in "$E2E_OVMF_CODE" "$E2E_OVMF_VARS"; do
+			[ -r "$f" ] || rig_die "no $f (install ovmf)"
+		done
+		f=$("$E2E_DIR/build-efi-disk") || exit 125
+		E2E_ADDS+=(--add "$E2E_OVMF_CODE:/rig/${E2E_OVMF_CODE##*/}"
+			--add "$E2E_OVMF_VARS:/rig/OVMF_VARS.fd"
+			--add "$f:/rig/efi-disk.img" --add "$f.layout:/rig/efi-disk.layout")
+	fi
 	for f in ${E2E_XADD:-}; do E2E_ADDS+=(--add "$f"); done
 }
 
 # e2e_run_rig STAGE RESULTS SMP TIMEOUT VMM...: boots L1 once (with
 # $E2E_L1_MEM of memory, default 2G), runs every staged run, and splits the
-# output into RESULTS/ID.{console,stderr,end}.
+# output into RESULTS/ID.{console,stderr,end}, with RESULTS/ID.boots (one
+# "N status=... " line per VMM start) and RESULTS/ID.bootN.console (the
+# console of start N alone).
 # Calls e2e_on_result ID (defined by the caller) as each run finishes.
 # Returns rig-run's exit status (0 when L1 ran the runner to its end).
 e2e_run_rig() {
-	local stage=$1 results=$2 smp=$3 timeout=$4 line id= rc
+	local stage=$1 results=$2 smp=$3 timeout=$4 line id= rc boot=1
 	shift 4
 	e2e_rig_args "$@"
 	mkdir -p "$results"
@@ -332,6 +435,15 @@ e2e_run_rig() {
 			id=${line#@@E2E-BEGIN }
 			: >"$results/$id.console"
 			: >"$results/$id.stderr"
+			: >"$results/$id.boots"
+			boot=1
+			: >"$results/$id.boot$boot.console"
+			;;
+		B\|*)
+			[ -n "$id" ] || continue
+			printf '%s\n' "${line#B|}" >>"$results/$id.boots"
+			boot=$((boot + 1))
+			: >"$results/$id.boot$boot.console"
 			;;
 		"@@E2E-END "*)
 			[ -n "$id" ] && echo "${line#@@E2E-END }" >"$results/$id.end" &&
@@ -340,7 +452,11 @@ e2e_run_rig() {
 			;;
 		"@@E2E-FATAL "*) echo "${line#@@E2E-FATAL }" >>"$results/rig.stderr" ;;
 		"@@E2E-DONE") : >"$results/done" ;;
-		C\|*) [ -n "$id" ] && printf '%s\n' "${line#C|}" >>"$results/$id.console" ;;
+		C\|*)
+			[ -n "$id" ] || continue
+			printf '%s\n' "${line#C|}" >>"$results/$id.console"
+			printf '%s\n' "${line#C|}" >>"$results/$id.boot$boot.console"
+			;;
 		E\|*) [ -n "$id" ] && printf '%s\n' "${line#E|}" >>"$results/$id.stderr" ;;
 		esac
 	done < <("$E2E_DIR/../rig/rig-run" --smp "$smp" --mem "${E2E_L1_MEM:-2G}" \
@@ -355,6 +471,12 @@ e2e_run_rig() {
 # e2e_field ID KEY: a field of the run's @@E2E-END line.
 e2e_field() {
 	sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$E2E_RESULTS/$1.end"
+}
+
+# e2e_boot_field ID BOOT KEY: a field of the run's VMM start BOOT (empty when
+# that boot did not run).
+e2e_boot_field() {
+	sed -n "s/^$2 .*\\b$3=\\([^ ]*\\).*/\\1/p" "$E2E_RESULTS/$1.boots"
 }
 
 e2e_clean() {

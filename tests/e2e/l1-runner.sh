@@ -5,6 +5,13 @@
 #   vars.sh       E2E_NAME, E2E_VMM, E2E_TIMEOUT, E2E_DISK_MIB (optional)
 #                 and "set -- VMM ARGV..."
 #                 E2E_WAIT_FOR, E2E_SIGNAL and E2E_SIGNAL_AFTER (optional)
+#                 E2E_BOOTS (VMM starts, default 1), E2E_UEFI (1: firmware
+#                 boot from /rig/efi-disk.img, copied to $W/efi.img with
+#                 overlay.cpio in its partition 2, and a per-run copy of
+#                 /rig/OVMF_VARS.fd as $W/vars.fd)
+#   argv.N        "set -- VMM ARGV..." of boot N (default: vars.sh's)
+#   env.N         boot N's GRUB environment block (E2E_UEFI), written over
+#                 the image's /e2e.env before boot N
 #   overlay.cpio  /e2e/scenario.sh for the guest, appended to the guest's
 #                 base initramfs /rig/guest-base.cpio
 #   l1-before.sh, l1-during.sh, l1-after.sh (optional)
@@ -14,7 +21,13 @@
 #   @@E2E-BEGIN NNN
 #   C|<guest console line>...
 #   E|<VMM stderr line>...
-#   @@E2E-END NNN status=N signal=N timedout=0|1 total_ms=N userspace_ms=N maxrss_kb=N before=N
+#   B|N status=N signal=N timedout=0|1 total_ms=N userspace_ms=N maxrss_kb=N grub_ms=N
+#                 after the console lines of boot N (every boot)
+#   @@E2E-END NNN status=N signal=N timedout=0|1 total_ms=N userspace_ms=N maxrss_kb=N before=N boots=N grub_ms=N
+#                 status and signal of the last boot, timedout of any,
+#                 total_ms summed, userspace_ms, maxrss_kb and grub_ms
+#                 (VMM start to GRUB's E2E-GRUB line, -1 without) of boot 1;
+#                 boots: how many ran (a boot that timed out ends the run)
 # The l1-*.sh output follows the console as "C|L1: <line>" lines.
 # Console lines carry a prefix so guest output can never fake a marker.
 # The VMM runs in its own session under busybox time (for its peak RSS); a
@@ -86,11 +99,38 @@ run_during() {
 	sh "$1" >>"$W/l1-during.out" 2>&1
 }
 
+# uefi_prepare DIR: the run's copy of the EFI disk image with the run's
+# overlay initramfs in partition 2, and its VARS file.
+uefi_prepare() {
+	local E2E_EFI_ENV_OFFSET E2E_EFI_OVL_OFFSET E2E_EFI_OVL_SECTORS
+	# shellcheck disable=SC1091 # written by build-efi-disk
+	. /rig/efi-disk.layout
+	cp /rig/efi-disk.img "$W/efi.img"
+	cp /rig/OVMF_VARS.fd "$W/vars.fd"
+	if [ "$(wc -c <"$1/overlay.cpio")" -gt $((E2E_EFI_OVL_SECTORS * 512)) ]; then
+		echo "overlay.cpio does not fit the EFI disk's partition 2" >&2
+		return 1
+	fi
+	dd if="$1/overlay.cpio" of="$W/efi.img" bs=512 \
+		seek=$((E2E_EFI_OVL_OFFSET / 512)) conv=notrunc 2>/dev/null
+}
+
+# uefi_set_env DIR BOOT: boot BOOT's GRUB environment block into the image.
+uefi_set_env() {
+	local E2E_EFI_ENV_OFFSET E2E_EFI_OVL_OFFSET E2E_EFI_OVL_SECTORS
+	# shellcheck disable=SC1091 # written by build-efi-disk
+	. /rig/efi-disk.layout
+	dd if="$1/env.$2" of="$W/efi.img" bs=512 count=2 \
+		seek=$((E2E_EFI_ENV_OFFSET / 512)) conv=notrunc 2>/dev/null
+}
+
 run_one() {
-	local dir=$1 id t0 t1 vpid wpid apid st sig to us rss dpid spid n bst
+	local dir=$1 id boot st sig to us rss bst
+	local a_st a_sig a_to a_ms a_us a_rss a_fw fw nboots
 	id=$(basename "$dir")
 	E2E_NAME=$id E2E_VMM=unknown E2E_TIMEOUT=60 E2E_DISK_MIB=
 	E2E_WAIT_FOR='^E2E-BEGIN$' E2E_SIGNAL= E2E_SIGNAL_AFTER=
+	E2E_BOOTS=1 E2E_UEFI=
 	set --
 	. "$dir/vars.sh"
 	rm -rf "$W"
@@ -102,20 +142,74 @@ run_one() {
 	: >"$W/l1-before.out"
 	: >"$W/l1-during.out"
 	: >"$W/l1-after.out"
+	: >"$W/console.all"
+	: >"$W/stderr.all"
 	bst=0
-	if [ -r "$dir/l1-before.sh" ]; then
-		(cd "$W" && sh "$dir/l1-before.sh") >"$W/l1-before.out" 2>&1
+	if [ -n "$E2E_UEFI" ]; then
+		uefi_prepare "$dir" >>"$W/l1-before.out" 2>&1 || bst=$?
+	fi
+	if [ $bst = 0 ] && [ -r "$dir/l1-before.sh" ]; then
+		(cd "$W" && sh "$dir/l1-before.sh") >>"$W/l1-before.out" 2>&1
 		bst=$?
 	fi
+	nboots=0
+	a_ms=0
+	boot=1
+	while [ $boot -le "$E2E_BOOTS" ]; do
+		# shellcheck disable=SC1090
+		[ -r "$dir/argv.$boot" ] && . "$dir/argv.$boot"
+		[ -n "$E2E_UEFI" ] && uefi_set_env "$dir" $boot
+		boot_one "$dir" "$@"
+		nboots=$boot
+		# Console lines carry C| here already, so none can pass for B|.
+		awk '{ print "C|" $0 }' "$W/console" >>"$W/console.all"
+		echo "B|$boot status=$st signal=$sig timedout=$to total_ms=$BOOT_MS" \
+			"userspace_ms=$us maxrss_kb=${rss:--1} grub_ms=$fw" >>"$W/console.all"
+		cat "$W/stderr" >>"$W/stderr.all"
+		a_st=$st a_sig=$sig
+		[ $boot = 1 ] && a_us=$us a_rss=$rss a_fw=$fw
+		[ "$to" = 1 ] && a_to=1
+		a_ms=$((a_ms + BOOT_MS))
+		[ "$to" = 1 ] && break
+		boot=$((boot + 1))
+	done
+	# l1-after sees every boot's guest console in $W/console.
+	sed -n 's/^C|//p' "$W/console.all" >"$W/console"
+	mv -f "$W/stderr.all" "$W/stderr"
+	if [ -r "$dir/l1-after.sh" ]; then
+		(cd "$W" && sh "$dir/l1-after.sh") >"$W/l1-after.out" 2>&1
+	fi
+
+	echo "@@E2E-BEGIN $id"
+	cat "$W/console.all"
+	cat "$W/l1-before.out" "$W/l1-during.out" "$W/l1-after.out" |
+		awk '{ print "C|L1: " $0 }'
+	awk '{ print "E|" $0 }' "$W/stderr"
+	echo "@@E2E-END $id status=$a_st signal=$a_sig timedout=${a_to:-0}" \
+		"total_ms=$a_ms userspace_ms=$a_us maxrss_kb=${a_rss:--1}" \
+		"before=$bst boots=$nboots grub_ms=$a_fw"
+}
+
+# boot_one DIR VMM ARGV...: one start of the VMM; sets st, sig, to, us, rss,
+# BOOT_MS; leaves the boot's console and stderr in $W/console, $W/stderr.
+boot_one() {
+	local dir=$1 t0 t1 vpid wpid apid dpid spid n u
+	shift
+	rm -f "$W/fifo" "$W/userspace" "$W/grub" "$W/timedout" "$W/time"
 	mkfifo "$W/fifo"
 	# Time-stamps the guest's first userspace line as the VMM prints it.
 	# fflush: L1-side watchers poll the console file while the VMM runs.
-	awk -v ts="$W/userspace" '{
+	# With firmware: uefi, also GRUB's first line (the firmware's share).
+	awk -v ts="$W/userspace" -v gts="$W/grub" '{
 		print
 		fflush()
 		if (!seen && /E2E-USERSPACE/) {
 			getline u < "/proc/uptime"; close("/proc/uptime")
 			split(u, a, " "); print a[1] > ts; close(ts); seen = 1
+		}
+		if (!gseen && /E2E-GRUB/) {
+			getline u < "/proc/uptime"; close("/proc/uptime")
+			split(u, a, " "); print a[1] > gts; close(gts); gseen = 1
 		}
 	}' <"$W/fifo" >"$W/console" &
 	apid=$!
@@ -161,10 +255,6 @@ run_one() {
 			pkill_tree "$dpid"
 		fi
 	fi
-	if [ -r "$dir/l1-after.sh" ]; then
-		(cd "$W" && sh "$dir/l1-after.sh") >"$W/l1-after.out" 2>&1
-	fi
-
 	sig=0
 	grep -q 'Command terminated by signal' "$W/time" 2>/dev/null &&
 		sig=$(sed -n 's/.*terminated by signal \([0-9]*\).*/\1/p' "$W/time")
@@ -173,20 +263,17 @@ run_one() {
 	[ -e "$W/timedout" ] && to=1
 	us=-1
 	if [ -s "$W/userspace" ]; then
-		local u
 		u=$(cat "$W/userspace")
 		us=$((${u%.*} * 1000 + (1${u#*.} - 100) * 10 - t0))
 	fi
+	fw=-1
+	if [ -s "$W/grub" ]; then
+		u=$(cat "$W/grub")
+		fw=$((${u%.*} * 1000 + (1${u#*.} - 100) * 10 - t0))
+	fi
 	rss=$(maxrss_kb "$W/time")
 	[ -n "$rss" ] && rss=$((rss / RSS_DIV))
-	echo "@@E2E-BEGIN $id"
-	awk '{ print "C|" $0 }' "$W/console"
-	cat "$W/l1-before.out" "$W/l1-during.out" "$W/l1-after.out" |
-		awk '{ print "C|L1: " $0 }'
-	awk '{ print "E|" $0 }' "$W/stderr"
-	echo "@@E2E-END $id status=$st signal=$sig timedout=$to" \
-		"total_ms=$((t1 - t0)) userspace_ms=$us maxrss_kb=${rss:--1}" \
-		"before=$bst"
+	BOOT_MS=$((t1 - t0))
 }
 
 # pkill_tree PID: kills PID and its descendants (children first).

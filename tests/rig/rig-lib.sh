@@ -188,9 +188,25 @@ rig_sq() {
 }
 
 # rig_clean FILE: console text without CRs and terminal escapes (SeaBIOS
-# clears the screen).
+# clears the screen, OVMF sets modes: ESC[=3h).
 rig_clean() {
-	tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g'
+	tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?=]*[A-Za-z]//g; s/\x1bc//g'
+}
+
+# rig_build_bqlshim: builds tests/rig/bqlshim.c (the LD_PRELOAD library that
+# lets the L0 QEMU survive UEFI firmware in L2, docs/rig.md "UEFI firmware in
+# L2") into $RIG_CACHE/bqlshim.so when missing or older than its source, and
+# prints its path.
+rig_build_bqlshim() {
+	local src=$RIG_DIR/bqlshim.c out=$RIG_CACHE/bqlshim.so
+	if [ ! -s "$out" ] || [ "$src" -nt "$out" ]; then
+		mkdir -p "$RIG_CACHE"
+		${CC:-gcc} -std=c11 -Wall -Wextra -Werror -O2 -shared -fPIC \
+			-o "$out.tmp.$$" "$src" -ldl >&2 || rig_die "cannot build $src"
+		mv -f "$out.tmp.$$" "$out"
+	fi
+	# LD_PRELOAD wants a path the loader finds from any directory.
+	(cd "$(dirname "$out")" && echo "$PWD/$(basename "$out")")
 }
 
 # rig_now_ms: a monotonic-enough wall clock in milliseconds.
