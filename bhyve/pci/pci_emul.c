@@ -1460,15 +1460,45 @@ pci_emul_set_windows(struct vmctx *ctx)
 	pci_membase64 = pci_win_mem64.base;
 }
 
+/* Whether the configuration puts an LPC bridge anywhere on bus 0. */
+static bool
+pci_emul_lpc_configured(void)
+{
+	char path[32];
+
+	for (int slot = 0; slot < PCI_SLOTMAX + 1; slot++) {
+		for (int func = 0; func < PCI_FUNCMAX + 1; func++) {
+			const char *m;
+
+			snprintf(path, sizeof(path), "pci.0.%d.%d.device", slot,
+				 func);
+			m = get_config_value(path);
+			if (m != NULL && strcmp(m, "lpc") == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
 /*
  * The functions OVMF reads at fixed addresses, where the configuration
  * has nothing else: the host bridge at 0:0.0 (PlatformPei picks the
  * machine type from its device id) and the PIIX4 power-management
- * function at 0:1.3.
+ * function at 0:1.3.  Without an LPC bridge the firmware finds no ISA
+ * bus and so no COM1 to put its console on: one is added at 0:1.0 (where
+ * QEMU's PIIX3 sits) when the user configured none.
  */
 static int
 pci_emul_add_uefi_devices(void)
 {
+	if (!pci_emul_lpc_configured() &&
+	    find_config_node("pci.0.1.0") == NULL) {
+		struct config_node *n = create_config_node("pci.0.1.0");
+
+		if (n == NULL || set_config_value_node(n, "device", "lpc") != 0)
+			return -1;
+	}
+
 	static const struct {
 		const char *node, *model;
 	} devs[] = {

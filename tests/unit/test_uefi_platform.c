@@ -124,6 +124,16 @@ test_pci_devices(void)
 		     "uefi: host bridge added at 0:0.0 with i440FX ids");
 	CHECK_EQ_U64(test_cfg_read(0, 0, 0, 8, 4) >> 8, 0x060000,
 		     "uefi: host bridge class");
+	CHECK_EQ_U64(
+	    test_cfg_read(0, 1, 0, 0, 4), 0x70008086,
+	    "uefi: an LPC bridge added at 0:1.0 when none is configured");
+
+	world(true);
+	set_config_value("pci.0.31.0.device", "lpc");
+	CHECK(init_pci(ctx) == 0 &&
+		  test_cfg_read(0, 31, 0, 0, 4) == 0x70008086 &&
+		  test_cfg_read(0, 1, 0, 0, 4) == 0xffffffff,
+	      "uefi: the user's LPC bridge at 0:31.0, none added at 0:1.0");
 
 	world(true);
 	CHECK(init_pci(ctx) == 0, "uefi: hostbridge machine builds");
