@@ -214,6 +214,23 @@ cpuid_tsc_deadline(int kvmfd, struct kvm_cpuid2 *c)
 		e->ecx |= CPUID1_ECX_TSC_DEADLINE;
 }
 
+/*
+ * AMD's memory-encryption leaf (SME/SEV/SEV-ES/SNP).  KVM reports it on
+ * hosts that can run SEV guests, but beehive's guests are never
+ * encrypted: firmware that sees the SEV bit (OVMF checks it at reset)
+ * goes on to read the SEV status MSR and to set up encrypted paging, and
+ * a plain guest must not try.  QEMU, too, presents the leaf as all-zero
+ * unless it launches an SEV guest.
+ */
+static void
+cpuid_no_memory_encryption(struct kvm_cpuid2 *c)
+{
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, 0x8000001f, 0);
+
+	if (e != NULL)
+		e->eax = e->ebx = e->ecx = e->edx = 0;
+}
+
 int
 vmm_cpuid_apply(struct vcpu *vcpu)
 {
@@ -231,6 +248,7 @@ vmm_cpuid_apply(struct vcpu *vcpu)
 	memcpy(c->entries, src->entries, src->nent * sizeof(c->entries[0]));
 	cpuid_topology(vcpu, c);
 	cpuid_tsc_deadline(vcpu->ctx->kvmfd, c);
+	cpuid_no_memory_encryption(c);
 	cpuid_hypervisor_leaves(c);
 	rc = ioctl(vcpu->fd, KVM_SET_CPUID2, c);
 	free(c);

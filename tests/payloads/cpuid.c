@@ -4,7 +4,8 @@
  * paravirtual leaves moved to 0x40000100 ("KVMKVMKVM\0\0\0") with the
  * kvmclock2 feature (leaf 0x40000101 EAX bit 3), and the TSC-deadline
  * timer (leaf 1 ECX bit 24), which KVM's in-kernel LAPIC emulates but
- * leaves out of its supported CPUID.
+ * leaves out of its supported CPUID; AMD's memory-encryption leaf
+ * 0x8000001F reads all-zero (no SEV: firmware must not take SEV paths).
  */
 #include "payload.h"
 
@@ -49,4 +50,12 @@ payload_main(void)
 	r = cpuid(0x40000101, 0);
 	td_printf("cpuid: leaf 0x40000101 eax 0x%08x", r.eax);
 	CHECK(r.eax & KVM_FEATURE_CLOCK2);
+
+	r = cpuid(0x80000000, 0);
+	if (r.eax >= 0x8000001f) {
+		r = cpuid(0x8000001f, 0);
+		td_printf("cpuid: leaf 0x8000001f %08x %08x %08x %08x", r.eax,
+			  r.ebx, r.ecx, r.edx);
+		CHECK(r.eax == 0 && r.ebx == 0 && r.ecx == 0 && r.edx == 0);
+	}
 }
