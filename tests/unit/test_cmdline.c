@@ -875,9 +875,9 @@ unsupported_notices(char *buf, size_t len)
 	size_t olen = 0;
 
 	notice_discard();
-	bhyve_note_unsupported();
 	mem = open_memstream(&out, &olen);
-	stderr = mem;
+	stderr = mem; /* after the first flush, notices print at once */
+	bhyve_note_unsupported();
 	notice_flush();
 	stderr = saved;
 	fclose(mem);
@@ -903,6 +903,14 @@ test_unsupported_notices(void)
 	    "-d, -K and bootindex each get a notice naming the key");
 	CHECK(strstr(buf, "pci.0.4.0") == NULL,
 	      "no notice for a slot without bootindex");
+	CHECK(parse("-l", "bootrom,/fw/CODE.fd", "-s",
+		    "3,virtio-blk,/a,bootindex=1", "vm", NULL) == 0,
+	      "bootindex with a boot ROM parses");
+	unsupported_notices(buf, sizeof(buf));
+	CHECK(strstr(buf, "bhyve: pci.0.3.0.bootindex has no effect: beehive "
+			  "passes no boot order to the boot ROM") != NULL &&
+		  strstr(buf, "boot.kernel") == NULL,
+	      "bootindex with a boot ROM: the notice speaks of the firmware");
 	CHECK(parse("-a", "-c", "255", "vm", NULL) == 0,
 	      "-a with 255 vCPUs (APIC ids 0-254)");
 	CHECK(err_is(parse("-a", "-c", "256", "vm", NULL),
