@@ -20,6 +20,10 @@ if [ "$E2E_BOOT" = 1 ]; then
 	for t in DSDT FACP APIC; do
 		[ -r /sys/firmware/acpi/tables/$t ] && echo "table-ok $t"
 	done
+	# Whose tables: the DSDT's OEM id (header bytes 10-15) and SMBIOS
+	# type 1 as Linux read them (from fw_cfg through the firmware).
+	echo "dsdt-oem: $(dd if=/sys/firmware/acpi/tables/DSDT bs=1 skip=10 count=6 2>/dev/null | tr -d '\000 ')"
+	echo "dmi: $(cat /sys/class/dmi/id/sys_vendor 2>/dev/null) / $(cat /sys/class/dmi/id/product_name 2>/dev/null)"
 	echo "online: $(cat /sys/devices/system/cpu/online)"
 	# 512M guest: the firmware keeps some for itself (runtime services,
 	# ACPI NVS), the kernel its image and reservations.
