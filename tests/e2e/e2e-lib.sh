@@ -68,7 +68,8 @@
 #                 lines such as a prompt included), then typing TEXT one
 #                 byte every 50 ms (escapes: \r \n \t \e \\). L1 logs
 #                 "L1: send N: typed ..." per step, "L1: send: all N
-#                 steps typed", or "L1: send N: /ERE/ never matched"
+#                 steps typed" (run-e2e fails a run without it), or
+#                 "L1: send N: /ERE/ never matched"
 #   expect-bootN*, reject-bootN*
 #                 as expect / reject, for boot N's console only
 #   status-bootN, status-bootN-VMM
