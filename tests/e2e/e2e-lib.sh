@@ -67,7 +67,7 @@
 #                 step had seen, escape sequences and CRs removed, partial
 #                 lines such as a prompt included), then typing TEXT one
 #                 byte every 50 ms (escapes: \r \n \t \e \\). L1 logs
-#                 "L1: send N: typed ..." per step, "L1: send: all N
+#                 "L1: send N: /ERE/ matched, typed 'TEXT'" per step, "L1: send: all N
 #                 steps typed" (run-e2e fails a run without it), or
 #                 "L1: send N: /ERE/ never matched"
 #   expect-bootN*, reject-bootN*
