@@ -302,14 +302,14 @@ e2e_argv() {
 			-drive "if=pflash,format=raw,file=$run/vars.fd")
 		[ "${SCN[efi-disk]}" = none ] ||
 			E2E_ARGV+=(-drive "if=none,id=efidisk,format=raw,file=$run/efi.img"
-				-device virtio-blk-pci,drive=efidisk)
+				-device "virtio-blk-pci,drive=efidisk")
 		;;
 	beehive-uefi)
 		E2E_ARGV=(/rig/bhyve -c "${SCN[cpus]}" -m "${SCN[mem]}"
 			-l "bootrom,$code,$run/vars.fd")
 		[ "${SCN[efi-disk]}" = none ] ||
 			E2E_ARGV+=(-s "4,virtio-blk,$run/efi.img")
-		E2E_ARGV+=(-l com1,stdio)
+		E2E_ARGV+=(-l "com1,stdio")
 		;;
 	qemu)
 		E2E_ARGV=(qemu-system-x86_64 -accel kvm -cpu host
