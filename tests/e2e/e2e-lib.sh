@@ -57,6 +57,19 @@
 #                 the same files (VARS, disks); the guest sees $E2E_BOOT
 #                 (e2e.boot=N on the kernel command line when boots > 1 or
 #                 with firmware: uefi)
+#   efi-disk      "none" (firmware: uefi only): no EFI disk, the firmware
+#                 finds nothing to boot (its shell, its menus); the default
+#                 is the GPT disk above
+#   send*         "ERE => TEXT": console input. The VMM's stdin (COM1) is
+#                 then a FIFO the runner holds open (else /dev/null); in
+#                 each boot the steps run in order, each waiting for a NEW
+#                 match of its ERE (console output after what the previous
+#                 step had seen, escape sequences and CRs removed, partial
+#                 lines such as a prompt included), then typing TEXT one
+#                 byte every 50 ms (escapes: \r \n \t \e \\). L1 logs
+#                 "L1: send N: /ERE/ matched, typed 'TEXT'" per step, "L1: send: all N
+#                 steps typed" (run-e2e fails a run without it), or
+#                 "L1: send N: /ERE/ never matched"
 #   expect-bootN*, reject-bootN*
 #                 as expect / reject, for boot N's console only
 #   status-bootN, status-bootN-VMM
@@ -74,8 +87,9 @@ E2E_VMMS="beehive qemu"
 E2E_OVMF_CODE=${E2E_OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 E2E_OVMF_VARS=${E2E_OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
 # Set by e2e_stage when a staged run boots UEFI: e2e_rig_args adds the
-# firmware and the disk image.
+# firmware, and the disk image unless every such run has efi-disk: none.
 E2E_NEED_UEFI=
+E2E_NEED_EFI_DISK=
 # Firmware the L2 QEMU loads for a direct kernel boot on the pc machine.
 E2E_QEMU_FILES="/usr/share/seabios/bios-256k.bin
 	/usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/linuxboot.bin
@@ -84,7 +98,7 @@ E2E_QEMU_FILES="/usr/share/seabios/bios-256k.bin
 
 declare -A SCN
 declare -a SCN_GUEST SCN_EXPECT SCN_REJECT SCN_L1_BEFORE SCN_L1_DURING
-declare -a SCN_L1_AFTER SCN_GUEST_FILES SCN_ENV
+declare -a SCN_L1_AFTER SCN_GUEST_FILES SCN_ENV SCN_SEND
 E2E_ENV_VALUE='[A-Za-z0-9._:-]*'
 
 # e2e_parse FILE: fills SCN, SCN_GUEST, SCN_EXPECT, SCN_REJECT; bad files are
@@ -95,9 +109,10 @@ e2e_parse() {
 	SCN=([name]=$(basename "$file" .scn) [vmms]=$E2E_VMMS [cpus]=1
 		[mem]=256M [cmdline]="console=ttyS0 panic=-1 quiet" [timeout]=60
 		[status]=0 [guest-status]=0 [file]=$file
-		[wait-for]='^E2E-BEGIN$' [boots]=1 [firmware]='')
+		[wait-for]='^E2E-BEGIN$' [boots]=1 [firmware]='' [efi-disk]='')
 	SCN_GUEST=() SCN_EXPECT=() SCN_REJECT=()
 	SCN_L1_BEFORE=() SCN_L1_DURING=() SCN_L1_AFTER=() SCN_GUEST_FILES=() SCN_ENV=()
+	SCN_SEND=()
 	while IFS= read -r line || [ -n "$line" ]; do
 		n=$((n + 1))
 		case "$line" in '' | '#'*) continue ;; esac
@@ -146,6 +161,18 @@ e2e_parse() {
 				rig_usage_error "$file:$n: firmware must be 'uefi'"
 			SCN[$key]=$val
 			;;
+		efi-disk)
+			[ "$val" = none ] ||
+				rig_usage_error "$file:$n: efi-disk must be 'none'"
+			SCN[$key]=$val
+			;;
+		send)
+			[[ "$val" =~ ^(.+)\ =\>\ (.+)$ ]] ||
+				rig_usage_error "$file:$n: send must be 'ERE => TEXT'"
+			e2e_send_codes "${val#* => }" >/dev/null ||
+				rig_usage_error "$file:$n: send: bad escape in TEXT (\\r \\n \\t \\e \\\\)"
+			SCN_SEND+=("$val")
+			;;
 		name | vmms | cmdline | l1-smp | description | wait-for) SCN[$key]=$val ;;
 		signal)
 			[[ "$val" =~ ^(TERM|KILL|INT|HUP)\ after\ (.+)$ ]] ||
@@ -188,6 +215,8 @@ e2e_parse() {
 		SCN[repeat]=$E2E_REPEAT
 	fi
 	[ -n "${SCN[repeat]:-}" ] || SCN[repeat]=1
+	[ -z "${SCN[efi-disk]}" ] || [ "${SCN[firmware]}" = uefi ] ||
+		rig_usage_error "$file: efi-disk needs firmware: uefi"
 	for key in "${!SCN[@]}"; do
 		[[ "$key" =~ ^(expect|reject|status)-boot([0-9]+) ]] || continue
 		[ "${BASH_REMATCH[2]}" -le "${SCN[boots]}" ] ||
@@ -199,6 +228,32 @@ e2e_parse() {
 		rig_usage_error "E2E_TIMEOUT_SCALE must be a positive integer"
 	SCN[timeout]=$((SCN[timeout] * ${E2E_TIMEOUT_SCALE:-1}))
 	return 0
+}
+
+# e2e_send_codes TEXT: the bytes of a send step's TEXT, escapes resolved
+# (\r \n \t \e \\), as octal numbers separated by blanks; fails on any
+# other escape.
+e2e_send_codes() {
+	local t=$1 c out=
+	while [ -n "$t" ]; do
+		c=${t:0:1}
+		t=${t:1}
+		if [ "$c" = "\\" ]; then
+			c=${t:0:1}
+			t=${t:1}
+			case "$c" in
+			r) out+=" 015" ;;
+			n) out+=" 012" ;;
+			t) out+=" 011" ;;
+			e) out+=" 033" ;;
+			"\\") out+=" 134" ;;
+			*) return 1 ;;
+			esac
+		else
+			out+=$(printf ' %03o' "'$c")
+		fi
+	done
+	echo "${out# }"
 }
 
 # e2e_mib SIZE: 256M or 2G in MiB.
@@ -244,14 +299,17 @@ e2e_argv() {
 			-smp "${SCN[cpus]}" -m "${SCN[mem]}" -nodefaults
 			-no-user-config -display none -serial stdio -no-reboot
 			-drive "if=pflash,format=raw,readonly=on,file=$code"
-			-drive "if=pflash,format=raw,file=$run/vars.fd"
-			-drive "if=none,id=efidisk,format=raw,file=$run/efi.img"
-			-device virtio-blk-pci,drive=efidisk)
+			-drive "if=pflash,format=raw,file=$run/vars.fd")
+		[ "${SCN[efi-disk]}" = none ] ||
+			E2E_ARGV+=(-drive "if=none,id=efidisk,format=raw,file=$run/efi.img"
+				-device "virtio-blk-pci,drive=efidisk")
 		;;
 	beehive-uefi)
 		E2E_ARGV=(/rig/bhyve -c "${SCN[cpus]}" -m "${SCN[mem]}"
-			-l "bootrom,$code,$run/vars.fd"
-			-s "4,virtio-blk,$run/efi.img" -l com1,stdio)
+			-l "bootrom,$code,$run/vars.fd")
+		[ "${SCN[efi-disk]}" = none ] ||
+			E2E_ARGV+=(-s "4,virtio-blk,$run/efi.img")
+		E2E_ARGV+=(-l "com1,stdio")
 		;;
 	qemu)
 		E2E_ARGV=(qemu-system-x86_64 -accel kvm -cpu host
@@ -300,10 +358,19 @@ e2e_write_lines() {
 
 # e2e_stage STAGE ID VMM: stages one run of the parsed scenario: vars.sh,
 # argv.N (the VMM command of boot N), env.N (boot N's GRUB environment
-# block, firmware: uefi), overlay.cpio and the l1-*.sh scripts.
+# block, firmware: uefi), send.N (step N of the console input: the octal
+# codes of its bytes, then its ERE), overlay.cpio and the l1-*.sh scripts.
 e2e_stage() {
 	local dir=$1/$2 vmm=$3 a cmd b
 	mkdir -p "$dir/overlay/e2e"
+	b=0
+	for a in ${SCN_SEND[@]+"${SCN_SEND[@]}"}; do
+		b=$((b + 1))
+		{
+			e2e_send_codes "${a#* => }"
+			printf '%s\n' "${a%% => *}"
+		} >"$dir/send.$b"
+	done
 	for ((b = 1; b <= SCN[boots]; b++)); do
 		e2e_argv "$vmm" "$b"
 		{
@@ -313,6 +380,7 @@ e2e_stage() {
 		} >"$dir/argv.$b"
 		if [ "${SCN[firmware]}" = uefi ]; then
 			E2E_NEED_UEFI=1
+			[ "${SCN[efi-disk]}" = none ] || E2E_NEED_EFI_DISK=1
 			if ! grub-editenv "$dir/env.$b" create ||
 				! grub-editenv "$dir/env.$b" set "e2e_boot=$b" \
 					"e2e_cmdline=$(e2e_boot_cmdline "$b")"; then
@@ -331,6 +399,8 @@ e2e_stage() {
 		echo "E2E_WAIT_FOR=$(rig_sq "${SCN[wait-for]}")"
 		echo "E2E_BOOTS=${SCN[boots]}"
 		[ "${SCN[firmware]}" != uefi ] || echo "E2E_UEFI=1"
+		[ -z "${SCN[efi-disk]}" ] || echo "E2E_EFI_DISK=${SCN[efi-disk]}"
+		echo "E2E_SENDS=${#SCN_SEND[@]}"
 		if [ -n "${SCN[signal]:-}" ]; then
 			echo "E2E_SIGNAL=${SCN[signal]%% *}"
 			echo "E2E_SIGNAL_AFTER=$(rig_sq "${SCN[signal]#* after }")"
@@ -407,10 +477,12 @@ e2e_rig_args() {
 		for f in "$E2E_OVMF_CODE" "$E2E_OVMF_VARS"; do
 			[ -r "$f" ] || rig_die "no $f (install ovmf)"
 		done
-		f=$("$E2E_DIR/build-efi-disk") || exit 125
 		E2E_ADDS+=(--add "$E2E_OVMF_CODE:/rig/${E2E_OVMF_CODE##*/}"
-			--add "$E2E_OVMF_VARS:/rig/OVMF_VARS.fd"
-			--add "$f:/rig/efi-disk.img" --add "$f.layout:/rig/efi-disk.layout")
+			--add "$E2E_OVMF_VARS:/rig/OVMF_VARS.fd")
+	fi
+	if [ -n "$E2E_NEED_EFI_DISK" ]; then
+		f=$("$E2E_DIR/build-efi-disk") || exit 125
+		E2E_ADDS+=(--add "$f:/rig/efi-disk.img" --add "$f.layout:/rig/efi-disk.layout")
 	fi
 	for f in ${E2E_XADD:-}; do E2E_ADDS+=(--add "$f"); done
 }

@@ -9,7 +9,11 @@
 #                 boot from /rig/efi-disk.img, copied to $W/efi.img with
 #                 overlay.cpio in its partition 2, and a per-run copy of
 #                 /rig/OVMF_VARS.fd as $W/vars.fd)
+#                 E2E_EFI_DISK (none: no EFI disk image, only the VARS file)
+#                 E2E_SENDS (console input steps, send.1 .. send.N)
 #   argv.N        "set -- VMM ARGV..." of boot N (default: vars.sh's)
+#   send.N        console input step N: line 1 the octal codes of the bytes
+#                 to type, line 2 the ERE whose new match it waits for
 #   env.N         boot N's GRUB environment block (E2E_UEFI), written over
 #                 the image's /e2e.env before boot N
 #   overlay.cpio  /e2e/scenario.sh for the guest, appended to the guest's
@@ -31,7 +35,8 @@
 # The l1-*.sh output follows the console as "C|L1: <line>" lines.
 # Console lines carry a prefix so guest output can never fake a marker.
 # The VMM runs in its own session under busybox time (for its peak RSS); a
-# watchdog kills the whole session after E2E_TIMEOUT seconds.
+# watchdog kills the whole session after E2E_TIMEOUT seconds. Its stdin is
+# /dev/null, or with send steps a FIFO ($W/in) this runner holds open.
 
 W=/tmp/e2e-run
 
@@ -87,6 +92,69 @@ watch_console() {
 	done
 }
 
+# send_text CODES: types the bytes (octal codes) into the VMM's stdin
+# (fd 3, the FIFO), one every 50 ms: firmware polls its serial port and a
+# 16550's receive FIFO holds 16 bytes.
+send_text() {
+	local o
+	for o in $1; do
+		# shellcheck disable=SC2059 # the format is one octal escape
+		printf "\\$o" >&3
+		sleep 0.05
+	done
+}
+
+# send_shown CODES: the typed bytes, printable (\r \n \t \e, octal).
+send_shown() {
+	local o
+	for o in $1; do
+		case "$o" in
+		015) printf '\\r' ;;
+		012) printf '\\n' ;;
+		011) printf '\\t' ;;
+		033) printf '\\e' ;;
+		0[4-9]? | 1[0-6]? | 17[0-6])
+			# shellcheck disable=SC2059 # the format is one octal escape
+			printf "\\$o"
+			;;
+		*) printf '\\%s' "$o" ;;
+		esac
+	done
+}
+
+# send_steps DIR PID: runs the console input steps send.1 .. send.N of run
+# DIR while the VMM session PID lives. Step i waits for its ERE to match
+# the console output ($W/raw, every byte as the VMM wrote it: partial lines
+# such as a prompt count) after what step i-1 had seen, with escape
+# sequences and CRs removed; then types its bytes.
+send_steps() {
+	local dir=$1 pid=$2 i=1 off=0 codes re n e
+	e=$(printf '\033') # busybox sed has no \x1b
+	while [ $i -le "$E2E_SENDS" ]; do
+		{ IFS= read -r codes; IFS= read -r re; } <"$dir/send.$i"
+		while :; do
+			if ! kill -0 "$pid" 2>/dev/null; then
+				echo "send $i: /$re/ never matched" >>"$W/l1-during.out"
+				return 1
+			fi
+			tail -c +$((off + 1)) "$W/raw" >"$W/send.seen" 2>/dev/null
+			if tr -d '\r' <"$W/send.seen" |
+				sed "s/$e\[[0-9;?=]*[A-Za-z]//g; s/${e}c//g" |
+				grep -Eq -- "$re"; then
+				break
+			fi
+			sleep 0.2
+		done
+		n=$(wc -c <"$W/send.seen")
+		off=$((off + n))
+		echo "send $i: /$re/ matched, typed '$(send_shown "$codes")'" \
+			>>"$W/l1-during.out"
+		send_text "$codes"
+		i=$((i + 1))
+	done
+	echo "send: all $E2E_SENDS steps typed" >>"$W/l1-during.out"
+}
+
 signal_vmm() { # signal_vmm SIG PID
 	local v
 	v=$(vmm_pid "$2")
@@ -103,10 +171,11 @@ run_during() {
 # overlay initramfs in partition 2, and its VARS file.
 uefi_prepare() {
 	local E2E_EFI_ENV_OFFSET E2E_EFI_OVL_OFFSET E2E_EFI_OVL_SECTORS
+	cp /rig/OVMF_VARS.fd "$W/vars.fd"
+	[ "$E2E_EFI_DISK" = none ] && return 0
 	# shellcheck disable=SC1091 # written by build-efi-disk
 	. /rig/efi-disk.layout
 	cp /rig/efi-disk.img "$W/efi.img"
-	cp /rig/OVMF_VARS.fd "$W/vars.fd"
 	if [ "$(wc -c <"$1/overlay.cpio")" -gt $((E2E_EFI_OVL_SECTORS * 512)) ]; then
 		echo "overlay.cpio does not fit the EFI disk's partition 2" >&2
 		return 1
@@ -118,6 +187,7 @@ uefi_prepare() {
 # uefi_set_env DIR BOOT: boot BOOT's GRUB environment block into the image.
 uefi_set_env() {
 	local E2E_EFI_ENV_OFFSET E2E_EFI_OVL_OFFSET E2E_EFI_OVL_SECTORS
+	[ "$E2E_EFI_DISK" = none ] && return 0
 	# shellcheck disable=SC1091 # written by build-efi-disk
 	. /rig/efi-disk.layout
 	dd if="$1/env.$2" of="$W/efi.img" bs=512 count=2 \
@@ -130,7 +200,7 @@ run_one() {
 	id=$(basename "$dir")
 	E2E_NAME=$id E2E_VMM=unknown E2E_TIMEOUT=60 E2E_DISK_MIB=
 	E2E_WAIT_FOR='^E2E-BEGIN$' E2E_SIGNAL= E2E_SIGNAL_AFTER=
-	E2E_BOOTS=1 E2E_UEFI=
+	E2E_BOOTS=1 E2E_UEFI= E2E_EFI_DISK= E2E_SENDS=0
 	set --
 	. "$dir/vars.sh"
 	rm -rf "$W"
@@ -190,16 +260,11 @@ run_one() {
 		"before=$bst boots=$nboots grub_ms=$a_fw"
 }
 
-# boot_one DIR VMM ARGV...: one start of the VMM; sets st, sig, to, us, rss,
-# BOOT_MS; leaves the boot's console and stderr in $W/console, $W/stderr.
-boot_one() {
-	local dir=$1 t0 t1 vpid wpid apid dpid spid n u
-	shift
-	rm -f "$W/fifo" "$W/userspace" "$W/grub" "$W/timedout" "$W/time"
-	mkfifo "$W/fifo"
-	# Time-stamps the guest's first userspace line as the VMM prints it.
-	# fflush: L1-side watchers poll the console file while the VMM runs.
-	# With firmware: uefi, also GRUB's first line (the firmware's share).
+# console_stamp: copies the VMM's output (stdin) line by line, flushing
+# each (L1-side watchers poll the console file while the VMM runs), and
+# time-stamps the guest's first userspace line into $W/userspace and, with
+# firmware: uefi, GRUB's first line into $W/grub (the firmware's share).
+console_stamp() {
 	awk -v ts="$W/userspace" -v gts="$W/grub" '{
 		print
 		fflush()
@@ -211,10 +276,31 @@ boot_one() {
 			getline u < "/proc/uptime"; close("/proc/uptime")
 			split(u, a, " "); print a[1] > gts; close(gts); gseen = 1
 		}
-	}' <"$W/fifo" >"$W/console" &
+	}'
+}
+
+# boot_one DIR VMM ARGV...: one start of the VMM; sets st, sig, to, us, rss,
+# BOOT_MS; leaves the boot's console and stderr in $W/console, $W/stderr.
+boot_one() {
+	local dir=$1 t0 t1 vpid wpid apid dpid spid ipid n u in=/dev/null
+	shift
+	rm -f "$W/fifo" "$W/userspace" "$W/grub" "$W/timedout" "$W/time" \
+		"$W/in" "$W/raw"
+	mkfifo "$W/fifo"
+	if [ "$E2E_SENDS" -gt 0 ]; then
+		# Console input: the VMM reads a FIFO that fd 3 holds open (so
+		# it never sees end-of-file); send_steps matches the raw output,
+		# which tee passes on at once, partial lines included.
+		mkfifo "$W/in"
+		exec 3<>"$W/in"
+		in=$W/in
+		tee "$W/raw" <"$W/fifo" | console_stamp >"$W/console" &
+	else
+		console_stamp <"$W/fifo" >"$W/console" &
+	fi
 	apid=$!
 	t0=$(uptime_ms)
-	setsid time -v -o "$W/time" "$@" </dev/null >"$W/fifo" 2>"$W/stderr" &
+	setsid time -v -o "$W/time" "$@" <"$in" >"$W/fifo" 2>"$W/stderr" 3>&- &
 	vpid=$!
 	(
 		sleep "$E2E_TIMEOUT"
@@ -222,7 +308,7 @@ boot_one() {
 		kill -TERM -"$vpid"
 		sleep 3
 		kill -KILL -"$vpid"
-	) 2>/dev/null &
+	) 2>/dev/null 3>&- &
 	wpid=$!
 	dpid=
 	spid=
@@ -236,12 +322,29 @@ boot_one() {
 			signal_vmm "$E2E_SIGNAL" "$vpid" &
 		spid=$!
 	fi
+	ipid=
+	if [ "$E2E_SENDS" -gt 0 ]; then
+		send_steps "$dir" "$vpid" &
+		ipid=$!
+	fi
 	wait "$vpid"
 	st=$?
 	t1=$(uptime_ms)
 	kill "$wpid" 2>/dev/null
 	wait "$apid"
 	[ -n "$spid" ] && kill "$spid" 2>/dev/null
+	if [ -n "$ipid" ]; then
+		# Give a step that was typing as the VMM exited a moment (its
+		# own check then logs what never matched), then stop it.
+		n=0
+		while kill -0 "$ipid" 2>/dev/null && [ $n -lt 10 ]; do
+			sleep 0.2
+			n=$((n + 1))
+		done
+		kill "$ipid" 2>/dev/null
+		wait "$ipid" 2>/dev/null
+		exec 3>&-
+	fi
 	if [ -n "$dpid" ]; then
 		# The L1 commands get 10 s to finish after the VMM exited.
 		n=0
@@ -284,6 +387,10 @@ pkill_tree() {
 	done
 	kill -KILL "$1" 2>/dev/null
 }
+
+# E2E_L1_LIB=1: only the functions (tests/e2e/check-e2e-keys runs pieces of
+# the runner on the host under busybox sh).
+[ -z "${E2E_L1_LIB:-}" ] || return 0
 
 if [ ! -c /dev/kvm ]; then
 	echo "@@E2E-FATAL no /dev/kvm in L1"
