@@ -34,6 +34,7 @@
 #include "mem.h"
 #include "pci_emul.h"
 #include "vmmapi.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -178,28 +179,6 @@ fz_configure(bool bootrom)
 		check(set_config_value("lpc.bootrom", "/fuzz.fd") == 0);
 }
 
-struct prog {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t
-take(struct prog *pg, int bytes)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < bytes; i++) {
-		uint64_t b = 0;
-
-		if (pg->n > 0) {
-			b = *pg->p++;
-			pg->n--;
-		}
-		v |= b << (8 * i);
-	}
-	return v;
-}
-
 static const int fz_widths[4] = {1, 2, 4, 8};
 
 static void
@@ -226,11 +205,12 @@ fz_check_invariants(void)
 }
 
 static void
-fz_bar_access(struct prog *pg)
+fz_bar_access(struct fz_input *pg)
 {
-	struct pci_devinst *pi = fz_dev[take(pg, 1) % FZ_NDEVS];
-	int b = (int)(take(pg, 1) % (PCI_BARMAX + 1));
-	uint64_t off = take(pg, 2), mode = take(pg, 1), v = take(pg, 8);
+	struct pci_devinst *pi = fz_dev[fz_take(pg, 1) % FZ_NDEVS];
+	int b = (int)(fz_take(pg, 1) % (PCI_BARMAX + 1));
+	uint64_t off = fz_take(pg, 2), mode = fz_take(pg, 1),
+		 v = fz_take(pg, 8);
 	int w = fz_widths[mode & 3];
 	uint64_t addr = pi->pi_bar[b].addr + (off % (pi->pi_bar[b].size + 8));
 
@@ -247,10 +227,10 @@ fz_bar_access(struct prog *pg)
 }
 
 static void
-fz_interrupt(struct prog *pg)
+fz_interrupt(struct fz_input *pg)
 {
-	struct pci_devinst *pi = fz_dev[take(pg, 1) % FZ_NDEVS];
-	int kind = (int)(take(pg, 1) % 4), index = (int)take(pg, 1) - 8;
+	struct pci_devinst *pi = fz_dev[fz_take(pg, 1) % FZ_NDEVS];
+	int kind = (int)(fz_take(pg, 1) % 4), index = (int)fz_take(pg, 1) - 8;
 
 	switch (kind) {
 	case 0:
@@ -269,31 +249,31 @@ fz_interrupt(struct prog *pg)
 }
 
 static void
-fz_step(struct prog *pg)
+fz_step(struct fz_input *pg)
 {
 	uint32_t v32;
 	uint64_t v64, off;
-	int w, sel, op = (int)(take(pg, 1) % 8);
+	int w, sel, op = (int)(fz_take(pg, 1) % 8);
 
 	switch (op) {
 	case 0:
-		v32 = (uint32_t)take(pg, 4);
+		v32 = (uint32_t)fz_take(pg, 4);
 		inout_emulate(NULL, false, 0xcf8, 4, &v32);
 		break;
 	case 1:
 	case 2:
 		/* Any of 0xcf8-0xcff, any width: reaches every alignment. */
-		sel = (int)take(pg, 1);
+		sel = (int)fz_take(pg, 1);
 		w = fz_widths[(sel >> 3) & 3];
-		v32 = (uint32_t)take(pg, 4);
+		v32 = (uint32_t)fz_take(pg, 4);
 		inout_emulate(NULL, op == 1, (uint16_t)(0xcf8 + (sel & 7)),
 			      w == 8 ? 4 : w, &v32);
 		break;
 	case 3:
 	case 4:
-		off = take(pg, 4) % PCI_EMUL_ECFG_SIZE;
-		w = fz_widths[take(pg, 1) & 3];
-		v64 = op == 4 ? take(pg, 8) : 0;
+		off = fz_take(pg, 4) % PCI_EMUL_ECFG_SIZE;
+		w = fz_widths[fz_take(pg, 1) & 3];
+		v64 = op == 4 ? fz_take(pg, 8) : 0;
 		mem_emulate(NULL, op == 4, PCI_EMUL_ECFG_BASE + off, w, &v64);
 		if (op == 3 && w < 8)
 			check(v64 >> (8 * w) == 0);
@@ -305,8 +285,8 @@ fz_step(struct prog *pg)
 		fz_interrupt(pg);
 		break;
 	default: {
-		struct pci_devinst *pi = fz_dev[take(pg, 1) % FZ_NDEVS];
-		int b = (int)(take(pg, 1) % (PCI_BARMAX + 1));
+		struct pci_devinst *pi = fz_dev[fz_take(pg, 1) % FZ_NDEVS];
+		int b = (int)(fz_take(pg, 1) % (PCI_BARMAX + 1));
 		uint32_t all = 0xffffffff, back = 0;
 
 		pci_emul_cfgrw(false, pi->pi_bus, pi->pi_slot, pi->pi_func,
@@ -327,7 +307,7 @@ fz_step(struct prog *pg)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct prog pg = {data, size};
+	struct fz_input pg = {data, size};
 	uint64_t v = 0;
 
 	fz_setup_once();

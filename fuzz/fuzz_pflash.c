@@ -22,34 +22,13 @@
 #include "mem.h"
 #include "pflash.h"
 #include "vmmapi.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define LEN   (24u << 10)
 #define GUARD 4096u
 #define GPA   0xffc00000ULL
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t
-take(struct input *in, int bytes)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < bytes; i++) {
-		uint8_t b = 0;
-
-		if (in->n > 0) {
-			b = *in->p++;
-			in->n--;
-		}
-		v |= (uint64_t)b << (8 * i);
-	}
-	return v;
-}
 
 static const int widths[4] = {1, 2, 4, 8};
 
@@ -58,7 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t *mem;
 	static struct vmctx *ctx;
-	struct input in = {data, size};
+	struct fz_input in = {data, size};
 	struct pflash *fl;
 	uint8_t *array;
 
@@ -77,39 +56,39 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fl == NULL)
 		abort();
 	while (in.n > 0) {
-		uint8_t op = (uint8_t)take(&in, 1);
+		uint8_t op = (uint8_t)fz_take(&in, 1);
 		uint64_t off, val;
 		int w;
 
 		switch (op & 3) {
 		case 0:
-			off = take(&in, 4) % (LEN + 64);
-			w = widths[take(&in, 1) & 3];
-			val = take(&in, 8);
+			off = fz_take(&in, 4) % (LEN + 64);
+			w = widths[fz_take(&in, 1) & 3];
+			val = fz_take(&in, 8);
 			pflash_access(fl, true, off, w, &val);
 			break;
 		case 1:
-			off = take(&in, 4) % (LEN + 64);
-			w = widths[take(&in, 1) & 3];
+			off = fz_take(&in, 4) % (LEN + 64);
+			w = widths[fz_take(&in, 1) & 3];
 			val = 0;
 			pflash_access(fl, false, off, w, &val);
 			break;
 		case 2:
-			off = take(&in, 2);
-			val = take(&in, 1);
+			off = fz_take(&in, 2);
+			val = fz_take(&in, 1);
 			/* Through the MMIO dispatch, as the vCPU loop does. */
 			mem_emulate(NULL, true, GPA + off % LEN, 1, &val);
 			break;
 		default:
-			val = take(&in, 1);
-			pflash_access(fl, true, UINT64_MAX - take(&in, 1), 8,
+			val = fz_take(&in, 1);
+			pflash_access(fl, true, UINT64_MAX - fz_take(&in, 1), 8,
 				      &val);
 			break;
 		}
 		if (vm_devmem_mapped(ctx, 0, NULL) != pflash_read_array(fl))
 			abort();
 		if (pflash_read_array(fl)) {
-			uint64_t o = take(&in, 2) % LEN, v = 0;
+			uint64_t o = fz_take(&in, 2) % LEN, v = 0;
 
 			pflash_access(fl, false, o, 1, &v);
 			if ((uint8_t)v != array[o])

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "boot_load.h" /* boot_le16, boot_put16/32/64 */
 #include "config.h"
 
 static struct bootrom bootrom_state = {.vars_fd = -1};
@@ -34,33 +35,6 @@ uint64_t
 bootrom_vars_gpa(const struct bootrom *br)
 {
 	return bootrom_rom_gpa(br) - br->vars_len;
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* EFI_FIRMWARE_VOLUME_HEADER (PI spec Vol. 3, 3.2.1) field offsets. */
@@ -86,7 +60,7 @@ bootrom_vars_valid(const uint8_t *buf, size_t len, char *err, size_t errlen)
 			 "signature _FVH at offset 40)");
 		return false;
 	}
-	hlen = get16(buf + FV_HEADERLEN);
+	hlen = boot_le16(buf + FV_HEADERLEN);
 	if (hlen < FV_MIN_HEADER || hlen % 2 != 0 || hlen > len) {
 		snprintf(err, errlen,
 			 "is not an EFI variable store (firmware volume header "
@@ -95,7 +69,7 @@ bootrom_vars_valid(const uint8_t *buf, size_t len, char *err, size_t errlen)
 		return false;
 	}
 	for (uint16_t i = 0; i < hlen; i += 2)
-		sum = (uint16_t)(sum + get16(buf + i));
+		sum = (uint16_t)(sum + boot_le16(buf + i));
 	if (sum != 0) {
 		snprintf(err, errlen,
 			 "is not an EFI variable store (firmware volume header "
@@ -166,23 +140,23 @@ bootrom_format_vars(uint8_t *buf, size_t len)
 	/* The firmware volume header, covering all of VARS. */
 	memset(fv, 0, FV_MIN_HEADER);
 	memcpy(fv + FV_GUID, guid_system_nv_data_fv, 16);
-	put64(fv + FV_LENGTH, len);
+	boot_put64(fv + FV_LENGTH, len);
 	memcpy(fv + FV_SIGNATURE, "_FVH", 4);
 	/* EFI_FVB2: read/write enabled and status, sticky write, memory
 	 * mapped, erase polarity 1, 16-byte alignment capable ... (OVMF). */
-	put32(fv + FV_ATTRIBUTES, 0x0004feff);
-	put16(fv + FV_HEADERLEN, FV_MIN_HEADER);
+	boot_put32(fv + FV_ATTRIBUTES, 0x0004feff);
+	boot_put16(fv + FV_HEADERLEN, FV_MIN_HEADER);
 	fv[FV_REVISION] = 2;
-	put32(fv + FV_BLOCKMAP, (uint32_t)(len / FV_BLOCK));
-	put32(fv + FV_BLOCKMAP + 4, FV_BLOCK);
+	boot_put32(fv + FV_BLOCKMAP, (uint32_t)(len / FV_BLOCK));
+	boot_put32(fv + FV_BLOCKMAP + 4, FV_BLOCK);
 	for (int i = 0; i < FV_MIN_HEADER; i += 2)
-		sum = (uint16_t)(sum + get16(fv + i));
-	put16(fv + FV_CHECKSUM, (uint16_t)(0x10000 - sum));
+		sum = (uint16_t)(sum + boot_le16(fv + i));
+	boot_put16(fv + FV_CHECKSUM, (uint16_t)(0x10000 - sum));
 
 	/* VARIABLE_STORE_HEADER: formatted (0x5a), healthy (0xfe). */
 	vs = fv + FV_MIN_HEADER;
 	memcpy(vs, guid_authenticated_variable, 16);
-	put32(vs + 16, (uint32_t)(live - FV_MIN_HEADER));
+	boot_put32(vs + 16, (uint32_t)(live - FV_MIN_HEADER));
 	vs[20] = 0x5a;
 	vs[21] = 0xfe;
 	memset(vs + 22, 0, 6);
@@ -195,8 +169,8 @@ bootrom_format_vars(uint8_t *buf, size_t len)
 	wb = buf + ftw;
 	memcpy(wb, guid_ftw_working_block, 16);
 	memset(wb + 16, 0xff, 8);
-	put64(wb + 24, FV_BLOCK - FTW_HEADER_LEN);
-	put32(wb + 16, crc32_ieee(wb, FTW_HEADER_LEN));
+	boot_put64(wb + 24, FV_BLOCK - FTW_HEADER_LEN);
+	boot_put32(wb + 16, crc32_ieee(wb, FTW_HEADER_LEN));
 	wb[20] = 0xfe;
 	return 0;
 }
