@@ -32,7 +32,7 @@ ROM_NAMES	:= bootrom-flash
 ROM_CFLAGS	:= -m32 -march=i686 -std=gnu11 -ffreestanding -fno-pic -fno-pie \
 		   -fno-stack-protector -fcf-protection=none \
 		   -mgeneral-regs-only -fno-asynchronous-unwind-tables \
-		   -nostdlib -O2 -Wall -Wextra -Werror -MMD -MP
+		   -nostdlib -O2 -Wall -Wextra -Werror -I$(PAYLOAD_SRCDIR)/lib -MMD -MP
 ROM_FILES	:= $(ROM_NAMES:%=$(BUILD_PAYLOADS)/%.rom) \
 		   $(ROM_NAMES:%=$(BUILD_PAYLOADS)/%.vars) \
 		   $(ROM_NAMES:%=$(BUILD_PAYLOADS)/%.test)

@@ -9,44 +9,30 @@
  */
 #include <stdint.h>
 
+#include "payload.h" /* port I/O and the testdev ports */
+
 #define ROM_BASE  0xffff0000u
 #define VARS_BASE 0xfffe8000u
 #define MARK_OFF  0x1000u
 #define ERASE_OFF 0x2000u
 
-#define TD_MSG	  0x0f00
-#define TD_RESULT 0x0f08
-#define PM1A_CNT  0x404
+#define PM1A_CNT 0x404
 
 static const char mark[16] = "BEEHIVE-FLASH-OK";
-
-static inline void
-outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void
-outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
 
 static void
 say(const char *s)
 {
 	while (*s != '\0')
-		outb(TD_MSG, (uint8_t)*s++);
-	outb(TD_MSG, '\n');
+		outb(TD_PORT_MSG, (uint8_t)*s++);
+	outb(TD_PORT_MSG, '\n');
 }
 
 /* ACPI poweroff: SLP_TYP 5 and SLP_EN in PM1a control. */
 static void
 poweroff(void)
 {
-	__asm__ volatile("outw %0, %1"
-			 :
-			 : "a"((uint16_t)0x3400), "Nd"((uint16_t)PM1A_CNT));
+	outw(PM1A_CNT, 0x3400);
 }
 
 static volatile uint8_t *
@@ -63,11 +49,11 @@ check(int ok, const char *what)
 {
 	if (!ok) {
 		failures++;
-		outb(TD_MSG, 'F');
-		outb(TD_MSG, 'A');
-		outb(TD_MSG, 'I');
-		outb(TD_MSG, 'L');
-		outb(TD_MSG, ' ');
+		outb(TD_PORT_MSG, 'F');
+		outb(TD_PORT_MSG, 'A');
+		outb(TD_PORT_MSG, 'I');
+		outb(TD_PORT_MSG, 'L');
+		outb(TD_PORT_MSG, ' ');
 		say(what);
 	}
 }
@@ -159,7 +145,7 @@ boot1(void)
 	*flash(0) = 0x50;
 	check(marked(), "flash: unconfirmed erase erased nothing");
 	if (failures != 0) {
-		outl(TD_RESULT, (uint32_t)failures);
+		outl(TD_PORT_RESULT, (uint32_t)failures);
 		poweroff();
 		return;
 	}
@@ -173,7 +159,7 @@ boot2(void)
 	say("rom: boot 2 sees the flash data");
 	check_rom();
 	check(erased(ERASE_OFF, 0x1000), "flash: the erase persisted");
-	outl(TD_RESULT, (uint32_t)failures);
+	outl(TD_PORT_RESULT, (uint32_t)failures);
 	poweroff();
 }
 
