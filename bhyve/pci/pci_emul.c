@@ -1491,6 +1491,13 @@ pci_emul_lpc_configured(void)
 static int
 pci_emul_add_uefi_devices(void)
 {
+	static const struct {
+		const char *node, *model;
+	} devs[] = {
+	    {"pci.0.0.0", "hostbridge"},
+	    {PCI_PIIX4_PM_NODE, "piix4-pm"},
+	};
+
 	if (!pci_emul_lpc_configured() &&
 	    find_config_node("pci.0.1.0") == NULL) {
 		struct config_node *n = create_config_node("pci.0.1.0");
@@ -1498,13 +1505,6 @@ pci_emul_add_uefi_devices(void)
 		if (n == NULL || set_config_value_node(n, "device", "lpc") != 0)
 			return -1;
 	}
-
-	static const struct {
-		const char *node, *model;
-	} devs[] = {
-	    {"pci.0.0.0", "hostbridge"},
-	    {PCI_PIIX4_PM_NODE, "piix4-pm"},
-	};
 
 	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
 		struct config_node *n;
