@@ -57,9 +57,14 @@
 #                 the same files (VARS, disks); the guest sees $E2E_BOOT
 #                 (e2e.boot=N on the kernel command line when boots > 1 or
 #                 with firmware: uefi)
-#   efi-disk      "none" (firmware: uefi only): no EFI disk, the firmware
-#                 finds nothing to boot (its shell, its menus); the default
-#                 is the GPT disk above
+#   efi-disk      (firmware: uefi only) "none": no EFI disk, the firmware
+#                 finds nothing to boot (its shell, its menus); "ahci-hd":
+#                 the GPT disk above on an AHCI port (beehive ahci-hd,
+#                 QEMU ahci + ide-hd); "ahci-cd": the ISO image of
+#                 tests/e2e/build-efi-iso on an ATAPI CD (beehive
+#                 ahci-cd, QEMU ahci + ide-cd), booted through its El
+#                 Torito entry as an installer is; the default is the GPT
+#                 disk on virtio-blk
 #   send*         "ERE => TEXT": console input. The VMM's stdin (COM1) is
 #                 then a FIFO the runner holds open (else /dev/null); in
 #                 each boot the steps run in order, each waiting for a NEW
@@ -90,6 +95,7 @@ E2E_OVMF_VARS=${E2E_OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
 # firmware, and the disk image unless every such run has efi-disk: none.
 E2E_NEED_UEFI=
 E2E_NEED_EFI_DISK=
+E2E_NEED_EFI_ISO=
 # Firmware the L2 QEMU loads for a direct kernel boot on the pc machine.
 E2E_QEMU_FILES="/usr/share/seabios/bios-256k.bin
 	/usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/linuxboot.bin
@@ -162,8 +168,8 @@ e2e_parse() {
 			SCN[$key]=$val
 			;;
 		efi-disk)
-			[ "$val" = none ] ||
-				rig_usage_error "$file:$n: efi-disk must be 'none'"
+			[[ "$val" =~ ^(none|ahci-hd|ahci-cd)$ ]] ||
+				rig_usage_error "$file:$n: efi-disk must be none, ahci-hd or ahci-cd"
 			SCN[$key]=$val
 			;;
 		send)
@@ -300,15 +306,30 @@ e2e_argv() {
 			-no-user-config -display none -serial stdio -no-reboot
 			-drive "if=pflash,format=raw,readonly=on,file=$code"
 			-drive "if=pflash,format=raw,file=$run/vars.fd")
-		[ "${SCN[efi-disk]}" = none ] ||
+		case "${SCN[efi-disk]}" in
+		none) ;;
+		ahci-hd)
+			E2E_ARGV+=(-drive "if=none,id=efidisk,format=raw,file=$run/efi.img"
+				-device ahci,id=ahci0 -device "ide-hd,drive=efidisk,bus=ahci0.0")
+			;;
+		ahci-cd)
+			E2E_ARGV+=(-drive "if=none,id=efidisk,format=raw,media=cdrom,readonly=on,file=$run/efi.img"
+				-device ahci,id=ahci0 -device "ide-cd,drive=efidisk,bus=ahci0.0")
+			;;
+		*)
 			E2E_ARGV+=(-drive "if=none,id=efidisk,format=raw,file=$run/efi.img"
 				-device "virtio-blk-pci,drive=efidisk")
+			;;
+		esac
 		;;
 	beehive-uefi)
 		E2E_ARGV=(/rig/bhyve -c "${SCN[cpus]}" -m "${SCN[mem]}"
 			-l "bootrom,$code,$run/vars.fd")
-		[ "${SCN[efi-disk]}" = none ] ||
-			E2E_ARGV+=(-s "4,virtio-blk,$run/efi.img")
+		case "${SCN[efi-disk]}" in
+		none) ;;
+		ahci-hd | ahci-cd) E2E_ARGV+=(-s "4,${SCN[efi-disk]},$run/efi.img") ;;
+		*) E2E_ARGV+=(-s "4,virtio-blk,$run/efi.img") ;;
+		esac
 		E2E_ARGV+=(-l "com1,stdio")
 		;;
 	qemu)
@@ -380,7 +401,11 @@ e2e_stage() {
 		} >"$dir/argv.$b"
 		if [ "${SCN[firmware]}" = uefi ]; then
 			E2E_NEED_UEFI=1
-			[ "${SCN[efi-disk]}" = none ] || E2E_NEED_EFI_DISK=1
+			case "${SCN[efi-disk]}" in
+			none) ;;
+			ahci-cd) E2E_NEED_EFI_ISO=1 ;;
+			*) E2E_NEED_EFI_DISK=1 ;;
+			esac
 			if ! grub-editenv "$dir/env.$b" create ||
 				! grub-editenv "$dir/env.$b" set "e2e_boot=$b" \
 					"e2e_cmdline=$(e2e_boot_cmdline "$b")"; then
@@ -483,6 +508,10 @@ e2e_rig_args() {
 	if [ -n "$E2E_NEED_EFI_DISK" ]; then
 		f=$("$E2E_DIR/build-efi-disk") || exit 125
 		E2E_ADDS+=(--add "$f:/rig/efi-disk.img" --add "$f.layout:/rig/efi-disk.layout")
+	fi
+	if [ -n "${E2E_NEED_EFI_ISO:-}" ]; then
+		f=$("$E2E_DIR/build-efi-iso") || exit 125
+		E2E_ADDS+=(--add "$f:/rig/efi-cd.img" --add "$f.layout:/rig/efi-cd.layout")
 	fi
 	for f in ${E2E_XADD:-}; do E2E_ADDS+=(--add "$f"); done
 }

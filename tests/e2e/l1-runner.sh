@@ -167,17 +167,28 @@ run_during() {
 	sh "$1" >>"$W/l1-during.out" 2>&1
 }
 
+# uefi_media: the EFI boot media's image, without .img: the GPT disk of
+# build-efi-disk, or the ISO of build-efi-iso for efi-disk: ahci-cd (the
+# same layout variables describe both).
+uefi_media() {
+	if [ "$E2E_EFI_DISK" = ahci-cd ]; then
+		echo /rig/efi-cd
+	else
+		echo /rig/efi-disk
+	fi
+}
+
 # uefi_prepare DIR: the run's copy of the EFI disk image with the run's
 # overlay initramfs in partition 2, and its VARS file.
 uefi_prepare() {
 	local E2E_EFI_ENV_OFFSET E2E_EFI_OVL_OFFSET E2E_EFI_OVL_SECTORS
 	cp /rig/OVMF_VARS.fd "$W/vars.fd"
 	[ "$E2E_EFI_DISK" = none ] && return 0
-	# shellcheck disable=SC1091 # written by build-efi-disk
-	. /rig/efi-disk.layout
-	cp /rig/efi-disk.img "$W/efi.img"
+	# shellcheck disable=SC1090 # written by build-efi-disk or build-efi-iso
+	. "$(uefi_media).layout"
+	cp "$(uefi_media).img" "$W/efi.img"
 	if [ "$(wc -c <"$1/overlay.cpio")" -gt $((E2E_EFI_OVL_SECTORS * 512)) ]; then
-		echo "overlay.cpio does not fit the EFI disk's partition 2" >&2
+		echo "overlay.cpio does not fit the EFI media's overlay slot" >&2
 		return 1
 	fi
 	dd if="$1/overlay.cpio" of="$W/efi.img" bs=512 \
@@ -188,8 +199,8 @@ uefi_prepare() {
 uefi_set_env() {
 	local E2E_EFI_ENV_OFFSET E2E_EFI_OVL_OFFSET E2E_EFI_OVL_SECTORS
 	[ "$E2E_EFI_DISK" = none ] && return 0
-	# shellcheck disable=SC1091 # written by build-efi-disk
-	. /rig/efi-disk.layout
+	# shellcheck disable=SC1090 # written by build-efi-disk or build-efi-iso
+	. "$(uefi_media).layout"
 	dd if="$1/env.$2" of="$W/efi.img" bs=512 count=2 \
 		seek=$((E2E_EFI_ENV_OFFSET / 512)) conv=notrunc 2>/dev/null
 }
