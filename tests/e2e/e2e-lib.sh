@@ -44,6 +44,12 @@
 #                 static tool such as bench/tools/randio; a relative path
 #                 not found from the current directory is taken from the
 #                 repository root
+#   iso           a host file or directory (a relative path not found from
+#                 the current directory is taken from the repository root)
+#                 made into an ISO 9660 image (Rock Ridge and Joliet, by
+#                 xorriso) when the run is staged, copied before each run
+#                 to /tmp/e2e-run/cd.iso in L1 (name it in args-VMM); a
+#                 file lands at the image's root under its own name
 #   env*          NAME=DEFAULT: a variable the guest commands and the l1-*
 #                 lines see, exported at the top of each; a user overrides
 #                 the default by setting NAME in run-e2e's environment
@@ -65,6 +71,11 @@
 #                 ahci-cd, QEMU ahci + ide-cd), booted through its El
 #                 Torito entry as an installer is; the default is the GPT
 #                 disk on virtio-blk
+#   guest-kernel  "cloud" (default): Debian's cloud kernel, the one L1 runs;
+#                 "generic": Debian's generic kernel of the same ABI
+#                 (tests/e2e/build-guest --generic), whose guest also loads
+#                 ahci, sd_mod, sr_mod, isofs, ext4 and e1000, drivers the
+#                 cloud kernel lacks (direct kernel boot only)
 #   send*         "ERE => TEXT": console input. The VMM's stdin (COM1) is
 #                 then a FIFO the runner holds open (else /dev/null); in
 #                 each boot the steps run in order, each waiting for a NEW
@@ -96,6 +107,7 @@ E2E_OVMF_VARS=${E2E_OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
 E2E_NEED_UEFI=
 E2E_NEED_EFI_DISK=
 E2E_NEED_EFI_ISO=
+E2E_NEED_GENERIC=
 # Firmware the L2 QEMU loads for a direct kernel boot on the pc machine.
 E2E_QEMU_FILES="/usr/share/seabios/bios-256k.bin
 	/usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/linuxboot.bin
@@ -115,7 +127,7 @@ e2e_parse() {
 	SCN=([name]=$(basename "$file" .scn) [vmms]=$E2E_VMMS [cpus]=1
 		[mem]=256M [cmdline]="console=ttyS0 panic=-1 quiet" [timeout]=60
 		[status]=0 [guest-status]=0 [file]=$file
-		[wait-for]='^E2E-BEGIN$' [boots]=1 [firmware]='' [efi-disk]='')
+		[wait-for]='^E2E-BEGIN$' [boots]=1 [firmware]='' [efi-disk]='' [guest-kernel]=cloud)
 	SCN_GUEST=() SCN_EXPECT=() SCN_REJECT=()
 	SCN_L1_BEFORE=() SCN_L1_DURING=() SCN_L1_AFTER=() SCN_GUEST_FILES=() SCN_ENV=()
 	SCN_SEND=()
@@ -142,6 +154,14 @@ e2e_parse() {
 				rig_usage_error "$file:$n: guest-file $val is not a readable file"
 			SCN_GUEST_FILES+=("$val")
 			;;
+		iso)
+			case "$val" in
+			/*) ;;
+			*) [ -e "$val" ] || val=$E2E_DIR/../../$val ;;
+			esac
+			[ -r "$val" ] || rig_usage_error "$file:$n: iso $val is not readable"
+			SCN[$key]=$val
+			;;
 		env)
 			[[ "$val" =~ ^([A-Z_][A-Z0-9_]*)=($E2E_ENV_VALUE)$ ]] ||
 				rig_usage_error "$file:$n: env must be NAME=DEFAULT"
@@ -165,6 +185,13 @@ e2e_parse() {
 		firmware)
 			[ "$val" = uefi ] ||
 				rig_usage_error "$file:$n: firmware must be 'uefi'"
+			SCN[$key]=$val
+			;;
+		guest-kernel)
+			case "$val" in cloud | generic) ;; *)
+				rig_usage_error "$file:$n: guest-kernel must be cloud or generic"
+				;;
+			esac
 			SCN[$key]=$val
 			;;
 		efi-disk)
@@ -223,6 +250,8 @@ e2e_parse() {
 	[ -n "${SCN[repeat]:-}" ] || SCN[repeat]=1
 	[ -z "${SCN[efi-disk]}" ] || [ "${SCN[firmware]}" = uefi ] ||
 		rig_usage_error "$file: efi-disk needs firmware: uefi"
+	[ "${SCN[guest-kernel]}" = cloud ] || [ "${SCN[firmware]}" != uefi ] ||
+		rig_usage_error "$file: guest-kernel: generic needs a direct kernel boot (no firmware: uefi)"
 	for key in "${!SCN[@]}"; do
 		[[ "$key" =~ ^(expect|reject|status)-boot([0-9]+) ]] || continue
 		[ "${BASH_REMATCH[2]}" -le "${SCN[boots]}" ] ||
@@ -296,7 +325,8 @@ e2e_boot_cmdline() {
 e2e_argv() {
 	local extra=${SCN[args-$1]:-} cmdline
 	local initrd=/tmp/e2e-run/initrd.cpio run=/tmp/e2e-run
-	local code=/rig/${E2E_OVMF_CODE##*/}
+	local code=/rig/${E2E_OVMF_CODE##*/} kernel=/rig/vmlinuz
+	[ "${SCN[guest-kernel]}" = generic ] && kernel=/rig/vmlinuz-generic
 	cmdline=$(e2e_boot_cmdline "${2:-1}")
 	case "$1${SCN[firmware]:+-${SCN[firmware]}}" in
 	qemu-uefi)
@@ -336,12 +366,12 @@ e2e_argv() {
 		E2E_ARGV=(qemu-system-x86_64 -accel kvm -cpu host
 			-smp "${SCN[cpus]}" -m "${SCN[mem]}" -nodefaults
 			-no-user-config -display none -serial stdio -no-reboot
-			-kernel /rig/vmlinuz -initrd "$initrd"
+			-kernel "$kernel" -initrd "$initrd"
 			-append "$cmdline")
 		;;
 	beehive)
 		E2E_ARGV=(/rig/bhyve -c "${SCN[cpus]}" -m "${SCN[mem]}"
-			-l com1,stdio -o boot.kernel=/rig/vmlinuz
+			-l com1,stdio -o "boot.kernel=$kernel"
 			-o "boot.initrd=$initrd" -o "boot.cmdline=$cmdline")
 		;;
 	*) rig_usage_error "unknown VMM $1 (beehive or qemu)" ;;
@@ -423,6 +453,10 @@ e2e_stage() {
 		fi
 		echo "E2E_WAIT_FOR=$(rig_sq "${SCN[wait-for]}")"
 		echo "E2E_BOOTS=${SCN[boots]}"
+		if [ "${SCN[guest-kernel]}" = generic ]; then
+			E2E_NEED_GENERIC=1
+			echo "E2E_GUEST_BASE=/rig/guest-base-generic.cpio"
+		fi
 		[ "${SCN[firmware]}" != uefi ] || echo "E2E_UEFI=1"
 		[ -z "${SCN[efi-disk]}" ] || echo "E2E_EFI_DISK=${SCN[efi-disk]}"
 		echo "E2E_SENDS=${#SCN_SEND[@]}"
@@ -443,6 +477,15 @@ e2e_stage() {
 	for a in ${SCN_GUEST_FILES[@]+"${SCN_GUEST_FILES[@]}"}; do
 		cp "$a" "$dir/overlay/e2e/"
 	done
+	if [ -n "${SCN[iso]:-}" ]; then
+		command -v xorriso >/dev/null || rig_die "xorriso not found (install xorriso)"
+		xorriso -as mkisofs -quiet -r -J -V E2ECD -o "$dir/cd.iso" \
+			"${SCN[iso]}" >"$dir/xorriso.log" 2>&1 || {
+			cat "$dir/xorriso.log" >&2
+			rig_die "xorriso failed on ${SCN[iso]}"
+		}
+		rm -f "$dir/xorriso.log"
+	fi
 	e2e_write_lines "$dir/l1-before.sh" ${SCN_L1_BEFORE[@]+"${SCN_L1_BEFORE[@]}"}
 	e2e_write_lines "$dir/l1-during.sh" ${SCN_L1_DURING[@]+"${SCN_L1_DURING[@]}"}
 	e2e_write_lines "$dir/l1-after.sh" ${SCN_L1_AFTER[@]+"${SCN_L1_AFTER[@]}"}
@@ -512,6 +555,11 @@ e2e_rig_args() {
 	if [ -n "${E2E_NEED_EFI_ISO:-}" ]; then
 		f=$("$E2E_DIR/build-efi-iso") || exit 125
 		E2E_ADDS+=(--add "$f:/rig/efi-cd.img" --add "$f.layout:/rig/efi-cd.layout")
+	fi
+	if [ -n "$E2E_NEED_GENERIC" ]; then
+		f=$(rig_generic_kernel) || exit 125
+		E2E_ADDS+=(--add "$f:/rig/vmlinuz-generic"
+			--add "$("$E2E_DIR/build-guest" --generic):/rig/guest-base-generic.cpio")
 	fi
 	for f in ${E2E_XADD:-}; do E2E_ADDS+=(--add "$f"); done
 }

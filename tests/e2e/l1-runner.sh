@@ -212,11 +212,13 @@ run_one() {
 	E2E_NAME=$id E2E_VMM=unknown E2E_TIMEOUT=60 E2E_DISK_MIB=
 	E2E_WAIT_FOR='^E2E-BEGIN$' E2E_SIGNAL= E2E_SIGNAL_AFTER=
 	E2E_BOOTS=1 E2E_UEFI= E2E_EFI_DISK= E2E_SENDS=0
+	E2E_GUEST_BASE=/rig/guest-base.cpio
 	set --
 	. "$dir/vars.sh"
 	rm -rf "$W"
 	mkdir -p "$W"
-	cat /rig/guest-base.cpio "$dir/overlay.cpio" >"$W/initrd.cpio"
+	cat "$E2E_GUEST_BASE" "$dir/overlay.cpio" >"$W/initrd.cpio"
+	if [ -r "$dir/cd.iso" ]; then cp "$dir/cd.iso" "$W/cd.iso"; fi
 	if [ -n "$E2E_DISK_MIB" ]; then
 		truncate -s $((E2E_DISK_MIB * 1048576)) "$W/disk.img"
 	fi

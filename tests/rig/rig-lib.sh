@@ -33,6 +33,38 @@ rig_kernel() {
 	echo "$k"
 }
 
+# rig_generic_kernel: Debian's generic kernel of the same ABI as the cloud
+# kernel rig_kernel picks (linux-image-<abi>-amd64: AHCI, libata, e1000 and
+# the other drivers the cloud kernel lacks, as modules), unpacked once into
+# $RIG_CACHE/generic/<kver>/ (apt-get download + dpkg-deb -x, nothing is
+# installed; depmod writes the modules.dep the package leaves to its
+# postinst), and prints the path of its vmlinuz there. $RIG_GENERIC_KERNEL
+# names a vmlinuz whose modules are in ../lib/modules/<kver> instead.
+rig_generic_kernel() {
+	local cloud kver dir deb
+	if [ -n "${RIG_GENERIC_KERNEL:-}" ]; then
+		[ -r "$RIG_GENERIC_KERNEL" ] ||
+			rig_die "RIG_GENERIC_KERNEL=$RIG_GENERIC_KERNEL is not readable"
+		echo "$RIG_GENERIC_KERNEL"
+		return
+	fi
+	cloud=$(rig_kver "$(rig_kernel)")
+	kver=${cloud%-cloud-amd64}-amd64
+	dir=$RIG_CACHE/generic/$kver
+	if [ ! -s "$dir/root/lib/modules/$kver/modules.dep" ]; then
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		(cd "$dir" && apt-get download "linux-image-$kver" >&2) ||
+			rig_die "apt-get download linux-image-$kver failed"
+		deb=$(ls "$dir"/linux-image-"$kver"_*.deb 2>/dev/null | head -n 1)
+		[ -n "$deb" ] || rig_die "no linux-image-$kver package in $dir"
+		dpkg-deb -x "$deb" "$dir/root" || rig_die "dpkg-deb -x $deb failed"
+		rm -f "$deb"
+		depmod -b "$dir/root" "$kver" || rig_die "depmod for $kver failed"
+	fi
+	echo "$dir/root/boot/vmlinuz-$kver"
+}
+
 rig_kver() {
 	local k
 	k=$(basename "$1")
