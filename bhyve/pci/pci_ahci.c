@@ -131,7 +131,8 @@ struct ahci_ioreq {
 	int slot;
 	bool ncq;
 	bool pio;
-	bool aborted; /* the port stopped or reset while it was in flight */
+	bool aborted;	  /* the port stopped or reset while it was in flight */
+	uint8_t cfis[20]; /* the command FIS, echoed in completion FISes */
 	uint32_t nbytes;
 	/* DATA SET MANAGEMENT: ranges left to discard. */
 	uint64_t dsm[AHCI_DSM_MAX * 64];
@@ -343,7 +344,7 @@ ahci_cmd_done(struct ahci_port *p, int slot, const uint8_t *cfis, uint8_t st,
 	      uint8_t err, uint32_t nbytes, bool pio)
 {
 	ahci_hdr_set_prdbc(p, slot, nbytes);
-	if (pio && (st & ATA_S_ERR) == 0)
+	if (pio && cfis != NULL && (st & ATA_S_ERR) == 0)
 		ahci_fis_pio(p, cfis, st, nbytes);
 	ahci_fis_d2h(p, cfis, st, err);
 	p->ci &= ~(1u << slot);
@@ -1513,6 +1514,7 @@ ahci_port_exec(struct ahci_port *p, int slot)
 		ahci_port_ctl_fis(p, slot, c.cfis);
 		return;
 	}
+	memcpy(p->io[slot].cfis, c.cfis, sizeof(p->io[slot].cfis));
 	if (p->atapi)
 		atapi_ata_cmd(p, slot, &c);
 	else
@@ -1546,13 +1548,13 @@ ahci_io_complete(struct ahci_port *p, struct ahci_ioreq *io, int err)
 	if (io->ncq) {
 		ahci_ncq_done(p, io->slot, err);
 	} else if (err != 0) {
-		ahci_cmd_done(p, io->slot, NULL, ATA_S_DRDY | ATA_S_ERR,
+		ahci_cmd_done(p, io->slot, io->cfis, ATA_S_DRDY | ATA_S_ERR,
 			      p->atapi
 				  ? (uint8_t)(SK_NOT_READY << 4 | ATA_E_ABRT)
 				  : ATA_E_ABRT,
 			      0, false);
 	} else {
-		ahci_cmd_done(p, io->slot, NULL, ATA_OK, 0, io->nbytes,
+		ahci_cmd_done(p, io->slot, io->cfis, ATA_OK, 0, io->nbytes,
 			      io->pio);
 	}
 }
