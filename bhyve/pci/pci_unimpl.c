@@ -15,7 +15,6 @@
 #include "pci_models.h"
 
 /* bhyve's limits for multi-port models. */
-#define AHCI_MAX_PORTS	 32
 #define XHCI_MAX_DEVICES 32
 
 /* nvme: "ram=MiB[,opts]" for a RAM namespace, else a block device. */
@@ -161,90 +160,11 @@ pci_xhci_legacy_config(struct config_node *nvl, const char *opts)
 	return legacy_config_each(opts, pci_xhci_legacy_option, &st);
 }
 
-/*
- * ahci: "hd:/a.img[,opts],cd:/b.iso[,opts]" -> port.N.type / port.N.path
- * plus each port's block options.  A port's options run up to the next
- * ",hd:" or ",cd:".
- */
-static int
-pci_ahci_legacy_ports(struct config_node *nvl, const char *opts,
-		      const char *deftype)
-{
-	char *copy, *cur, *next, *hd, *cd;
-	struct config_node *port;
-	const char *type;
-	int n = 0, rc = 0;
-
-	if (opts == NULL)
-		return 0;
-	copy = cur = legacy_config_strdup(opts);
-	if (copy == NULL)
-		return -1;
-	for (; rc == 0 && cur != NULL; cur = next) {
-		type = deftype;
-		if (strncmp(cur, "hd:", 3) == 0 ||
-		    strncmp(cur, "cd:", 3) == 0) {
-			type = cur[0] == 'h' ? "hd" : "cd";
-			cur += 3;
-		}
-		hd = strstr(cur, ",hd:");
-		cd = strstr(cur, ",cd:");
-		next = (hd == NULL || (cd != NULL && cd < hd)) ? cd : hd;
-		if (next != NULL)
-			*next++ = '\0';
-		if (cur[0] == '\0')
-			continue;
-		if (type == NULL) {
-			legacy_config_error(
-			    "port %d: missing type (hd: or cd:) "
-			    "in '%s'",
-			    n, cur);
-			rc = -1;
-			break;
-		}
-		port = legacy_config_child(nvl, "port", n++, AHCI_MAX_PORTS);
-		if (port == NULL) {
-			rc = -1;
-			break;
-		}
-		rc = legacy_config_set(port, "type", type);
-		if (rc == 0)
-			rc = blockif_legacy_config(port, cur);
-	}
-	free(copy);
-	return rc;
-}
-
-static int
-pci_ahci_legacy_config(struct config_node *nvl, const char *opts)
-{
-	return pci_ahci_legacy_ports(nvl, opts, NULL);
-}
-
-static int
-pci_ahci_hd_legacy_config(struct config_node *nvl, const char *opts)
-{
-	return pci_ahci_legacy_ports(nvl, opts, "hd");
-}
-
-static int
-pci_ahci_cd_legacy_config(struct config_node *nvl, const char *opts)
-{
-	return pci_ahci_legacy_ports(nvl, opts, "cd");
-}
-
 /* No pe_init: known by name, stopped by pci_check_models_implemented(). */
 const struct pci_devemu pci_unimpl_models[] = {
     {.pe_emu = "virtio-9p", .pe_legacy_config = pci_vt9p_legacy_config},
     {.pe_emu = "virtio-scsi", .pe_legacy_config = pci_vtscsi_legacy_config},
     {.pe_emu = "virtio-input", .pe_legacy_config = pci_path_legacy_config},
-    {.pe_emu = "ahci", .pe_legacy_config = pci_ahci_legacy_config},
-    {.pe_emu = "ahci-hd",
-     .pe_alias = "ahci",
-     .pe_legacy_config = pci_ahci_hd_legacy_config},
-    {.pe_emu = "ahci-cd",
-     .pe_alias = "ahci",
-     .pe_legacy_config = pci_ahci_cd_legacy_config},
     {.pe_emu = "nvme", .pe_legacy_config = pci_nvme_legacy_config},
     {.pe_emu = "e1000", .pe_legacy_config = netbe_legacy_config},
     {.pe_emu = "fbuf"},
