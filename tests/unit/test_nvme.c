@@ -461,7 +461,7 @@ test_logs_features(struct tdev *d)
 	c = adm(d, 0x02, 0xffffffff, BUF_GPA, 127u << 16 | 2, 0);
 	test_gget(ctx, BUF_GPA, log, sizeof(log));
 	CHECK(c.status == 0 && log[3] == 100 && test_le(log + 48, 8) > 0 &&
-		  test_le(log + 80, 8) == 3,
+		  test_le(log + 80, 8) == 5,
 	      "SMART log: spare, data units and commands written");
 	c = adm(d, 0x02, 0, BUF_GPA, 127u << 16 | 3, 0);
 	test_gget(ctx, BUF_GPA, log, 16);
@@ -524,6 +524,34 @@ test_bad_io(struct tdev *d)
 	      "the device keeps working after bad commands");
 }
 
+/* FUA and a disabled write cache add a FLUSH; the write still lands. */
+static void
+test_write_cache(struct tdev *d)
+{
+	uint8_t pat[4096], back[4096];
+	uint32_t c[16];
+
+	pattern(pat, sizeof(pat), 5);
+	test_gput(ctx, BUF_GPA, pat, sizeof(pat));
+	cmd_init(c, 0x01, 1, BUF_GPA, 0);
+	c[10] = 200;
+	c[12] = 7 | 1u << 30; /* FUA */
+	CHECK(tq_run(d, &d->ioq, c).status == 0, "write with FUA");
+	img_read(d, 200 * 512, back, sizeof(back));
+	CHECK(memcmp(back, pat, sizeof(pat)) == 0, "FUA write in the image");
+	CHECK(adm(d, 0x09, 0, 0, 0x06, 0).status == 0 &&
+		  adm(d, 0x0a, 0, 0, 0x06, 0).dw0 == 0,
+	      "volatile write cache turned off");
+	pattern(pat, sizeof(pat), 6);
+	test_gput(ctx, BUF_GPA, pat, sizeof(pat));
+	CHECK(rw(d, 1, 300, 8, BUF_GPA, 0).status == 0,
+	      "write with the write cache off");
+	img_read(d, 300 * 512, back, sizeof(back));
+	CHECK(memcmp(back, pat, sizeof(pat)) == 0,
+	      "write-through data in the image");
+	adm(d, 0x09, 0, 0, 0x06, 1);
+}
+
 static void
 test_msix(struct tdev *d)
 {
@@ -581,6 +609,7 @@ test_device(void)
 	test_rw(&d);
 	test_dsm_zeroes(&d);
 	test_bad_io(&d);
+	test_write_cache(&d);
 	test_msix(&d);
 	test_intx(&d);
 	test_logs_features(&d);
@@ -626,6 +655,15 @@ test_options(void)
 	CHECK(!tdev_build(&d, "dsm=maybe"), "dsm=maybe refused");
 	tdev_done(&d);
 	CHECK(!tdev_build(&d, "qsz=1"), "qsz=1 refused");
+	tdev_done(&d);
+	CHECK(tdev_build(&d, "ro"), "ro builds");
+	if (d.pi != NULL) {
+		tdev_enable(&d, ASQ_GPA);
+		CHECK(tdev_ioq(&d) &&
+			  rw(&d, 1, 0, 8, BUF_GPA, 0).status == ST(1, 0x82) &&
+			  rw(&d, 2, 0, 8, BUF_GPA, 0).status == 0,
+		      "ro: write refused (read-only range), read works");
+	}
 	tdev_done(&d);
 	CHECK(tdev_build(&d, "dsm=disable,sectsz=4096,maxq=2"),
 	      "dsm=disable,sectsz=4096,maxq=2");
