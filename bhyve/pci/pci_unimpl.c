@@ -17,15 +17,6 @@
 /* bhyve's limits for multi-port models. */
 #define XHCI_MAX_DEVICES 32
 
-/* nvme: "ram=MiB[,opts]" for a RAM namespace, else a block device. */
-static int
-pci_nvme_legacy_config(struct config_node *nvl, const char *opts)
-{
-	if (opts != NULL && strncmp(opts, "ram=", 4) == 0)
-		return legacy_config_generic(nvl, opts);
-	return blockif_legacy_config(nvl, opts);
-}
-
 /* virtio-scsi: the first option (no '=') is the target device. */
 static int
 pci_vtscsi_legacy_config(struct config_node *nvl, const char *opts)
@@ -165,7 +156,6 @@ const struct pci_devemu pci_unimpl_models[] = {
     {.pe_emu = "virtio-9p", .pe_legacy_config = pci_vt9p_legacy_config},
     {.pe_emu = "virtio-scsi", .pe_legacy_config = pci_vtscsi_legacy_config},
     {.pe_emu = "virtio-input", .pe_legacy_config = pci_path_legacy_config},
-    {.pe_emu = "nvme", .pe_legacy_config = pci_nvme_legacy_config},
     {.pe_emu = "e1000", .pe_legacy_config = netbe_legacy_config},
     {.pe_emu = "fbuf"},
     {.pe_emu = "xhci", .pe_legacy_config = pci_xhci_legacy_config},
