@@ -246,7 +246,6 @@ const struct pci_devemu pci_unimpl_models[] = {
      .pe_alias = "ahci",
      .pe_legacy_config = pci_ahci_cd_legacy_config},
     {.pe_emu = "nvme", .pe_legacy_config = pci_nvme_legacy_config},
-    {.pe_emu = "e1000", .pe_legacy_config = netbe_legacy_config},
     {.pe_emu = "fbuf"},
     {.pe_emu = "xhci", .pe_legacy_config = pci_xhci_legacy_config},
     {.pe_emu = "hda"},
