@@ -1222,8 +1222,6 @@ e1000_tx_run(struct e1000_softc *sc)
 static void
 e1000_reset(struct e1000_softc *sc, bool power_on)
 {
-	int i;
-
 	sc->ctrl = CTRL_FD | CTRL_ASDE | CTRL_SLU;
 	sc->status =
 	    STATUS_FD | STATUS_LU | STATUS_SPEED_1000 | STATUS_ASDV_1000;
@@ -1259,7 +1257,6 @@ e1000_reset(struct e1000_softc *sc, bool power_on)
 		memset(sc->stats, 0, sizeof(sc->stats));
 		e1000_phy_reset(sc);
 	}
-	(void)i;
 	e1000_rx_event(sc, false);
 	/* The link is up from the start: tell the driver (SDM 13.4.17). */
 	sc->icr = ICR_LSC;
