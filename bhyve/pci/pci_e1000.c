@@ -183,6 +183,7 @@ enum {
 #define RCTL_BSIZE 0x00030000u
 #define RCTL_VFE   0x00040000u
 #define RCTL_BSEX  0x02000000u
+#define RCTL_SECRC 0x04000000u
 
 #define TCTL_EN 0x00000002u
 
@@ -843,6 +844,22 @@ e1000_rx_wanted(struct e1000_softc *sc, const uint8_t *f, size_t len)
 	       !e1000_rx_vlan_filtered(sc, f, len);
 }
 
+/*
+ * Without RCTL.SECRC the hardware leaves the 4 CRC bytes in the buffer
+ * and counts them in the length, and drivers (Linux e1000) take 4 off:
+ * a zero CRC goes after the frame (rxbuf has room: frames that passed
+ * e1000_rx_wanted are at most E1000_MAX_JUMBO).  Returns the length to
+ * deliver.
+ */
+static size_t
+e1000_rx_fcs(const struct e1000_softc *sc, uint8_t *f, size_t len)
+{
+	if (sc->rctl & RCTL_SECRC)
+		return len;
+	memset(f + len, 0, 4);
+	return len + 4;
+}
+
 /* Frees below the RCTL.RDMTS fraction of the ring raise RXDMT0. */
 static bool
 e1000_rx_low(const struct e1000_softc *sc)
@@ -887,7 +904,7 @@ e1000_rx_run(struct e1000_softc *sc)
 		}
 		len = sc->rxlen - sc->hdrlen;
 		f = e1000_rx_untag(sc, sc->rxbuf + sc->hdrlen, &len, &vp, &tci);
-		r = e1000_rx_frame(sc, f, len, vp, tci);
+		r = e1000_rx_frame(sc, f, e1000_rx_fcs(sc, f, len), vp, tci);
 		if (r == 0) {
 			if (vp) {
 				/* Put the tag back for the next try. */

@@ -30,6 +30,7 @@
 #define RXBUF	 0x400000ULL
 #define NDESC	 8
 #define HDR	 10
+#define SECRC	 0x04000000u
 
 static struct vmctx *ctx;
 static struct pci_devinst *pi;
@@ -556,7 +557,7 @@ test_rx(void)
 
 	e1000_get_state(pi, &st);
 	rd(0xc0);
-	rx_setup(0x2 | 0x8000); /* EN, BAM, 2 KiB buffers */
+	rx_setup(0x2 | 0x8000 | SECRC); /* EN, BAM, 2 KiB buffers */
 	inject(f, rx_frame(f, bc, 100, 0x11));
 	/* The socket is polled by mevent in bhyve; here RDT kicks it. */
 	wr(0x2818, NDESC - 1);
@@ -573,12 +574,20 @@ test_rx(void)
 	wr(0x2818, NDESC - 1);
 	rxd_get(1, &len, &st8, &er);
 	CHECK(rd(0x2810) == 2 && len == 80, "rx: own MAC (RAL0) accepted");
-	wr(0x0100, 0x2 | 0x8000 | 0x8); /* UPE */
+	wr(0x0100, 0x2 | 0x8000 | 0x8 | SECRC); /* UPE */
 	inject(f, rx_frame(f, other, 90, 0x44));
 	wr(0x2818, NDESC - 1);
 	rxd_get(2, &len, &st8, &er);
 	CHECK(rd(0x2810) == 3 && len == 90, "rx: UPE accepts any unicast");
 	CHECK(rd(0x4074) == 3 && rd(0x4074) == 0, "stats: GPRC 3, read clears");
+	/* Without SECRC the 4 CRC bytes are in the buffer and the length. */
+	wr(0x0100, 0x2 | 0x8000);
+	inject(f, rx_frame(f, bc, 70, 0x45));
+	wr(0x2818, NDESC - 1);
+	rxd_get(3, &len, &st8, &er);
+	test_gget(ctx, RXBUF + 0xc000, got, 74);
+	CHECK(rd(0x2810) == 4 && len == 74 && memcmp(got, f, 70) == 0,
+	      "rx: SECRC clear: length counts a CRC after the frame");
 }
 
 static void
@@ -590,7 +599,7 @@ test_rx_multi(void)
 	struct e1000_state st;
 
 	/* 256-byte buffers (BSIZE 11b): 600 bytes take three. */
-	rx_setup(0x2 | 0x8000 | 0x30000);
+	rx_setup(0x2 | 0x8000 | 0x30000 | SECRC);
 	inject(f, rx_frame(f, bc, 600, 0x55));
 	wr(0x2818, NDESC - 1);
 	for (int i = 0; i < 3; i++)
