@@ -1828,18 +1828,18 @@ ahci_default_serial(char *ser, const char *path)
 		 (h >> 8) & 0xffff);
 }
 
-/* A string option no longer than max; one error line otherwise. */
+/* A string option no longer than max; the reason in err otherwise. */
 static int
 ahci_opt_string(const struct config_node *nvl, const char *key, char *dst,
-		size_t max, const char *name)
+		size_t max, char *err, size_t errlen)
 {
 	const char *v = get_config_value_node(nvl, key);
 
 	if (v == NULL)
 		return 0;
 	if (strlen(v) > max) {
-		fprintf(stderr, "%s: %s='%s' is longer than %zu characters\n",
-			name, key, v, max);
+		snprintf(err, errlen, "%s='%s' is longer than %zu characters",
+			 key, v, max);
 		return -1;
 	}
 	snprintf(dst, max + 1, "%s", v);
@@ -1848,7 +1848,8 @@ ahci_opt_string(const struct config_node *nvl, const char *key, char *dst,
 
 /* nmrr: 0 (not reported), 1 (non-rotating) or 1025..65534 rpm. */
 static int
-ahci_opt_nmrr(const struct config_node *nvl, unsigned *nmrr, const char *name)
+ahci_opt_nmrr(const struct config_node *nvl, unsigned *nmrr, char *err,
+	      size_t errlen)
 {
 	const char *v = get_config_value_node(nvl, "nmrr");
 	unsigned long n;
@@ -1861,18 +1862,18 @@ ahci_opt_nmrr(const struct config_node *nvl, unsigned *nmrr, const char *name)
 	n = strtoul(v, &end, 0);
 	if (errno != 0 || end == v || *end != '\0' ||
 	    (n > 1 && (n < 0x401 || n > 0xfffe))) {
-		fprintf(stderr,
-			"%s: nmrr='%s' must be 0, 1 or 1025..65534 (rpm)\n",
-			name, v);
+		snprintf(err, errlen,
+			 "nmrr='%s' must be 0, 1 or 1025..65534 (rpm)", v);
 		return -1;
 	}
 	*nmrr = (unsigned)n;
 	return 0;
 }
 
+/* ser=, model=, rev=, nmrr= (bhyve(8)) over the defaults. */
 static int
-ahci_port_options(struct ahci_port *p, const struct config_node *nvl,
-		  const char *name)
+ahci_port_options(struct ahci_port *p, const struct config_node *nvl, char *err,
+		  size_t errlen)
 {
 	const char *path = get_config_value_node(nvl, "path");
 
@@ -1880,10 +1881,10 @@ ahci_port_options(struct ahci_port *p, const struct config_node *nvl,
 		 p->atapi ? "BHYVE SATA DVD ROM" : "BHYVE SATA DISK");
 	snprintf(p->rev, sizeof(p->rev), "001");
 	ahci_default_serial(p->ser, path != NULL ? path : "");
-	if (ahci_opt_string(nvl, "ser", p->ser, 20, name) != 0 ||
-	    ahci_opt_string(nvl, "model", p->model, 40, name) != 0 ||
-	    ahci_opt_string(nvl, "rev", p->rev, 8, name) != 0 ||
-	    ahci_opt_nmrr(nvl, &p->nmrr, name) != 0)
+	if (ahci_opt_string(nvl, "ser", p->ser, 20, err, errlen) != 0 ||
+	    ahci_opt_string(nvl, "model", p->model, 40, err, errlen) != 0 ||
+	    ahci_opt_string(nvl, "rev", p->rev, 8, err, errlen) != 0 ||
+	    ahci_opt_nmrr(nvl, &p->nmrr, err, errlen) != 0)
 		return -1;
 	return 0;
 }
@@ -1934,7 +1935,7 @@ static struct ahci_port *
 ahci_port_open(struct ahci_softc *sc, int idx, const struct config_node *nvl)
 {
 	struct ahci_port *p;
-	char name[80];
+	char name[80], err[160];
 	int type, i;
 
 	snprintf(name, sizeof(name), "ahci %d:%d:%d port %d", sc->pi->pi_bus,
@@ -1949,8 +1950,12 @@ ahci_port_open(struct ahci_softc *sc, int idx, const struct config_node *nvl)
 	p->sc = sc;
 	p->idx = idx;
 	p->atapi = type == 1;
-	if (p->io == NULL || ahci_port_options(p, nvl, name) != 0)
+	if (p->io == NULL)
 		goto fail;
+	if (ahci_port_options(p, nvl, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", name, err);
+		goto fail;
+	}
 	if (p->atapi && get_config_value_node(nvl, "ro") == NULL)
 		set_config_value_node((struct config_node *)nvl, "ro", "true");
 	p->bc = blockif_open(nvl, name);
@@ -2054,7 +2059,26 @@ pci_ahci_fini(struct pci_devinst *pi)
 	pi->pi_arg = NULL;
 }
 
-/* Before the VM exists: every port has a usable type and image. */
+static int
+ahci_check_options(const struct config_node *pn, int i, char *err,
+		   size_t errlen)
+{
+	struct ahci_port *tmp = calloc(1, sizeof(*tmp));
+	char why[160];
+	int rc;
+
+	if (tmp == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = ahci_port_options(tmp, pn, why, sizeof(why));
+	if (rc != 0)
+		snprintf(err, errlen, "port %d: %s", i, why);
+	free(tmp);
+	return rc;
+}
+
+/* Before the VM exists: every port has a usable type, options, image. */
 static int
 pci_ahci_check(const struct config_node *nvl, char *err, size_t errlen)
 {
@@ -2079,7 +2103,8 @@ pci_ahci_check(const struct config_node *nvl, char *err, size_t errlen)
 		    get_config_value_node(pn, "ro") == NULL)
 			set_config_value_node((struct config_node *)pn, "ro",
 					      "true");
-		if (blockif_check(pn, err, errlen) != 0)
+		if (ahci_check_options(pn, i, err, errlen) != 0 ||
+		    blockif_check(pn, err, errlen) != 0)
 			return -1;
 	}
 	return 0;

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "mem.h"
 #include "pci_emul.h"
+#include "pci_models.h"
 #include "test.h"
 #include "test_util.h"
 #include "vmmapi.h"
@@ -674,6 +675,37 @@ test_bad_options(void)
 	pci_emul_fini();
 }
 
+/* pe_check: before the VM exists, bad paths and options are reported. */
+static void
+test_check(void)
+{
+	const struct pci_devemu *pe = pci_model_find("ahci");
+	struct config_node *n;
+	char err[256] = "";
+
+	test_pci_world_reset();
+	n = create_config_node("pci.0.4.0.port.0");
+	set_config_value_node(n, "type", "hd");
+	set_config_value_node(n, "path", img);
+	CHECK(pe != NULL && pe->pe_check != NULL &&
+		  pe->pe_check(find_config_node("pci.0.4.0"), err,
+			       sizeof(err)) == 0,
+	      "pe_check accepts a good port");
+	set_config_value_node(n, "rev", "123456789");
+	CHECK(pe->pe_check(find_config_node("pci.0.4.0"), err, sizeof(err)) !=
+		      0 &&
+		  strstr(err, "port 0: rev=") != NULL,
+	      "pe_check: rev= over 8 characters");
+	unset_config_value("pci.0.4.0.port.0.rev");
+	set_config_value_node(n, "path", "/nonexistent/ahci.img");
+	CHECK(pe->pe_check(find_config_node("pci.0.4.0"), err, sizeof(err)) !=
+		  0,
+	      "pe_check: missing image");
+	CHECK(pci_model_find("ahci-cd") != NULL &&
+		  strcmp(pci_model_find("ahci-cd")->pe_alias, "ahci") == 0,
+	      "ahci-cd aliases ahci");
+}
+
 int
 main(void)
 {
@@ -693,6 +725,7 @@ main(void)
 	test_malformed();
 	test_atapi();
 	test_bad_options();
+	test_check();
 	unlink(img);
 	unlink(iso);
 	fini_config();
