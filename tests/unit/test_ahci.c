@@ -326,6 +326,31 @@ test_registers(void)
 	pci_emul_fini();
 }
 
+/* With MSI enabled, each completion sends one message. */
+static void
+test_msi(void)
+{
+	struct pci_devinst *pi = pci_emul_find_dev(0, SLOT, 0);
+	int cap = pci_emul_find_capability(pi, 0x05), m;
+	uint8_t f[20];
+
+	CHECK(cap != 0, "MSI capability");
+	test_cfg_write(0, SLOT, 0, cap + 4, 4, 0xfee00000u);
+	test_cfg_write(0, SLOT, 0, cap + 12, 2, 0x41);
+	test_cfg_write(0, SLOT, 0, cap + 2, 2, 1);
+	m = n_msi;
+	fis_h2d(f, 0xec, 0, 0, 0);
+	run1(0, f, NULL, BUF_GPA, 512, false);
+	CHECK_EQ_U64(n_msi - m, 1, "IDENTIFY: one MSI");
+	port_w(0, 0x10, 0xffffffff);
+	hba_w(0x08, 0xffffffff);
+	port_w(0, 0x14, 0);
+	m = n_msi;
+	run1(0, f, NULL, BUF_GPA, 512, false);
+	CHECK(n_msi == m && (port_r(0, 0x10) & 1) && hba_r(0x08) == 0,
+	      "PxIE clear: status set, no MSI");
+}
+
 static void
 test_identify(void)
 {
@@ -369,6 +394,7 @@ test_identify(void)
 	hba_w(0x08, 0xffffffff);
 	CHECK(hba_r(0x08) == 0 && n_intx_deassert > 0,
 	      "clearing IS deasserts INTx");
+	test_msi();
 	pci_emul_fini();
 }
 
