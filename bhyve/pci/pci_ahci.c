@@ -133,6 +133,7 @@ struct ahci_ioreq {
 	bool pio;
 	bool aborted;	  /* the port stopped or reset while it was in flight */
 	uint8_t cfis[20]; /* the command FIS, echoed in completion FISes */
+	bool flush_after; /* write cache off: the write ends with a flush */
 	uint32_t nbytes;
 	/* DATA SET MANAGEMENT: ranges left to discard. */
 	uint64_t dsm[AHCI_DSM_MAX * 64];
@@ -738,6 +739,7 @@ ata_rw(struct ahci_port *p, int slot, const struct ahci_cmd *c, bool ext,
 	io->ncq = ncq;
 	io->pio = pio;
 	io->dsm_n = 0;
+	io->flush_after = write && !p->wcache;
 	err = ata_rw_prepare(p, c, io, lba, count, write);
 	if (err != 0) {
 		if (ncq)
@@ -801,7 +803,7 @@ ata_dsm(struct ahci_port *p, int slot, const struct ahci_cmd *c)
 		io->dsm[i] = e;
 	}
 	io->dsm_i = 0;
-	io->ncq = io->pio = false;
+	io->ncq = io->pio = io->flush_after = false;
 	io->nbytes = blocks * 512;
 	if (!ata_dsm_next(p, io))
 		ahci_cmd_ok(p, slot, c->cfis, io->nbytes, false);
@@ -813,6 +815,7 @@ ata_flush(struct ahci_port *p, int slot)
 	struct ahci_ioreq *io = &p->io[slot];
 
 	io->ncq = io->pio = false;
+	io->flush_after = false;
 	io->dsm_n = 0;
 	io->nbytes = 0;
 	io->br.br_iovcnt = 0;
@@ -1134,6 +1137,7 @@ atapi_read(struct ahci_port *p, int slot, const struct ahci_cmd *c, bool twelve)
 	io->ncq = false;
 	io->pio = (c->cfis[3] & 1) == 0;
 	io->dsm_n = 0;
+	io->flush_after = false;
 	p->sense_key = p->asc = 0;
 	ahci_io_start(p, io, BLOCKIF_OP_READ);
 }
@@ -1238,35 +1242,62 @@ atapi_profile(const struct ahci_port *p)
 	return p->nsect > 360000 ? 0x0010 : 0x0008;
 }
 
-/* GET CONFIGURATION: profile list, core and removable-medium features. */
+/*
+ * GET CONFIGURATION features, each a descriptor (MMC-6, 5.3): 0000h
+ * profile list (DVD-ROM, CD-ROM, the current one flagged), 0001h core
+ * (ATAPI) and 0003h removable medium (tray, eject).  Returns the length.
+ */
+static size_t
+atapi_feature(const struct ahci_port *p, int which, uint8_t *d)
+{
+	uint16_t prof = atapi_profile(p);
+
+	switch (which) {
+	case 0:
+		d[2] = 0x03;
+		d[3] = 8;
+		be16_put(d + 4, 0x0010);
+		d[6] = prof == 0x0010;
+		be16_put(d + 8, 0x0008);
+		d[10] = prof == 0x0008;
+		return 12;
+	case 1:
+		be16_put(d, 0x0001);
+		d[2] = 0x0b;
+		d[3] = 4;
+		be32_put(d + 4, 2);
+		return 8;
+	default:
+		be16_put(d, 0x0003);
+		d[2] = 0x03;
+		d[3] = 4;
+		d[4] = 0x29;
+		return 8;
+	}
+}
+
+/* RT 0/1: features from the starting number on; RT 2: that one only. */
 static void
 atapi_get_config(struct ahci_port *p, int slot, const struct ahci_cmd *c)
 {
-	uint8_t b[40] = {0};
-	uint16_t prof = atapi_profile(p);
-	size_t n;
+	static const uint16_t num[] = {0x0000, 0x0001, 0x0003};
+	uint16_t start = (uint16_t)(c->acmd[2] << 8 | c->acmd[3]);
+	int rt = c->acmd[1] & 3, i;
+	uint8_t b[48] = {0};
+	size_t n = 8;
 
-	be16_put(b + 6, prof);
-	/* 0000h profile list: DVD-ROM, CD-ROM; the current one flagged. */
-	be16_put(b + 8, 0x0000);
-	b[10] = 0x03;
-	b[11] = 8;
-	be16_put(b + 12, 0x0010);
-	b[14] = prof == 0x0010;
-	be16_put(b + 16, 0x0008);
-	b[18] = prof == 0x0008;
-	/* 0001h core: ATAPI interface. */
-	be16_put(b + 20, 0x0001);
-	b[22] = 0x0b;
-	b[23] = 4;
-	be32_put(b + 24, 2);
-	/* 0003h removable medium: tray, eject. */
-	be16_put(b + 28, 0x0003);
-	b[30] = 0x03;
-	b[31] = 4;
-	b[32] = 0x29;
-	n = 36;
+	if (rt == 3) {
+		atapi_fail(p, slot, c->cfis, SK_ILLEGAL_REQUEST,
+			   ASC_INVALID_FIELD);
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		if (num[i] < start || (rt == 2 && num[i] != start))
+			continue;
+		n += atapi_feature(p, i, b + n);
+	}
 	be32_put(b, (uint32_t)(n - 4));
+	be16_put(b + 6, atapi_profile(p));
 	atapi_reply(p, slot, c, b, n, (size_t)c->acmd[7] << 8 | c->acmd[8]);
 }
 
@@ -1559,6 +1590,22 @@ ahci_io_complete(struct ahci_port *p, struct ahci_ioreq *io, int err)
 	}
 }
 
+/* Starts the request's next step (a TRIM range, a write-through flush). */
+static bool
+ahci_io_next(struct ahci_port *p, struct ahci_ioreq *io)
+{
+	if (ata_dsm_next(p, io))
+		return true;
+	if (!io->flush_after)
+		return false;
+	io->flush_after = false;
+	io->br.br_iovcnt = 0;
+	io->br.br_offset = 0;
+	io->br.br_resid = 0;
+	ahci_io_start(p, io, BLOCKIF_OP_FLUSH);
+	return true;
+}
+
 /* Backend thread: a request ended. */
 static void
 ahci_io_done(struct blockif_req *br, int err)
@@ -1571,7 +1618,7 @@ ahci_io_done(struct blockif_req *br, int err)
 	p->busy &= ~(1u << io->slot);
 	if (io->aborted) {
 		io->aborted = false;
-	} else if (err != 0 || !ata_dsm_next(p, io)) {
+	} else if (err != 0 || !ahci_io_next(p, io)) {
 		ahci_io_complete(p, io, err);
 	}
 	if (p->busy == 0 && (p->cmd & PCMD_ST) == 0)

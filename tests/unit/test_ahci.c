@@ -435,6 +435,20 @@ test_rw(void)
 	CHECK((run1(0, f, NULL, BUF2_GPA, 1024, false) & 0x01) != 0 &&
 		  (port_r(0, 0x10) & (1u << 30)) != 0,
 	      "read past the end: ERR and IS.TFES");
+	/* Write cache off: writes still complete (each followed by a flush). */
+	fis_h2d(f, 0xef, 0, 0, 0x82);
+	CHECK_EQ_U64(run1(0, f, NULL, 0, 0, false) & 0xff, 0x50,
+		     "SET FEATURES: write cache off");
+	fis_h2d(f, 0xec, 0, 0, 0);
+	run1(0, f, NULL, BUF2_GPA, 512, false);
+	CHECK((*(uint16_t *)vm_map_gpa(ctx, BUF2_GPA + 85 * 2, 2) & 0x20) == 0,
+	      "IDENTIFY word 85: write cache disabled");
+	test_gput(ctx, BUF_GPA, pat, 512);
+	fis_h2d(f, 0xca, 300, 1, 0);
+	CHECK_EQ_U64(run1(0, f, NULL, BUF_GPA, 512, true) & 0xff, 0x50,
+		     "write-through WRITE DMA");
+	file_rw(img, false, back, 512, 300 * 512);
+	CHECK(memcmp(back, pat, 512) == 0, "write-through data in the image");
 	fis_h2d(f, 0xe7, 0, 0, 0);
 	CHECK_EQ_U64(run1(0, f, NULL, 0, 0, false) & 0xff, 0x50, "FLUSH CACHE");
 	fis_h2d(f, 0xea, 0, 0, 0);
@@ -671,6 +685,14 @@ test_atapi(void)
 	cdb[0] = 0x46;
 	cdb[8] = 64;
 	CHECK((packet(cdb, BUF_GPA, 64) & 1) == 0, "GET CONFIGURATION");
+	test_gget(ctx, BUF_GPA, b, 64);
+	CHECK(b[3] == 32 && b[7] == 0x08 && b[8] == 0 && b[9] == 0,
+	      "GET CONFIGURATION: all features, CD-ROM profile");
+	cdb[1] = 2; /* RT 2: feature 0001h only */
+	cdb[3] = 1;
+	packet(cdb, BUF_GPA, 64);
+	test_gget(ctx, BUF_GPA, b, 16);
+	CHECK(b[3] == 12 && b[9] == 1, "GET CONFIGURATION RT=2: one feature");
 	memset(cdb, 0, 16);
 	cdb[0] = 0x4a;
 	cdb[1] = 1;
