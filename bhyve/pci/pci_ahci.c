@@ -304,7 +304,7 @@ ahci_fis_pio(struct ahci_port *p, const uint8_t *cfis, uint8_t st,
 		return;
 	memset(f, 0, 20);
 	f[0] = 0x5f;
-	f[1] = 0x20; /* D: device to host */
+	f[1] = 0x60; /* I, D: device to host */
 	f[2] = st;
 	memcpy(f + 4, cfis + 4, 7);
 	memcpy(f + 12, cfis + 12, 2);
@@ -344,12 +344,20 @@ static void
 ahci_cmd_done(struct ahci_port *p, int slot, const uint8_t *cfis, uint8_t st,
 	      uint8_t err, uint32_t nbytes, bool pio)
 {
+	uint32_t irq = PIS_DHRS | ((st & ATA_S_ERR) ? PIS_TFES : 0);
+
+	/*
+	 * PRDBC before the FISes: firmware polling the receive area (edk2)
+	 * compares it with the expected length once a FIS shows up.
+	 */
 	ahci_hdr_set_prdbc(p, slot, nbytes);
-	if (pio && cfis != NULL && (st & ATA_S_ERR) == 0)
+	if (pio && cfis != NULL && (st & ATA_S_ERR) == 0) {
 		ahci_fis_pio(p, cfis, st, nbytes);
+		irq |= PIS_PSS;
+	}
 	ahci_fis_d2h(p, cfis, st, err);
 	p->ci &= ~(1u << slot);
-	ahci_port_irq(p, PIS_DHRS | ((st & ATA_S_ERR) ? PIS_TFES : 0));
+	ahci_port_irq(p, irq);
 }
 
 static void

@@ -430,7 +430,8 @@ test_rw(void)
 		  memcmp(vm_map_gpa(ctx, BUF2_GPA, 512), pat + 512, 512) == 0,
 	      "READ SECTORS (PIO)");
 	test_gget(ctx, fbase(0) + 0x20, f, 16);
-	CHECK(f[0] == 0x5f && f[15] == 0x50, "PIO Setup FIS E_Status");
+	CHECK(f[0] == 0x5f && f[15] == 0x50 && (port_r(0, 0x10) & 2),
+	      "PIO Setup FIS E_Status, IS.PSS");
 	fis_h2d(f, 0x25, IMG_SIZE / 512 - 1, 2, 0);
 	CHECK((run1(0, f, NULL, BUF2_GPA, 1024, false) & 0x01) != 0 &&
 		  (port_r(0, 0x10) & (1u << 30)) != 0,
