@@ -14,7 +14,8 @@
  *   2  command: port/slot byte, header DW0 (4), table selector (1),
  *      20 FIS bytes, 16 packet bytes, PRD count (1, at most 8), then per
  *      PRD an address selector (1) and a byte count (3); issued through
- *      PxCI, and PxSACT too when the selector byte's bit 7 is set
+ *      PxCI, and PxSACT too when the port/slot byte's bit 7 is set; bit 6
+ *      makes it well-formed (Register H2D with C set, PRDTL = the PRDs)
  *   3  guest bytes: area selector (1), 32 bytes copied there
  * Address selectors reach the buffer area, the command structures, the
  * end of guest RAM, beyond it, and a wrapping address.  At the end both
@@ -165,8 +166,8 @@ fz_command(struct fz_input *in)
 	int port = ps >> 5 & 1, slot = ps & 31, i, n;
 	uint32_t dw0 = (uint32_t)fz_take(in, 4);
 	uint8_t tsel = (uint8_t)fz_take(in, 1);
-	uint64_t ct = tsel < 0xf0 ? FZ_CT + 0x1000ULL * (tsel & 31)
-				  : fz_addr(tsel);
+	uint64_t ct =
+	    tsel < 0xf0 ? FZ_CT + 0x1000ULL * (tsel & 31) : fz_addr(tsel);
 	uint8_t hdr[32] = {0};
 
 	for (i = 0; i < 20; i++)
@@ -182,6 +183,12 @@ fz_command(struct fz_input *in)
 		memcpy(e, &a, 8);
 		memcpy(e + 12, &dbc, 4);
 		fz_put(ct + 0x80 + 16ULL * (uint64_t)i, e, 16);
+	}
+	if (ps & 0x40) {
+		/* Well-formed: an H2D command FIS and PRDTL = the PRDs. */
+		tab[0] = 0x27;
+		tab[1] |= 0x80;
+		dw0 = (dw0 & 0xffe0) | 5 | (uint32_t)n << 16;
 	}
 	memcpy(hdr, &dw0, 4);
 	memcpy(hdr + 8, &ct, 8);
@@ -237,7 +244,8 @@ fz_drain(void)
 			usleep(10);
 		}
 		if (i == 200000) {
-			fprintf(stderr, "fuzz_ahci: requests never completed\n");
+			fprintf(stderr,
+				"fuzz_ahci: requests never completed\n");
 			abort();
 		}
 	}
