@@ -616,6 +616,72 @@ test_malformed(void)
 	pci_emul_fini();
 }
 
+/*
+ * Stopping the port (and resetting the HBA) with requests in flight: CR
+ * stays set until the backend returns them, nothing is completed into
+ * the guest afterwards, and the port works again once restarted.
+ */
+static void
+test_stop_inflight(void)
+{
+	struct prd d[8];
+	uint8_t f[20];
+	uint32_t cr = 0;
+	int i, t;
+
+	CHECK(hba_build("", NULL) == 0, "HBA");
+	port_start(0);
+	for (t = 0; t < 8; t++) {
+		d[t].gpa = BUF_GPA + 0x100000ULL * (uint64_t)t;
+		d[t].len = 0x100000;
+		fis_h2d(f, 0x25, 2048 * (uint64_t)(t % 4), 2048, 0);
+		cmd_put(0, t, f, NULL, &d[t], 1, 1, false);
+	}
+	port_w(0, 0x38, 0xff);
+	port_w(0, 0x18, 1u << 4); /* clear ST at once */
+	CHECK_EQ_U64(port_r(0, 0x38), 0, "stopping clears CI");
+	for (i = 0; i < 100000; i++) {
+		cr = port_r(0, 0x18) & (1u << 15);
+		if (cr == 0)
+			break;
+		usleep(100);
+	}
+	CHECK(cr == 0, "CR clears once the backend returned every request");
+	port_w(0, 0x18, 1u << 4 | 1);
+	fis_h2d(f, 0xec, 0, 0, 0);
+	CHECK_EQ_U64(run1(0, f, NULL, BUF_GPA, 512, false) & 0xff, 0x50,
+		     "IDENTIFY after the stop");
+	/* HBA reset with requests in flight. */
+	for (t = 0; t < 4; t++) {
+		fis_h2d(f, 0x25, 2048 * (uint64_t)t, 2048, 0);
+		cmd_put(0, t, f, NULL, &d[t], 1, 1, false);
+	}
+	port_w(0, 0x38, 0xf);
+	hba_w(0x04, 1);
+	CHECK(port_r(0, 0x38) == 0 && port_r(0, 0x24) == 0x101,
+	      "GHC.HR with requests in flight");
+	for (i = 0; i < 100000 && (port_r(0, 0x18) & (1u << 15)); i++)
+		usleep(100);
+	port_start(0);
+	CHECK_EQ_U64(run1(0, f, NULL, BUF_GPA, 512, false) & 0x01, 0x01,
+		     "short PRDT after the reset still fails cleanly");
+	fis_h2d(f, 0xec, 0, 0, 0);
+	CHECK_EQ_U64(run1(0, f, NULL, BUF_GPA, 512, false) & 0xff, 0x50,
+		     "IDENTIFY after the HBA reset");
+	/* Software reset through device control FISes (C = 0). */
+	memset(f, 0, sizeof(f));
+	f[0] = 0x27;
+	f[15] = 0x04; /* SRST */
+	run1(0, f, NULL, 0, 0, false);
+	f[15] = 0;
+	CHECK_EQ_U64(run1(0, f, NULL, 0, 0, false) & 0xff, 0x50,
+		     "software reset: device ready");
+	test_gget(ctx, fbase(0) + 0x40, f, 16);
+	CHECK(f[0] == 0x34 && f[12] == 1 && f[4] == 1,
+	      "software reset: signature in the D2H FIS");
+	pci_emul_fini();
+}
+
 static uint32_t
 packet(const uint8_t *cdb, uint64_t gpa, uint32_t len)
 {
@@ -772,6 +838,7 @@ main(void)
 	test_trim();
 	test_ro();
 	test_malformed();
+	test_stop_inflight();
 	test_atapi();
 	test_bad_options();
 	test_check();
