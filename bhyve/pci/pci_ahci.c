@@ -1186,9 +1186,12 @@ atapi_toc_tracks(const struct ahci_port *p, uint8_t *b, bool msf, uint8_t start)
 	return n;
 }
 
-/* Format 2: full TOC entries A0 (first), A1 (last), A2 (lead-out), 1. */
+/*
+ * Format 2: raw TOC entries A0 (first track), A1 (last), A2 (lead-out)
+ * and track 1, always as MSF (MMC-6, 6.26.3.4).
+ */
 static size_t
-atapi_toc_raw(const struct ahci_port *p, uint8_t *b, bool msf)
+atapi_toc_raw(const struct ahci_port *p, uint8_t *b)
 {
 	static const uint8_t points[] = {0xa0, 0xa1, 0xa2, 0x01};
 	uint8_t *d;
@@ -1206,7 +1209,6 @@ atapi_toc_raw(const struct ahci_port *p, uint8_t *b, bool msf)
 		else
 			atapi_addr(d + 7, 0, true);
 	}
-	(void)msf;
 	return 4 + 11 * sizeof(points);
 }
 
@@ -1228,7 +1230,7 @@ atapi_read_toc(struct ahci_port *p, int slot, const struct ahci_cmd *c)
 		atapi_addr(b + 8, 0, msf);
 		n = 12;
 	} else if (fmt == 2) {
-		n = atapi_toc_raw(p, b, msf);
+		n = atapi_toc_raw(p, b);
 	} else {
 		n = 0;
 	}
@@ -1497,7 +1499,6 @@ ahci_port_reset(struct ahci_port *p)
 	p->sense_key = p->asc = 0;
 	p->media_event = true;
 	memset(p->ncq_log, 0, sizeof(p->ncq_log));
-	p->ncq_log[511] = 0;
 	ahci_port_signature(p);
 }
 
