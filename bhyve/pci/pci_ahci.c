@@ -133,6 +133,7 @@ struct ahci_ioreq {
 	bool pio;
 	bool aborted;	  /* the port stopped or reset while it was in flight */
 	uint8_t cfis[20]; /* the command FIS, echoed in completion FISes */
+	bool flush_after; /* write cache off: the write ends with a flush */
 	uint32_t nbytes;
 	/* DATA SET MANAGEMENT: ranges left to discard. */
 	uint64_t dsm[AHCI_DSM_MAX * 64];
@@ -303,7 +304,7 @@ ahci_fis_pio(struct ahci_port *p, const uint8_t *cfis, uint8_t st,
 		return;
 	memset(f, 0, 20);
 	f[0] = 0x5f;
-	f[1] = 0x20; /* D: device to host */
+	f[1] = 0x60; /* I, D: device to host */
 	f[2] = st;
 	memcpy(f + 4, cfis + 4, 7);
 	memcpy(f + 12, cfis + 12, 2);
@@ -343,12 +344,20 @@ static void
 ahci_cmd_done(struct ahci_port *p, int slot, const uint8_t *cfis, uint8_t st,
 	      uint8_t err, uint32_t nbytes, bool pio)
 {
+	uint32_t irq = PIS_DHRS | ((st & ATA_S_ERR) ? PIS_TFES : 0);
+
+	/*
+	 * PRDBC before the FISes: firmware polling the receive area (edk2)
+	 * compares it with the expected length once a FIS shows up.
+	 */
 	ahci_hdr_set_prdbc(p, slot, nbytes);
-	if (pio && cfis != NULL && (st & ATA_S_ERR) == 0)
+	if (pio && cfis != NULL && (st & ATA_S_ERR) == 0) {
 		ahci_fis_pio(p, cfis, st, nbytes);
+		irq |= PIS_PSS;
+	}
 	ahci_fis_d2h(p, cfis, st, err);
 	p->ci &= ~(1u << slot);
-	ahci_port_irq(p, PIS_DHRS | ((st & ATA_S_ERR) ? PIS_TFES : 0));
+	ahci_port_irq(p, irq);
 }
 
 static void
@@ -738,6 +747,7 @@ ata_rw(struct ahci_port *p, int slot, const struct ahci_cmd *c, bool ext,
 	io->ncq = ncq;
 	io->pio = pio;
 	io->dsm_n = 0;
+	io->flush_after = write && !p->wcache;
 	err = ata_rw_prepare(p, c, io, lba, count, write);
 	if (err != 0) {
 		if (ncq)
@@ -801,7 +811,7 @@ ata_dsm(struct ahci_port *p, int slot, const struct ahci_cmd *c)
 		io->dsm[i] = e;
 	}
 	io->dsm_i = 0;
-	io->ncq = io->pio = false;
+	io->ncq = io->pio = io->flush_after = false;
 	io->nbytes = blocks * 512;
 	if (!ata_dsm_next(p, io))
 		ahci_cmd_ok(p, slot, c->cfis, io->nbytes, false);
@@ -813,6 +823,7 @@ ata_flush(struct ahci_port *p, int slot)
 	struct ahci_ioreq *io = &p->io[slot];
 
 	io->ncq = io->pio = false;
+	io->flush_after = false;
 	io->dsm_n = 0;
 	io->nbytes = 0;
 	io->br.br_iovcnt = 0;
@@ -1134,6 +1145,7 @@ atapi_read(struct ahci_port *p, int slot, const struct ahci_cmd *c, bool twelve)
 	io->ncq = false;
 	io->pio = (c->cfis[3] & 1) == 0;
 	io->dsm_n = 0;
+	io->flush_after = false;
 	p->sense_key = p->asc = 0;
 	ahci_io_start(p, io, BLOCKIF_OP_READ);
 }
@@ -1174,9 +1186,12 @@ atapi_toc_tracks(const struct ahci_port *p, uint8_t *b, bool msf, uint8_t start)
 	return n;
 }
 
-/* Format 2: full TOC entries A0 (first), A1 (last), A2 (lead-out), 1. */
+/*
+ * Format 2: raw TOC entries A0 (first track), A1 (last), A2 (lead-out)
+ * and track 1, always as MSF (MMC-6, 6.26.3.4).
+ */
 static size_t
-atapi_toc_raw(const struct ahci_port *p, uint8_t *b, bool msf)
+atapi_toc_raw(const struct ahci_port *p, uint8_t *b)
 {
 	static const uint8_t points[] = {0xa0, 0xa1, 0xa2, 0x01};
 	uint8_t *d;
@@ -1194,7 +1209,6 @@ atapi_toc_raw(const struct ahci_port *p, uint8_t *b, bool msf)
 		else
 			atapi_addr(d + 7, 0, true);
 	}
-	(void)msf;
 	return 4 + 11 * sizeof(points);
 }
 
@@ -1216,7 +1230,7 @@ atapi_read_toc(struct ahci_port *p, int slot, const struct ahci_cmd *c)
 		atapi_addr(b + 8, 0, msf);
 		n = 12;
 	} else if (fmt == 2) {
-		n = atapi_toc_raw(p, b, msf);
+		n = atapi_toc_raw(p, b);
 	} else {
 		n = 0;
 	}
@@ -1238,35 +1252,62 @@ atapi_profile(const struct ahci_port *p)
 	return p->nsect > 360000 ? 0x0010 : 0x0008;
 }
 
-/* GET CONFIGURATION: profile list, core and removable-medium features. */
+/*
+ * GET CONFIGURATION features, each a descriptor (MMC-6, 5.3): 0000h
+ * profile list (DVD-ROM, CD-ROM, the current one flagged), 0001h core
+ * (ATAPI) and 0003h removable medium (tray, eject).  Returns the length.
+ */
+static size_t
+atapi_feature(const struct ahci_port *p, int which, uint8_t *d)
+{
+	uint16_t prof = atapi_profile(p);
+
+	switch (which) {
+	case 0:
+		d[2] = 0x03;
+		d[3] = 8;
+		be16_put(d + 4, 0x0010);
+		d[6] = prof == 0x0010;
+		be16_put(d + 8, 0x0008);
+		d[10] = prof == 0x0008;
+		return 12;
+	case 1:
+		be16_put(d, 0x0001);
+		d[2] = 0x0b;
+		d[3] = 4;
+		be32_put(d + 4, 2);
+		return 8;
+	default:
+		be16_put(d, 0x0003);
+		d[2] = 0x03;
+		d[3] = 4;
+		d[4] = 0x29;
+		return 8;
+	}
+}
+
+/* RT 0/1: features from the starting number on; RT 2: that one only. */
 static void
 atapi_get_config(struct ahci_port *p, int slot, const struct ahci_cmd *c)
 {
-	uint8_t b[40] = {0};
-	uint16_t prof = atapi_profile(p);
-	size_t n;
+	static const uint16_t num[] = {0x0000, 0x0001, 0x0003};
+	uint16_t start = (uint16_t)(c->acmd[2] << 8 | c->acmd[3]);
+	int rt = c->acmd[1] & 3, i;
+	uint8_t b[48] = {0};
+	size_t n = 8;
 
-	be16_put(b + 6, prof);
-	/* 0000h profile list: DVD-ROM, CD-ROM; the current one flagged. */
-	be16_put(b + 8, 0x0000);
-	b[10] = 0x03;
-	b[11] = 8;
-	be16_put(b + 12, 0x0010);
-	b[14] = prof == 0x0010;
-	be16_put(b + 16, 0x0008);
-	b[18] = prof == 0x0008;
-	/* 0001h core: ATAPI interface. */
-	be16_put(b + 20, 0x0001);
-	b[22] = 0x0b;
-	b[23] = 4;
-	be32_put(b + 24, 2);
-	/* 0003h removable medium: tray, eject. */
-	be16_put(b + 28, 0x0003);
-	b[30] = 0x03;
-	b[31] = 4;
-	b[32] = 0x29;
-	n = 36;
+	if (rt == 3) {
+		atapi_fail(p, slot, c->cfis, SK_ILLEGAL_REQUEST,
+			   ASC_INVALID_FIELD);
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		if (num[i] < start || (rt == 2 && num[i] != start))
+			continue;
+		n += atapi_feature(p, i, b + n);
+	}
 	be32_put(b, (uint32_t)(n - 4));
+	be16_put(b + 6, atapi_profile(p));
 	atapi_reply(p, slot, c, b, n, (size_t)c->acmd[7] << 8 | c->acmd[8]);
 }
 
@@ -1458,7 +1499,6 @@ ahci_port_reset(struct ahci_port *p)
 	p->sense_key = p->asc = 0;
 	p->media_event = true;
 	memset(p->ncq_log, 0, sizeof(p->ncq_log));
-	p->ncq_log[511] = 0;
 	ahci_port_signature(p);
 }
 
@@ -1559,6 +1599,22 @@ ahci_io_complete(struct ahci_port *p, struct ahci_ioreq *io, int err)
 	}
 }
 
+/* Starts the request's next step (a TRIM range, a write-through flush). */
+static bool
+ahci_io_next(struct ahci_port *p, struct ahci_ioreq *io)
+{
+	if (ata_dsm_next(p, io))
+		return true;
+	if (!io->flush_after)
+		return false;
+	io->flush_after = false;
+	io->br.br_iovcnt = 0;
+	io->br.br_offset = 0;
+	io->br.br_resid = 0;
+	ahci_io_start(p, io, BLOCKIF_OP_FLUSH);
+	return true;
+}
+
 /* Backend thread: a request ended. */
 static void
 ahci_io_done(struct blockif_req *br, int err)
@@ -1571,7 +1627,7 @@ ahci_io_done(struct blockif_req *br, int err)
 	p->busy &= ~(1u << io->slot);
 	if (io->aborted) {
 		io->aborted = false;
-	} else if (err != 0 || !ata_dsm_next(p, io)) {
+	} else if (err != 0 || !ahci_io_next(p, io)) {
 		ahci_io_complete(p, io, err);
 	}
 	if (p->busy == 0 && (p->cmd & PCMD_ST) == 0)
@@ -1828,18 +1884,18 @@ ahci_default_serial(char *ser, const char *path)
 		 (h >> 8) & 0xffff);
 }
 
-/* A string option no longer than max; one error line otherwise. */
+/* A string option no longer than max; the reason in err otherwise. */
 static int
 ahci_opt_string(const struct config_node *nvl, const char *key, char *dst,
-		size_t max, const char *name)
+		size_t max, char *err, size_t errlen)
 {
 	const char *v = get_config_value_node(nvl, key);
 
 	if (v == NULL)
 		return 0;
 	if (strlen(v) > max) {
-		fprintf(stderr, "%s: %s='%s' is longer than %zu characters\n",
-			name, key, v, max);
+		snprintf(err, errlen, "%s='%s' is longer than %zu characters",
+			 key, v, max);
 		return -1;
 	}
 	snprintf(dst, max + 1, "%s", v);
@@ -1848,7 +1904,8 @@ ahci_opt_string(const struct config_node *nvl, const char *key, char *dst,
 
 /* nmrr: 0 (not reported), 1 (non-rotating) or 1025..65534 rpm. */
 static int
-ahci_opt_nmrr(const struct config_node *nvl, unsigned *nmrr, const char *name)
+ahci_opt_nmrr(const struct config_node *nvl, unsigned *nmrr, char *err,
+	      size_t errlen)
 {
 	const char *v = get_config_value_node(nvl, "nmrr");
 	unsigned long n;
@@ -1861,18 +1918,18 @@ ahci_opt_nmrr(const struct config_node *nvl, unsigned *nmrr, const char *name)
 	n = strtoul(v, &end, 0);
 	if (errno != 0 || end == v || *end != '\0' ||
 	    (n > 1 && (n < 0x401 || n > 0xfffe))) {
-		fprintf(stderr,
-			"%s: nmrr='%s' must be 0, 1 or 1025..65534 (rpm)\n",
-			name, v);
+		snprintf(err, errlen,
+			 "nmrr='%s' must be 0, 1 or 1025..65534 (rpm)", v);
 		return -1;
 	}
 	*nmrr = (unsigned)n;
 	return 0;
 }
 
+/* ser=, model=, rev=, nmrr= (bhyve(8)) over the defaults. */
 static int
-ahci_port_options(struct ahci_port *p, const struct config_node *nvl,
-		  const char *name)
+ahci_port_options(struct ahci_port *p, const struct config_node *nvl, char *err,
+		  size_t errlen)
 {
 	const char *path = get_config_value_node(nvl, "path");
 
@@ -1880,10 +1937,10 @@ ahci_port_options(struct ahci_port *p, const struct config_node *nvl,
 		 p->atapi ? "BHYVE SATA DVD ROM" : "BHYVE SATA DISK");
 	snprintf(p->rev, sizeof(p->rev), "001");
 	ahci_default_serial(p->ser, path != NULL ? path : "");
-	if (ahci_opt_string(nvl, "ser", p->ser, 20, name) != 0 ||
-	    ahci_opt_string(nvl, "model", p->model, 40, name) != 0 ||
-	    ahci_opt_string(nvl, "rev", p->rev, 8, name) != 0 ||
-	    ahci_opt_nmrr(nvl, &p->nmrr, name) != 0)
+	if (ahci_opt_string(nvl, "ser", p->ser, 20, err, errlen) != 0 ||
+	    ahci_opt_string(nvl, "model", p->model, 40, err, errlen) != 0 ||
+	    ahci_opt_string(nvl, "rev", p->rev, 8, err, errlen) != 0 ||
+	    ahci_opt_nmrr(nvl, &p->nmrr, err, errlen) != 0)
 		return -1;
 	return 0;
 }
@@ -1934,7 +1991,7 @@ static struct ahci_port *
 ahci_port_open(struct ahci_softc *sc, int idx, const struct config_node *nvl)
 {
 	struct ahci_port *p;
-	char name[80];
+	char name[80], err[160];
 	int type, i;
 
 	snprintf(name, sizeof(name), "ahci %d:%d:%d port %d", sc->pi->pi_bus,
@@ -1949,8 +2006,12 @@ ahci_port_open(struct ahci_softc *sc, int idx, const struct config_node *nvl)
 	p->sc = sc;
 	p->idx = idx;
 	p->atapi = type == 1;
-	if (p->io == NULL || ahci_port_options(p, nvl, name) != 0)
+	if (p->io == NULL)
 		goto fail;
+	if (ahci_port_options(p, nvl, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", name, err);
+		goto fail;
+	}
 	if (p->atapi && get_config_value_node(nvl, "ro") == NULL)
 		set_config_value_node((struct config_node *)nvl, "ro", "true");
 	p->bc = blockif_open(nvl, name);
@@ -2054,7 +2115,26 @@ pci_ahci_fini(struct pci_devinst *pi)
 	pi->pi_arg = NULL;
 }
 
-/* Before the VM exists: every port has a usable type and image. */
+static int
+ahci_check_options(const struct config_node *pn, int i, char *err,
+		   size_t errlen)
+{
+	struct ahci_port *tmp = calloc(1, sizeof(*tmp));
+	char why[160];
+	int rc;
+
+	if (tmp == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = ahci_port_options(tmp, pn, why, sizeof(why));
+	if (rc != 0)
+		snprintf(err, errlen, "port %d: %s", i, why);
+	free(tmp);
+	return rc;
+}
+
+/* Before the VM exists: every port has a usable type, options, image. */
 static int
 pci_ahci_check(const struct config_node *nvl, char *err, size_t errlen)
 {
@@ -2079,7 +2159,8 @@ pci_ahci_check(const struct config_node *nvl, char *err, size_t errlen)
 		    get_config_value_node(pn, "ro") == NULL)
 			set_config_value_node((struct config_node *)pn, "ro",
 					      "true");
-		if (blockif_check(pn, err, errlen) != 0)
+		if (ahci_check_options(pn, i, err, errlen) != 0 ||
+		    blockif_check(pn, err, errlen) != 0)
 			return -1;
 	}
 	return 0;

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "mem.h"
 #include "pci_emul.h"
+#include "pci_models.h"
 #include "test.h"
 #include "test_util.h"
 #include "vmmapi.h"
@@ -325,6 +326,31 @@ test_registers(void)
 	pci_emul_fini();
 }
 
+/* With MSI enabled, each completion sends one message. */
+static void
+test_msi(void)
+{
+	struct pci_devinst *pi = pci_emul_find_dev(0, SLOT, 0);
+	int cap = pci_emul_find_capability(pi, 0x05), m;
+	uint8_t f[20];
+
+	CHECK(cap != 0, "MSI capability");
+	test_cfg_write(0, SLOT, 0, cap + 4, 4, 0xfee00000u);
+	test_cfg_write(0, SLOT, 0, cap + 12, 2, 0x41);
+	test_cfg_write(0, SLOT, 0, cap + 2, 2, 1);
+	m = n_msi;
+	fis_h2d(f, 0xec, 0, 0, 0);
+	run1(0, f, NULL, BUF_GPA, 512, false);
+	CHECK_EQ_U64(n_msi - m, 1, "IDENTIFY: one MSI");
+	port_w(0, 0x10, 0xffffffff);
+	hba_w(0x08, 0xffffffff);
+	port_w(0, 0x14, 0);
+	m = n_msi;
+	run1(0, f, NULL, BUF_GPA, 512, false);
+	CHECK(n_msi == m && (port_r(0, 0x10) & 1) && hba_r(0x08) == 0,
+	      "PxIE clear: status set, no MSI");
+}
+
 static void
 test_identify(void)
 {
@@ -368,6 +394,7 @@ test_identify(void)
 	hba_w(0x08, 0xffffffff);
 	CHECK(hba_r(0x08) == 0 && n_intx_deassert > 0,
 	      "clearing IS deasserts INTx");
+	test_msi();
 	pci_emul_fini();
 }
 
@@ -403,11 +430,26 @@ test_rw(void)
 		  memcmp(vm_map_gpa(ctx, BUF2_GPA, 512), pat + 512, 512) == 0,
 	      "READ SECTORS (PIO)");
 	test_gget(ctx, fbase(0) + 0x20, f, 16);
-	CHECK(f[0] == 0x5f && f[15] == 0x50, "PIO Setup FIS E_Status");
+	CHECK(f[0] == 0x5f && f[15] == 0x50 && (port_r(0, 0x10) & 2),
+	      "PIO Setup FIS E_Status, IS.PSS");
 	fis_h2d(f, 0x25, IMG_SIZE / 512 - 1, 2, 0);
 	CHECK((run1(0, f, NULL, BUF2_GPA, 1024, false) & 0x01) != 0 &&
 		  (port_r(0, 0x10) & (1u << 30)) != 0,
 	      "read past the end: ERR and IS.TFES");
+	/* Write cache off: writes still complete (each followed by a flush). */
+	fis_h2d(f, 0xef, 0, 0, 0x82);
+	CHECK_EQ_U64(run1(0, f, NULL, 0, 0, false) & 0xff, 0x50,
+		     "SET FEATURES: write cache off");
+	fis_h2d(f, 0xec, 0, 0, 0);
+	run1(0, f, NULL, BUF2_GPA, 512, false);
+	CHECK((*(uint16_t *)vm_map_gpa(ctx, BUF2_GPA + 85 * 2, 2) & 0x20) == 0,
+	      "IDENTIFY word 85: write cache disabled");
+	test_gput(ctx, BUF_GPA, pat, 512);
+	fis_h2d(f, 0xca, 300, 1, 0);
+	CHECK_EQ_U64(run1(0, f, NULL, BUF_GPA, 512, true) & 0xff, 0x50,
+		     "write-through WRITE DMA");
+	file_rw(img, false, back, 512, 300 * 512);
+	CHECK(memcmp(back, pat, 512) == 0, "write-through data in the image");
 	fis_h2d(f, 0xe7, 0, 0, 0);
 	CHECK_EQ_U64(run1(0, f, NULL, 0, 0, false) & 0xff, 0x50, "FLUSH CACHE");
 	fis_h2d(f, 0xea, 0, 0, 0);
@@ -574,6 +616,72 @@ test_malformed(void)
 	pci_emul_fini();
 }
 
+/*
+ * Stopping the port (and resetting the HBA) with requests in flight: CR
+ * stays set until the backend returns them, nothing is completed into
+ * the guest afterwards, and the port works again once restarted.
+ */
+static void
+test_stop_inflight(void)
+{
+	struct prd d[8];
+	uint8_t f[20];
+	uint32_t cr = 0;
+	int i, t;
+
+	CHECK(hba_build("", NULL) == 0, "HBA");
+	port_start(0);
+	for (t = 0; t < 8; t++) {
+		d[t].gpa = BUF_GPA + 0x100000ULL * (uint64_t)t;
+		d[t].len = 0x100000;
+		fis_h2d(f, 0x25, 2048 * (uint64_t)(t % 4), 2048, 0);
+		cmd_put(0, t, f, NULL, &d[t], 1, 1, false);
+	}
+	port_w(0, 0x38, 0xff);
+	port_w(0, 0x18, 1u << 4); /* clear ST at once */
+	CHECK_EQ_U64(port_r(0, 0x38), 0, "stopping clears CI");
+	for (i = 0; i < 100000; i++) {
+		cr = port_r(0, 0x18) & (1u << 15);
+		if (cr == 0)
+			break;
+		usleep(100);
+	}
+	CHECK(cr == 0, "CR clears once the backend returned every request");
+	port_w(0, 0x18, 1u << 4 | 1);
+	fis_h2d(f, 0xec, 0, 0, 0);
+	CHECK_EQ_U64(run1(0, f, NULL, BUF_GPA, 512, false) & 0xff, 0x50,
+		     "IDENTIFY after the stop");
+	/* HBA reset with requests in flight. */
+	for (t = 0; t < 4; t++) {
+		fis_h2d(f, 0x25, 2048 * (uint64_t)t, 2048, 0);
+		cmd_put(0, t, f, NULL, &d[t], 1, 1, false);
+	}
+	port_w(0, 0x38, 0xf);
+	hba_w(0x04, 1);
+	CHECK(port_r(0, 0x38) == 0 && port_r(0, 0x24) == 0x101,
+	      "GHC.HR with requests in flight");
+	for (i = 0; i < 100000 && (port_r(0, 0x18) & (1u << 15)); i++)
+		usleep(100);
+	port_start(0);
+	CHECK_EQ_U64(run1(0, f, NULL, BUF_GPA, 512, false) & 0x01, 0x01,
+		     "short PRDT after the reset still fails cleanly");
+	fis_h2d(f, 0xec, 0, 0, 0);
+	CHECK_EQ_U64(run1(0, f, NULL, BUF_GPA, 512, false) & 0xff, 0x50,
+		     "IDENTIFY after the HBA reset");
+	/* Software reset through device control FISes (C = 0). */
+	memset(f, 0, sizeof(f));
+	f[0] = 0x27;
+	f[15] = 0x04; /* SRST */
+	run1(0, f, NULL, 0, 0, false);
+	f[15] = 0;
+	CHECK_EQ_U64(run1(0, f, NULL, 0, 0, false) & 0xff, 0x50,
+		     "software reset: device ready");
+	test_gget(ctx, fbase(0) + 0x40, f, 16);
+	CHECK(f[0] == 0x34 && f[12] == 1 && f[4] == 1,
+	      "software reset: signature in the D2H FIS");
+	pci_emul_fini();
+}
+
 static uint32_t
 packet(const uint8_t *cdb, uint64_t gpa, uint32_t len)
 {
@@ -644,6 +752,14 @@ test_atapi(void)
 	cdb[0] = 0x46;
 	cdb[8] = 64;
 	CHECK((packet(cdb, BUF_GPA, 64) & 1) == 0, "GET CONFIGURATION");
+	test_gget(ctx, BUF_GPA, b, 64);
+	CHECK(b[3] == 32 && b[7] == 0x08 && b[8] == 0 && b[9] == 0,
+	      "GET CONFIGURATION: all features, CD-ROM profile");
+	cdb[1] = 2; /* RT 2: feature 0001h only */
+	cdb[3] = 1;
+	packet(cdb, BUF_GPA, 64);
+	test_gget(ctx, BUF_GPA, b, 16);
+	CHECK(b[3] == 12 && b[9] == 1, "GET CONFIGURATION RT=2: one feature");
 	memset(cdb, 0, 16);
 	cdb[0] = 0x4a;
 	cdb[1] = 1;
@@ -674,6 +790,37 @@ test_bad_options(void)
 	pci_emul_fini();
 }
 
+/* pe_check: before the VM exists, bad paths and options are reported. */
+static void
+test_check(void)
+{
+	const struct pci_devemu *pe = pci_model_find("ahci");
+	struct config_node *n;
+	char err[256] = "";
+
+	test_pci_world_reset();
+	n = create_config_node("pci.0.4.0.port.0");
+	set_config_value_node(n, "type", "hd");
+	set_config_value_node(n, "path", img);
+	CHECK(pe != NULL && pe->pe_check != NULL &&
+		  pe->pe_check(find_config_node("pci.0.4.0"), err,
+			       sizeof(err)) == 0,
+	      "pe_check accepts a good port");
+	set_config_value_node(n, "rev", "123456789");
+	CHECK(pe->pe_check(find_config_node("pci.0.4.0"), err, sizeof(err)) !=
+		      0 &&
+		  strstr(err, "port 0: rev=") != NULL,
+	      "pe_check: rev= over 8 characters");
+	unset_config_value("pci.0.4.0.port.0.rev");
+	set_config_value_node(n, "path", "/nonexistent/ahci.img");
+	CHECK(pe->pe_check(find_config_node("pci.0.4.0"), err, sizeof(err)) !=
+		  0,
+	      "pe_check: missing image");
+	CHECK(pci_model_find("ahci-cd") != NULL &&
+		  strcmp(pci_model_find("ahci-cd")->pe_alias, "ahci") == 0,
+	      "ahci-cd aliases ahci");
+}
+
 int
 main(void)
 {
@@ -691,8 +838,10 @@ main(void)
 	test_trim();
 	test_ro();
 	test_malformed();
+	test_stop_inflight();
 	test_atapi();
 	test_bad_options();
+	test_check();
 	unlink(img);
 	unlink(iso);
 	fini_config();
