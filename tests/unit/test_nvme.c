@@ -593,6 +593,32 @@ test_intx(struct tdev *d)
 	      "INTx deasserted once the CQ is consumed");
 }
 
+/* A CQ the host never drains overflows: CSTS.CFS, and a reset recovers. */
+static void
+test_cq_overflow(struct tdev *d)
+{
+	struct tq q = {0x107000, 0x106000, 2, 0, 0, true};
+	uint32_t c[16];
+
+	memset(vm_map_gpa(ctx, 0x106000, 0x2000), 0, 0x2000);
+	CHECK(
+	    adm(d, 0x05, 0, 0x106000, 1u << 16 | 2, 1).status == 0 &&
+		adm(d, 0x01, 0, 0x107000, 3u << 16 | 2, 2u << 16 | 1).status ==
+		    0,
+	    "2-entry CQ 2 with SQ 2");
+	for (int i = 0; i < 2; i++) {
+		cmd_init(c, 0x00, 1, 0, 0);
+		tq_post(d, &q, c);
+	}
+	for (int i = 0; i < 1000 && !(reg_rd(d, 0x1c) & 2); i++)
+		usleep(1000);
+	CHECK(reg_rd(d, 0x1c) & 2, "CQ overflow -> CSTS.CFS");
+	tdev_disable(d);
+	CHECK(tdev_enable(d, ASQ_GPA) && tdev_ioq(d) &&
+		  rw(d, 2, 0, 8, BUF_GPA, 0).status == 0,
+	      "after reset the controller works again");
+}
+
 static void
 test_device(void)
 {
@@ -613,6 +639,7 @@ test_device(void)
 	test_msix(&d);
 	test_intx(&d);
 	test_logs_features(&d);
+	test_cq_overflow(&d);
 	tdev_disable(&d);
 	CHECK(reg_rd(&d, 0x1c) == 0, "disable after I/O");
 	tdev_done(&d);
