@@ -7,9 +7,10 @@
  *
  * BAR0: 128 KiB of memory-mapped registers; BAR1: the I/O window
  * (IOADDR at 0, IODATA at 4) that Linux uses to issue the reset.
- * Frames go to the shared network backends (tap, slirp) with a zeroed
- * 10-byte virtio-net header: checksums and TCP segmentation the guest
- * asks for are done here in software, so any backend carries them.
+ * Frames go to the shared network backends (tap, slirp) behind a 10-byte
+ * virtio-net header: checksums and TCP segmentation the guest asks for
+ * travel in that header when the backend takes offloads (tap: the host
+ * kernel segments), and are done here in software otherwise (slirp).
  *
  * Threads: transmit runs on the vCPU thread that writes TDT; receive on
  * the mevent thread when the backend has a frame, or on the vCPU thread
