@@ -114,9 +114,12 @@ NET_BACKEND_SET(tb_ops);
 
 static int intx_level, intx_changes;
 
+static int msi_count;
+
 static int
 ti_msi(struct vmctx *c, uint64_t addr, uint64_t data)
 {
+	msi_count++;
 	return 0;
 }
 
@@ -395,6 +398,37 @@ test_interrupts(void)
 	test_io_write(iobase, 4, 0x8);
 	CHECK(test_io_read(iobase + 4, 4) == rd(0x08),
 	      "io bar: IOADDR/IODATA reach the registers");
+}
+
+/* With MSI enabled: one message per new cause, none on INTx. */
+static void
+test_msi(void)
+{
+	int cap = pci_emul_find_capability(pi, PCIY_MSI);
+	uint32_t v;
+
+	CHECK(cap > 0, "msi: capability present");
+	if (cap <= 0)
+		return;
+	v = 0xfee00000u;
+	pci_emul_cfgrw(false, 0, SLOT, 0, cap + 4, 4, &v);
+	v = PCIM_MSICTRL_MSI_ENABLE;
+	pci_emul_cfgrw(false, 0, SLOT, 0, cap + 2, 2, &v);
+	rd(0xc0);
+	msi_count = 0;
+	intx_changes = 0;
+	wr(0xd0, 0x4);
+	wr(0xc8, 0x4);
+	wr(0xc8, 0x4); /* still pending: no second message */
+	CHECK(msi_count == 1 && intx_changes == 0,
+	      "msi: one message for a pending cause, INTx quiet");
+	rd(0xc0);
+	wr(0xc8, 0x4);
+	CHECK(msi_count == 2, "msi: ICR read re-arms");
+	rd(0xc0);
+	wr(0xd8, 0xffffffffu);
+	v = 0;
+	pci_emul_cfgrw(false, 0, SLOT, 0, cap + 2, 2, &v);
 }
 
 static void
@@ -816,6 +850,7 @@ main(void)
 	test_eecd();
 	test_phy();
 	test_interrupts();
+	test_msi();
 	test_tx_legacy();
 	test_tx_csum();
 	test_tx_tso();
