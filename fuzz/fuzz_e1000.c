@@ -10,6 +10,9 @@
  * buffer area (plausible), others are left wild (never RAM); ring bases
  * likewise.  Invariants: the guard area is never written, the process
  * survives, and a reset (CTRL.RST) brings the device back every time.
+ * The first input byte picks one of two devices: one on a backend with
+ * no offloads (checksums and TSO in software), one on a backend that
+ * takes them (NEEDS_CSUM and GSO in the virtio-net header).
  *
  *   make build-fuzz/fuzz_e1000
  *   build-fuzz/fuzz_e1000 -max_total_time=600
@@ -44,8 +47,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_STEPS 256
 
 static struct vmctx *ctx;
-static struct pci_devinst *pi;
-static int fz_sv[2] = {-1, -1};
+/* [0]: a backend without offloads (all in software), [1]: one with. */
+static struct pci_devinst *devs[2];
+static struct pci_devinst *pi; /* the one this input drives */
+static int fz_sv[2][2] = {{-1, -1}, {-1, -1}};
+static int fz_nbe;
 
 static void
 check(bool ok)
@@ -60,8 +66,11 @@ static int
 fz_init(struct net_backend *be, const char *spec, struct config_node *nvl,
 	int *queues, char *err, size_t errlen)
 {
+	int *idx = be->priv;
+
 	*queues = 1;
-	return socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, fz_sv);
+	*idx = fz_nbe++ % 2;
+	return socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, fz_sv[*idx]);
 }
 
 static void
@@ -72,7 +81,7 @@ fz_cleanup(struct net_backend *be)
 static uint64_t
 fz_get_cap(struct net_backend *be)
 {
-	return 0;
+	return *(int *)be->priv == 1 ? NETBE_OFFLOADS : 0;
 }
 
 static int
@@ -100,7 +109,7 @@ fz_send(struct net_backend *be, int q, const struct iovec *iov, int iovcnt)
 static ssize_t
 fz_recv(struct net_backend *be, int q, void *buf, size_t len)
 {
-	ssize_t n = recv(fz_sv[1], buf, len, MSG_DONTWAIT);
+	ssize_t n = recv(fz_sv[*(int *)be->priv][1], buf, len, MSG_DONTWAIT);
 
 	return n < 0 && errno == EAGAIN ? 0 : n;
 }
@@ -108,11 +117,12 @@ fz_recv(struct net_backend *be, int q, void *buf, size_t len)
 static int
 fz_rx_fd(struct net_backend *be, int q)
 {
-	return fz_sv[1];
+	return fz_sv[*(int *)be->priv][1];
 }
 
 static const struct net_backend_ops fz_ops = {
     .prefix = "fuzzbe",
+    .priv_size = sizeof(int),
     .init = fz_init,
     .cleanup = fz_cleanup,
     .get_cap = fz_get_cap,
@@ -149,9 +159,12 @@ fz_setup(void)
 	set_config_value("pci.0.0.0.device", "hostbridge");
 	set_config_value("pci.0.3.0.device", "e1000");
 	set_config_value("pci.0.3.0.backend", "fuzzbe");
+	set_config_value("pci.0.4.0.device", "e1000");
+	set_config_value("pci.0.4.0.backend", "fuzzbe");
 	check(init_pci(ctx) == 0);
-	pi = pci_emul_find_dev(0, 3, 0);
-	check(pi != NULL);
+	devs[0] = pci_emul_find_dev(0, 3, 0);
+	devs[1] = pci_emul_find_dev(0, 4, 0);
+	check(devs[0] != NULL && devs[1] != NULL);
 }
 
 static void
@@ -232,7 +245,7 @@ inject(struct fz_input *in)
 	memset(frame + 10 + k, 0xff, len - k);
 	in->p += k;
 	in->n -= k;
-	send(fz_sv[0], frame, 10 + len, 0);
+	send(fz_sv[pi == devs[1]][0], frame, 10 + len, 0);
 }
 
 static void
@@ -293,8 +306,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t tmp[64];
 	int i;
 
-	if (pi == NULL)
+	if (devs[0] == NULL)
 		fz_setup();
+	pi = devs[fz_take(&in, 1) & 1];
 	guard = vm_map_gpa(ctx, GUARD_GPA, GUARD_LEN);
 	memset(guard, guard_pat, GUARD_LEN);
 	memset(vm_map_gpa(ctx, TX_RING, 0x2000), 0, 0x2000);
@@ -317,9 +331,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(st.rdh == 0 && st.tdh == 0 && st.ims == 0 && !st.rx_polling &&
 	      !st.rx_waiting);
 	check((reg_read(0x0008) & 2) && reg_read(0x0100) == 0);
-	while (recv(fz_sv[0], tmp, sizeof(tmp), MSG_DONTWAIT) > 0)
-		;
-	while (recv(fz_sv[1], tmp, sizeof(tmp), MSG_DONTWAIT) > 0)
-		;
+	for (i = 0; i < 4; i++)
+		while (recv(fz_sv[i / 2][i % 2], tmp, sizeof(tmp),
+			    MSG_DONTWAIT) > 0)
+			;
 	return 0;
 }

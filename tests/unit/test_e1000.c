@@ -41,6 +41,8 @@ static int iobase;
 
 static int tb_sv[2] = {-1, -1}; /* [0] the test's side, [1] the device's */
 static size_t tb_hdrlen;
+static uint64_t tb_cap; /* the offloads the backend offers */
+static uint64_t tb_features;
 
 static int
 tb_init(struct net_backend *be, const char *spec, struct config_node *nvl,
@@ -65,13 +67,14 @@ tb_cleanup(struct net_backend *be)
 static uint64_t
 tb_get_cap(struct net_backend *be)
 {
-	return NETBE_OFFLOADS;
+	return tb_cap;
 }
 
 static int
 tb_set_cap(struct net_backend *be, uint64_t features, size_t hdrlen)
 {
 	tb_hdrlen = hdrlen;
+	tb_features = features;
 	return 0;
 }
 
@@ -111,9 +114,12 @@ NET_BACKEND_SET(tb_ops);
 
 static int intx_level, intx_changes;
 
+static int msi_count;
+
 static int
 ti_msi(struct vmctx *c, uint64_t addr, uint64_t data)
 {
+	msi_count++;
 	return 0;
 }
 
@@ -141,20 +147,30 @@ wr(uint32_t off, uint32_t v)
 	test_mmio_write(mmio + off, 4, v);
 }
 
-/* Reads one frame the device sent, without its virtio-net header. */
+/* Reads one frame the device sent and its virtio-net header. */
 static ssize_t
-sent(uint8_t *buf, size_t len)
+sent_hdr(uint8_t *buf, size_t len, struct virtio_net_hdr *vh)
 {
-	uint8_t tmp[70000];
+	static uint8_t tmp[70000];
 	ssize_t n = recv(tb_sv[0], tmp, sizeof(tmp), MSG_DONTWAIT);
 
 	if (n < HDR)
 		return -1;
+	memset(vh, 0, sizeof(*vh));
+	memcpy(vh, tmp, HDR);
 	n -= HDR;
 	if ((size_t)n > len)
 		n = (ssize_t)len;
 	memcpy(buf, tmp + HDR, (size_t)n);
 	return n;
+}
+
+static ssize_t
+sent(uint8_t *buf, size_t len)
+{
+	struct virtio_net_hdr vh;
+
+	return sent_hdr(buf, len, &vh);
 }
 
 static void
@@ -384,6 +400,37 @@ test_interrupts(void)
 	      "io bar: IOADDR/IODATA reach the registers");
 }
 
+/* With MSI enabled: one message per new cause, none on INTx. */
+static void
+test_msi(void)
+{
+	int cap = pci_emul_find_capability(pi, PCIY_MSI);
+	uint32_t v;
+
+	CHECK(cap > 0, "msi: capability present");
+	if (cap <= 0)
+		return;
+	v = 0xfee00000u;
+	pci_emul_cfgrw(false, 0, SLOT, 0, cap + 4, 4, &v);
+	v = PCIM_MSICTRL_MSI_ENABLE;
+	pci_emul_cfgrw(false, 0, SLOT, 0, cap + 2, 2, &v);
+	rd(0xc0);
+	msi_count = 0;
+	intx_changes = 0;
+	wr(0xd0, 0x4);
+	wr(0xc8, 0x4);
+	wr(0xc8, 0x4); /* still pending: no second message */
+	CHECK(msi_count == 1 && intx_changes == 0,
+	      "msi: one message for a pending cause, INTx quiet");
+	rd(0xc0);
+	wr(0xc8, 0x4);
+	CHECK(msi_count == 2, "msi: ICR read re-arms");
+	rd(0xc0);
+	wr(0xd8, 0xffffffffu);
+	v = 0;
+	pci_emul_cfgrw(false, 0, SLOT, 0, cap + 2, 2, &v);
+}
+
 static void
 test_tx_legacy(void)
 {
@@ -468,6 +515,71 @@ test_tx_tso(void)
 	}
 	CHECK(ok, "tso: 3 segments with lengths, ids, seq, flags, checksums");
 	CHECK(sent(got, sizeof(got)) < 0, "tso: nothing more sent");
+}
+
+/*
+ * Finishes a NEEDS_CSUM checksum as the host would: the ones' complement
+ * of the sum from csum_start to the end, stored at start + offset.
+ */
+static void
+finish_csum(uint8_t *f, size_t len, const struct virtio_net_hdr *vh)
+{
+	uint16_t c =
+	    (uint16_t)~fold(sum16(f + vh->csum_start, len - vh->csum_start, 0));
+
+	f[vh->csum_start + vh->csum_offset] = (uint8_t)(c >> 8);
+	f[vh->csum_start + vh->csum_offset + 1] = (uint8_t)c;
+}
+
+/* With a backend that takes offloads (tap): NEEDS_CSUM and GSO frames. */
+static void
+test_tx_offload(void)
+{
+	static uint8_t f[4000], got[4000];
+	struct virtio_net_hdr vh;
+	size_t len;
+	ssize_t n;
+
+	CHECK(tb_features == (VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 |
+			      VIRTIO_NET_F_HOST_TSO6),
+	      "offload: checksum and TSO asked of the backend");
+	len = tcp4_frame(f, 300, false);
+	tx_setup();
+	test_gput(ctx, BUF, f, len);
+	txd_put(0, 14 | 24 << 8 | 33 << 16 | 34ULL << 32 | 50ULL << 40,
+		(0x20u | 0x03) << 24, 0);
+	txd_put(1, BUF, (uint32_t)len | 1u << 20 | (0x20u | 0x01 | 0x08) << 24,
+		0x03 << 8);
+	wr(0x3818, 2);
+	n = sent_hdr(got, sizeof(got), &vh);
+	CHECK(n == (ssize_t)len && vh.flags == 1 && vh.gso_type == 0 &&
+		  vh.csum_start == 34 && vh.csum_offset == 16 &&
+		  got[50] == f[50] && got[51] == f[51] && ip4_ok(got),
+	      "offload: checksum left to the backend (NEEDS_CSUM 34/16)");
+	finish_csum(got, len, &vh);
+	CHECK(tcp4_ok(got, len), "offload: the finished checksum verifies");
+
+	len = tcp4_frame(f, 2500, true);
+	tx_setup();
+	test_gput(ctx, BUF, f, len);
+	txd_put(0, 14 | 24 << 8 | 33 << 16 | 34ULL << 32 | 50ULL << 40,
+		2500 | (0x20u | 0x07) << 24, 54 << 8 | 1000u << 16);
+	txd_put(1, BUF, (uint32_t)len | 1u << 20 | (0x20u | 0x04 | 0x09) << 24,
+		0x03 << 8);
+	wr(0x3818, 2);
+	n = sent_hdr(got, sizeof(got), &vh);
+	CHECK(n == (ssize_t)len && vh.flags == 1 &&
+		  vh.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 &&
+		  vh.gso_size == 1000 && vh.hdr_len == 54 &&
+		  vh.csum_start == 34 && vh.csum_offset == 16 &&
+		  ((got[16] << 8) | got[17]) == (int)(len - 14) &&
+		  ip4_ok(got) && memcmp(got + 54, f + 54, 2500) == 0,
+	      "offload: TSO as one GSO frame (TCPV4, mss 1000, hdr 54)");
+	finish_csum(got, len, &vh);
+	CHECK(tcp4_ok(got, len),
+	      "offload: GSO pseudo-header sum includes the whole length");
+	CHECK(sent(got, sizeof(got)) < 0 && (txd_status(1) & 1),
+	      "offload: one frame, DD written");
 }
 
 static void
@@ -669,6 +781,28 @@ test_reset(void)
 	      "reset: RCTL, IMS cleared, RAH0 valid, RST self-clears");
 }
 
+/* Builds the device at SLOT with the backend offering 'cap'. */
+static bool
+dev_start(uint64_t cap)
+{
+	struct config_node *n;
+
+	tb_cap = cap;
+	test_pci_world_reset();
+	pci_emul_set_intr_ops(&ti_ops);
+	n = create_config_node("pci.0.4.0");
+	set_config_value_node(n, "device", "e1000");
+	test_config_opts(n, "backend=tbe,mac=02:00:00:00:00:01");
+	if (init_pci(ctx) != 0)
+		return false;
+	pi = pci_emul_find_dev(0, SLOT, 0);
+	if (pi == NULL)
+		return false;
+	mmio = pi->pi_bar[0].addr;
+	iobase = (int)pi->pi_bar[1].addr;
+	return true;
+}
+
 static void
 test_options(void)
 {
@@ -695,7 +829,6 @@ test_options(void)
 int
 main(void)
 {
-	struct config_node *n;
 	struct e1000_state st;
 
 	ctx = vm_create_detached("e1000");
@@ -704,17 +837,11 @@ main(void)
 		return 1;
 	}
 	test_options();
-	test_pci_world_reset();
-	pci_emul_set_intr_ops(&ti_ops);
-	n = create_config_node("pci.0.4.0");
-	set_config_value_node(n, "device", "e1000");
-	test_config_opts(n, "backend=tbe,mac=02:00:00:00:00:01");
-	CHECK(init_pci(ctx) == 0, "e1000 builds");
-	pi = pci_emul_find_dev(0, SLOT, 0);
-	if (pi == NULL)
+	/* A backend without offloads (slirp): everything in software. */
+	if (!dev_start(0)) {
+		CHECK(false, "e1000 builds");
 		return test_done();
-	mmio = pi->pi_bar[0].addr;
-	iobase = (int)pi->pi_bar[1].addr;
+	}
 	e1000_get_state(pi, &st);
 	CHECK(memcmp(st.mac, "\x02\x00\x00\x00\x00\x01", 6) == 0 &&
 		  tb_hdrlen == 10 && (st.icr & 0x4),
@@ -723,6 +850,7 @@ main(void)
 	test_eecd();
 	test_phy();
 	test_interrupts();
+	test_msi();
 	test_tx_legacy();
 	test_tx_csum();
 	test_tx_tso();
@@ -731,6 +859,10 @@ main(void)
 	test_rx_multi();
 	test_rx_abuse();
 	test_reset();
+	CHECK(dev_start(NETBE_OFFLOADS),
+	      "e1000 builds on an offloading backend");
+	test_tx_offload();
+	test_tx_legacy();
 	pci_emul_fini();
 	fini_config();
 	vm_destroy(ctx);
