@@ -82,8 +82,11 @@
 #define PCMD_FR	   (1u << 14)
 #define PCMD_CR	   (1u << 15)
 #define PCMD_ATAPI (1u << 24)
-/* Bits the guest may set; the others are status. */
-#define PCMD_RW_MASK (PCMD_ST | PCMD_FRE | PCMD_ATAPI | 0xf0000000u)
+/*
+ * Bits the guest may set; the others are status.  ICC (31:28) reads 0:
+ * an interface state change completes at once.
+ */
+#define PCMD_RW_MASK (PCMD_ST | PCMD_FRE | PCMD_ATAPI)
 
 #define SSTS_UP	  0x133 /* device present, Gen3, active */
 #define SIG_ATA	  0x00000101u
