@@ -737,6 +737,39 @@ test_rx_multi(void)
 	      "rx: RDT write delivers it and resumes polling");
 }
 
+/* CTRL.VME: tags inserted on transmit (VLE) and stripped on receive. */
+static void
+test_vlan(void)
+{
+	static const uint8_t bc[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	uint8_t f[200], got[200], d[16];
+	ssize_t n;
+
+	wr(0x0000, rd(0x0000) | 0x40000000u); /* VME */
+	tx_setup();
+	memset(f, 0x5a, sizeof(f));
+	memcpy(f, bc, 6);
+	test_gput(ctx, BUF, f, 100);
+	txd_put(0, BUF, 100 | (0x01u | 0x08 | 0x40) << 24, 0x0123u << 16);
+	wr(0x3818, 1);
+	n = sent(got, sizeof(got));
+	CHECK(n == 104 && got[12] == 0x81 && got[13] == 0x00 &&
+		  got[14] == 0x01 && got[15] == 0x23 &&
+		  memcmp(got + 16, f + 12, 88) == 0,
+	      "vlan: VLE inserts 8100 + the descriptor's tag");
+	rx_setup(0x2 | 0x8000 | SECRC);
+	memcpy(f + 12, "\x81\x00\x04\x56\x88\xb5", 6);
+	inject(f, 100);
+	wr(0x2818, NDESC - 1);
+	test_gget(ctx, RX_RING, d, 16);
+	test_gget(ctx, RXBUF, got, 96);
+	CHECK((d[8] | d[9] << 8) == 96 && (d[12] & 0x08) &&
+		  (d[14] | d[15] << 8) == 0x0456 && got[12] == 0x88 &&
+		  memcmp(got, f, 12) == 0,
+	      "vlan: received tag stripped into the descriptor (VP)");
+	wr(0x0000, rd(0x0000) & ~0x40000000u);
+}
+
 static void
 test_rx_abuse(void)
 {
@@ -857,6 +890,7 @@ main(void)
 	test_tx_abuse();
 	test_rx();
 	test_rx_multi();
+	test_vlan();
 	test_rx_abuse();
 	test_reset();
 	CHECK(dev_start(NETBE_OFFLOADS),
