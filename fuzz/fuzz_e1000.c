@@ -34,6 +34,7 @@
 #include "pci_e1000.h"
 #include "pci_emul.h"
 #include "vmmapi.h"
+#include "fuzz_intr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -133,20 +134,6 @@ static const struct net_backend_ops fz_ops = {
 };
 NET_BACKEND_SET(fz_ops);
 
-static int
-fz_msi(struct vmctx *c, uint64_t a, uint64_t d)
-{
-	return 0;
-}
-
-static int
-fz_intx(struct vmctx *c, int irq, bool a)
-{
-	return 0;
-}
-
-static const struct pci_intr_ops fz_intr = {fz_msi, fz_intx};
-
 static void
 fz_setup(void)
 {
@@ -155,7 +142,7 @@ fz_setup(void)
 	init_config();
 	init_inout();
 	init_mem();
-	pci_emul_set_intr_ops(&fz_intr);
+	pci_emul_set_intr_ops(&fz_intr_none);
 	set_config_value("pci.0.0.0.device", "hostbridge");
 	set_config_value("pci.0.3.0.device", "e1000");
 	set_config_value("pci.0.3.0.backend", "fuzzbe");

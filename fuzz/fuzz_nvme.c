@@ -31,6 +31,7 @@
 #include "mem.h"
 #include "pci_emul.h"
 #include "vmmapi.h"
+#include "fuzz_intr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -47,20 +48,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct vmctx *fz_ctx;
 static uint64_t fz_bar;
-
-static int
-fz_no_msi(struct vmctx *c, uint64_t a, uint64_t d)
-{
-	return 0;
-}
-
-static int
-fz_no_intx(struct vmctx *c, int irq, bool a)
-{
-	return 0;
-}
-
-static const struct pci_intr_ops fz_intr = {fz_no_msi, fz_no_intx};
 
 static void
 fz_init(void)
@@ -79,7 +66,7 @@ fz_init(void)
 	init_config();
 	init_inout();
 	init_mem();
-	pci_emul_set_intr_ops(&fz_intr);
+	pci_emul_set_intr_ops(&fz_intr_none);
 	set_config_value("pci.0.4.0.device", "nvme");
 	set_config_value("pci.0.4.0.path", img);
 	set_config_value("pci.0.4.0.engine", "threads");

@@ -44,6 +44,7 @@
 #include "virtio_impl.h"
 #include "virtqueue.h"
 #include "vmmapi.h"
+#include "fuzz_intr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -59,20 +60,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct vmctx *fz_ctx;
 static struct virtio_softc *fz_vs;
 static struct pci_devinst *fz_pi;
-
-static int
-fz_no_msi(struct vmctx *c, uint64_t a, uint64_t d)
-{
-	return 0;
-}
-
-static int
-fz_no_intx(struct vmctx *c, int irq, bool a)
-{
-	return 0;
-}
-
-static const struct pci_intr_ops fz_intr = {fz_no_msi, fz_no_intx};
 
 static void
 fz_init(void)
@@ -90,7 +77,7 @@ fz_init(void)
 	init_config();
 	init_inout();
 	init_mem();
-	pci_emul_set_intr_ops(&fz_intr);
+	pci_emul_set_intr_ops(&fz_intr_none);
 	set_config_value("pci.0.4.0.device", "virtio-blk");
 	set_config_value("pci.0.4.0.path", img);
 	set_config_value("pci.0.4.0.engine", "threads");
