@@ -152,4 +152,13 @@ int netbe_tap_fd(struct net_backend *be, int q);
  */
 int netbe_set_active(struct net_backend *be, int active);
 
+/* "xx:xx:xx:xx:xx:xx", unicast and non-zero: 0, else -1. */
+int netbe_parse_mac(const char *s, uint8_t mac[6]);
+/*
+ * A NIC model's default MAC, stable across runs of the same VM in the
+ * same slot: 02:be + a hash of the VM name and the slot.
+ */
+void netbe_default_mac(const char *vmname, int bus, int slot, int func,
+		       uint8_t mac[6]);
+
 #endif

@@ -34,7 +34,6 @@
 #include "net_backends.h"
 #include "pci_e1000.h"
 #include "pci_emul.h"
-#include "virtio_net.h"
 #include "vmmapi.h"
 
 #define E1000_VENDOR	 0x8086
@@ -1747,11 +1746,11 @@ e1000_config_mac(struct pci_devinst *pi, struct config_node *nvl,
 	const char *s = get_config_value_node(nvl, "mac");
 
 	if (s == NULL) {
-		vtnet_default_mac(vm_get_name(pi->pi_vmctx), pi->pi_bus,
+		netbe_default_mac(vm_get_name(pi->pi_vmctx), pi->pi_bus,
 				  pi->pi_slot, pi->pi_func, mac);
 		return 0;
 	}
-	if (vtnet_parse_mac(s, mac) != 0) {
+	if (netbe_parse_mac(s, mac) != 0) {
 		fprintf(stderr,
 			"bhyve: e1000 %d:%d:%d: invalid mac '%s' (want "
 			"xx:xx:xx:xx:xx:xx, unicast)\n",

@@ -1001,54 +1001,6 @@ static const struct virtio_consts vtnet_consts_template = {
 
 /* ---- configuration ---- */
 
-int
-vtnet_parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	char tail;
-	int i;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
-		   &v[4], &v[5], &tail) != 6 ||
-	    strlen(s) != 17)
-		return -1;
-	for (i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
-	/* A station address: not multicast, not all zeros. */
-	if ((mac[0] & 1) ||
-	    (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0)
-		return -1;
-	return 0;
-}
-
-/*
- * A MAC that stays the same across runs of the same VM in the same slot:
- * FNV-1a of "name:bus:slot:func", locally administered (02:be:...).
- */
-void
-vtnet_default_mac(const char *vmname, int bus, int slot, int func,
-		  uint8_t mac[6])
-{
-	char key[160];
-	uint32_t h = 2166136261u;
-	size_t i, n;
-
-	n = (size_t)snprintf(key, sizeof(key), "%s:%d:%d:%d",
-			     vmname ? vmname : "", bus, slot, func);
-	if (n >= sizeof(key))
-		n = sizeof(key) - 1;
-	for (i = 0; i < n; i++) {
-		h ^= (uint8_t)key[i];
-		h *= 16777619u;
-	}
-	mac[0] = 0x02;
-	mac[1] = 0xbe;
-	mac[2] = (uint8_t)(h >> 24);
-	mac[3] = (uint8_t)(h >> 16);
-	mac[4] = (uint8_t)(h >> 8);
-	mac[5] = (uint8_t)h;
-}
-
 static int
 vtnet_parse_uint(struct config_node *nvl, const char *key, long lo, long hi,
 		 long def, const char *name, long *out)
@@ -1189,7 +1141,7 @@ vtnet_init(struct pci_devinst *pi, struct config_node *nvl)
 	if (sc == NULL)
 		return -1;
 	mac = get_config_value_node(nvl, "mac");
-	if (mac != NULL && vtnet_parse_mac(mac, sc->mac_default) != 0) {
+	if (mac != NULL && netbe_parse_mac(mac, sc->mac_default) != 0) {
 		fprintf(stderr,
 			"bhyve: %s: invalid mac '%s' (want xx:xx:xx:xx:xx:xx, "
 			"unicast)\n",
@@ -1198,7 +1150,7 @@ vtnet_init(struct pci_devinst *pi, struct config_node *nvl)
 		return -1;
 	}
 	if (mac == NULL)
-		vtnet_default_mac(vm_get_name(pi->pi_vmctx), pi->pi_bus,
+		netbe_default_mac(vm_get_name(pi->pi_vmctx), pi->pi_bus,
 				  pi->pi_slot, pi->pi_func, sc->mac_default);
 	backend = get_config_value_node(nvl, "backend");
 	if (backend == NULL && get_config_value_node(nvl, "vnic") != NULL) {

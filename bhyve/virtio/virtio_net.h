@@ -43,10 +43,4 @@ struct vtnet_state {
 void vtnet_get_stats(struct pci_devinst *pi, struct vtnet_stats *st);
 void vtnet_get_state(struct pci_devinst *pi, struct vtnet_state *st);
 
-/* "xx:xx:xx:xx:xx:xx", unicast and non-zero: 0, else -1. */
-int vtnet_parse_mac(const char *s, uint8_t mac[6]);
-/* The stable default: 02:be + a hash of the VM name and the slot. */
-void vtnet_default_mac(const char *vmname, int bus, int slot, int func,
-		       uint8_t mac[6]);
-
 #endif

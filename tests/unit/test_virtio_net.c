@@ -771,14 +771,14 @@ test_options(void)
 		snprintf(name, sizeof(name), "options: '%s' refused", bad[i]);
 		CHECK(init_pci(ctx) != 0, name);
 	}
-	vtnet_default_mac("vm1", 0, 3, 0, m1);
-	vtnet_default_mac("vm1", 0, 3, 0, m2);
-	vtnet_default_mac("vm1", 0, 4, 0, m3);
+	netbe_default_mac("vm1", 0, 3, 0, m1);
+	netbe_default_mac("vm1", 0, 3, 0, m2);
+	netbe_default_mac("vm1", 0, 4, 0, m3);
 	CHECK(memcmp(m1, m2, 6) == 0 && memcmp(m1, m3, 6) != 0,
 	      "default MAC: stable, differs per slot");
 	CHECK(m1[0] == 0x02 && m1[1] == 0xbe,
 	      "default MAC: locally administered unicast 02:be:...");
-	CHECK(vtnet_parse_mac("02:ab:cd:ef:01:23", m1) == 0 && m1[1] == 0xab &&
+	CHECK(netbe_parse_mac("02:ab:cd:ef:01:23", m1) == 0 && m1[1] == 0xab &&
 		  m1[5] == 0x23,
 	      "mac= parses");
 }
@@ -797,7 +797,7 @@ test_default_mac_device(void)
 	if (pi == NULL)
 		return;
 	vtnet_get_state(pi, &st);
-	vtnet_default_mac(vm_get_name(ctx), 0, 5, 0, want);
+	netbe_default_mac(vm_get_name(ctx), 0, 5, 0, want);
 	CHECK(memcmp(st.mac, want, 6) == 0 && st.max_pairs == 1 && !st.vhost &&
 		  !(((struct virtio_softc *)pi->pi_arg)->vs_hv_caps &
 		    VIRTIO_NET_F_MQ),
