@@ -117,4 +117,20 @@ bool blockif_candelete(const struct blockif_ctxt *bc);
 /* "threads" or "uring": the engine actually running. */
 const char *blockif_engine(const struct blockif_ctxt *bc);
 
+/*
+ * floor(log2(v)), 0 for v <= 1: the exponents disk models report for
+ * sector sizes and their ratios (powers of two, checked at open).
+ */
+static inline unsigned
+blockif_log2(unsigned v)
+{
+	unsigned r = 0;
+
+	while (v > 1) {
+		v >>= 1;
+		r++;
+	}
+	return r;
+}
+
 #endif

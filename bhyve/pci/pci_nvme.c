@@ -762,18 +762,6 @@ nvme_identify_ctrl(struct nvme_softc *sc, uint8_t *d)
 	nvme_put16(d + 2048, 2500); /* PSD0: 25 W */
 }
 
-static unsigned
-nvme_log2(uint32_t v)
-{
-	unsigned r = 0;
-
-	while (v > 1) {
-		v >>= 1;
-		r++;
-	}
-	return r;
-}
-
 /* Identify Namespace (5.15.2.1, figure 245). */
 static void
 nvme_identify_ns(struct nvme_softc *sc, uint8_t *d)
@@ -783,7 +771,7 @@ nvme_identify_ns(struct nvme_softc *sc, uint8_t *d)
 	nvme_put64(d + 16, sc->nsze);
 	for (int i = 0; i < 8; i++) /* EUI64 is big-endian */
 		d[120 + i] = (uint8_t)(sc->eui64 >> (56 - 8 * i));
-	nvme_put32(d + 128, nvme_log2(sc->sectsz) << 16); /* LBAF0 */
+	nvme_put32(d + 128, blockif_log2(sc->sectsz) << 16); /* LBAF0 */
 }
 
 /* Namespace Identification Descriptor list (5.15.2.4). */

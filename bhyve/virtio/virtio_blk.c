@@ -541,18 +541,6 @@ vtblk_parse_queues(const struct config_node *nvl, const char *name)
 	return (int)n;
 }
 
-static unsigned
-vtblk_log2(unsigned v)
-{
-	unsigned r = 0;
-
-	while (v > 1) {
-		v >>= 1;
-		r++;
-	}
-	return r;
-}
-
 static void
 vtblk_build_config(struct vtblk_softc *sc, int nq)
 {
@@ -566,7 +554,7 @@ vtblk_build_config(struct vtblk_softc *sc, int nq)
 	c->capacity = sc->cap_bytes / VTBLK_SECTOR;
 	c->seg_max = VTBLK_SEG_MAX;
 	c->blk_size = (uint32_t)sect;
-	c->physical_block_exp = (uint8_t)vtblk_log2((unsigned)(psect / sect));
+	c->physical_block_exp = (uint8_t)blockif_log2((unsigned)(psect / sect));
 	c->alignment_offset = (uint8_t)(psectoff / sect);
 	c->min_io_size = (uint16_t)(psect / sect);
 	c->num_queues = (uint16_t)nq;
