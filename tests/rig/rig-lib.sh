@@ -247,3 +247,56 @@ rig_now_ms() {
 	t=$(date +%s%N)
 	echo $((t / 1000000))
 }
+
+# rig_thread_states PID: " name state wchan," per thread of PID, for
+# reports on a stuck process.
+rig_thread_states() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		printf ' %s %s %s,' "$(cat "$t/comm" 2>/dev/null)" \
+			"$(awk '{ print $3 }' "$t/stat" 2>/dev/null)" \
+			"$(cat "$t/wchan" 2>/dev/null)"
+	done
+}
+
+# rig_watch_stall TPID SECONDS MARK FILE...: watches the L0 QEMU that
+# timeout(1) process TPID runs. The rig's QEMU 7.2 (TCG) has been seen to
+# freeze for good: every thread asleep, no timer armed, 0% CPU. An idle but
+# live L1 still costs its QEMU some CPU every few seconds (timer ticks,
+# about 2 clock ticks per 5 s were measured for `sleep 60` in L1), so when
+# neither QEMU's CPU time (utime+stime, in clock ticks) grows by 3 ticks nor
+# any of FILE... grows for SECONDS, QEMU is stuck: waiting out the whole
+# --timeout (over an hour for make check's e2e L1) would only hide it. Then
+# it writes MARK and ends QEMU (TERM, CONT for a stopped one, KILL after 5 s).
+# Runs until TPID exits.
+rig_watch_stall() {
+	local tpid=$1 limit=$2 mark=$3 qemu= cpu size ref_cpu=-1 ref_size=-1 still=0
+	shift 3
+	while kill -0 "$tpid" 2>/dev/null; do
+		sleep 5
+		[ -n "$qemu" ] ||
+			qemu=$(awk '{ print $1 }' "/proc/$tpid/task/$tpid/children" 2>/dev/null)
+		[ -n "$qemu" ] || continue
+		cpu=$(awk '{ print $14 + $15 }' "/proc/$qemu/stat" 2>/dev/null) || return 0
+		[ -n "$cpu" ] || return 0
+		size=$(cat "$@" 2>/dev/null | wc -c)
+		if [ "$ref_cpu" -lt 0 ] || [ "$cpu" -ge $((ref_cpu + 3)) ] ||
+			[ "$size" != "$ref_size" ]; then
+			ref_cpu=$cpu
+			ref_size=$size
+			still=0
+			continue
+		fi
+		still=$((still + 5))
+		[ "$still" -ge "$limit" ] || continue
+		{
+			echo "QEMU pid $qemu: CPU time $cpu ticks, output $size bytes, unchanged for ${still}s;" \
+				"threads (name state wait channel):$(rig_thread_states "$qemu")"
+		} >"$mark"
+		kill -TERM "$qemu" 2>/dev/null
+		kill -CONT "$qemu" 2>/dev/null
+		sleep 5
+		kill -KILL "$qemu" 2>/dev/null
+		return 0
+	done
+}
