@@ -34,7 +34,7 @@
 #include "mem.h"
 #include "pci_emul.h"
 #include "vmmapi.h"
-#include "fuzz_intr.h"
+#include "fuzz_dev.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -53,11 +53,7 @@ static void
 fz_image(char *path, const char *port)
 {
 	char key[64];
-	int fd = mkstemp(path);
-
-	if (fd < 0 || ftruncate(fd, 1 << 20) != 0)
-		abort();
-	close(fd);
+	fz_dev_image(path, 1 << 20);
 	snprintf(key, sizeof(key), "pci.0.4.0.port.%s.path", port);
 	set_config_value(key, path);
 	snprintf(key, sizeof(key), "pci.0.4.0.port.%s.engine", port);
@@ -71,13 +67,7 @@ fz_init(void)
 	static char cd[] = "/tmp/fuzz_ahci_cd.XXXXXX";
 	struct pci_devinst *pi;
 
-	fz_ctx = vm_create_detached("fuzz-ahci");
-	if (fz_ctx == NULL || vm_setup_memory(fz_ctx, FZ_RAM) != 0)
-		abort();
-	init_config();
-	init_inout();
-	init_mem();
-	pci_emul_set_intr_ops(&fz_intr_none);
+	fz_ctx = fz_dev_vm("fuzz-ahci", FZ_RAM);
 	set_config_value("pci.0.4.0.device", "ahci");
 	set_config_value("pci.0.4.0.port.0.type", "hd");
 	set_config_value("pci.0.4.0.port.1.type", "cd");

@@ -34,7 +34,7 @@
 #include "pci_e1000.h"
 #include "pci_emul.h"
 #include "vmmapi.h"
-#include "fuzz_intr.h"
+#include "fuzz_dev.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -137,12 +137,7 @@ NET_BACKEND_SET(fz_ops);
 static void
 fz_setup(void)
 {
-	ctx = vm_create_detached("fuzze1000");
-	check(ctx != NULL && vm_setup_memory(ctx, MEM_SIZE) == 0);
-	init_config();
-	init_inout();
-	init_mem();
-	pci_emul_set_intr_ops(&fz_intr_none);
+	ctx = fz_dev_vm("fuzze1000", MEM_SIZE);
 	set_config_value("pci.0.0.0.device", "hostbridge");
 	set_config_value("pci.0.3.0.device", "e1000");
 	set_config_value("pci.0.3.0.backend", "fuzzbe");

@@ -44,7 +44,7 @@
 #include "virtio_impl.h"
 #include "virtqueue.h"
 #include "vmmapi.h"
-#include "fuzz_intr.h"
+#include "fuzz_dev.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -65,19 +65,9 @@ static void
 fz_init(void)
 {
 	static char img[] = "/tmp/fuzz_vtblk.XXXXXX";
-	int fd;
 
-	fd = mkstemp(img);
-	if (fd < 0 || ftruncate(fd, 1 << 20) != 0)
-		abort();
-	close(fd);
-	fz_ctx = vm_create_detached("fuzz-vtblk");
-	if (fz_ctx == NULL || vm_setup_memory(fz_ctx, FZ_RAM) != 0)
-		abort();
-	init_config();
-	init_inout();
-	init_mem();
-	pci_emul_set_intr_ops(&fz_intr_none);
+	fz_dev_image(img, 1 << 20);
+	fz_ctx = fz_dev_vm("fuzz-vtblk", FZ_RAM);
 	set_config_value("pci.0.4.0.device", "virtio-blk");
 	set_config_value("pci.0.4.0.path", img);
 	set_config_value("pci.0.4.0.engine", "threads");

@@ -37,7 +37,7 @@
 #include "virtio_impl.h"
 #include "virtqueue.h"
 #include "vmmapi.h"
-#include "fuzz_intr.h"
+#include "fuzz_dev.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -135,12 +135,7 @@ fz_setup(void)
 {
 	struct pci_devinst *pi;
 
-	ctx = vm_create_detached("fuzznet");
-	check(ctx != NULL && vm_setup_memory(ctx, MEM_SIZE) == 0);
-	init_config();
-	init_inout();
-	init_mem();
-	pci_emul_set_intr_ops(&fz_intr_none);
+	ctx = fz_dev_vm("fuzznet", MEM_SIZE);
 	set_config_value("pci.0.0.0.device", "hostbridge");
 	set_config_value("pci.0.3.0.device", "virtio-net");
 	set_config_value("pci.0.3.0.backend", "fuzzbe");
