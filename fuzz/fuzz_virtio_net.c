@@ -5,7 +5,10 @@
  * through the core's vq_getchain() on rings the input writes.
  *
  * Input: 8 bytes of driver features (masked by the offer), then one byte
- * selecting the queue to kick (0 rx, 1 tx, 2 ctrl), one byte of chain
+ * selecting the queue to kick (0 rx, 1 tx, 2 ctrl: byte % 3) and the
+ * device (byte / 3 % 2: a backend that receives into a buffer, the bounce
+ * path, or one that scatters into the guest's chains, the zero-copy
+ * path; both on the same socketpair), one byte of chain
  * count, QSIZE descriptors (16 bytes each: address, length, flags, next;
  * an address with bit 63 clear is folded into the buffer area, so most
  * chains are plausible and some are wild; no indirect tables), then the
@@ -50,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define GUARD_LEN 0x10000ULL
 
 static struct vmctx *ctx;
-static struct virtio_softc *vs;
+static struct virtio_softc *vs, *devs[2];
 static int fz_sv[2] = {-1, -1};
 
 static void
@@ -112,6 +115,17 @@ fz_recv(struct net_backend *be, int q, void *buf, size_t len)
 	return n < 0 && errno == EAGAIN ? 0 : n;
 }
 
+/* As a tap's readv (the zero-copy receive path). */
+static ssize_t
+fz_recvv(struct net_backend *be, int q, const struct iovec *iov, int iovcnt)
+{
+	struct msghdr m = {.msg_iov = (struct iovec *)iov,
+			   .msg_iovlen = (size_t)iovcnt};
+	ssize_t n = recvmsg(fz_sv[1], &m, MSG_DONTWAIT);
+
+	return n < 0 && errno == EAGAIN ? 0 : n;
+}
+
 static int
 fz_rx_fd(struct net_backend *be, int q)
 {
@@ -130,6 +144,20 @@ static const struct net_backend_ops fz_ops = {
 };
 NET_BACKEND_SET(fz_ops);
 
+/* The same with a scattering receive: the device's zero-copy path. */
+static const struct net_backend_ops fzz_ops = {
+    .prefix = "fuzzbz",
+    .init = fz_init,
+    .cleanup = fz_cleanup,
+    .get_cap = fz_get_cap,
+    .set_cap = fz_set_cap,
+    .send = fz_send,
+    .recv = fz_recv,
+    .recvv = fz_recvv,
+    .rx_fd = fz_rx_fd,
+};
+NET_BACKEND_SET(fzz_ops);
+
 static void
 fz_setup(void)
 {
@@ -139,10 +167,15 @@ fz_setup(void)
 	set_config_value("pci.0.0.0.device", "hostbridge");
 	set_config_value("pci.0.3.0.device", "virtio-net");
 	set_config_value("pci.0.3.0.backend", "fuzzbe");
+	set_config_value("pci.0.4.0.device", "virtio-net");
+	set_config_value("pci.0.4.0.backend", "fuzzbz");
 	check(init_pci(ctx) == 0);
 	pi = pci_emul_find_dev(0, 3, 0);
 	check(pi != NULL);
-	vs = pi->pi_arg;
+	devs[0] = pi->pi_arg;
+	pi = pci_emul_find_dev(0, 4, 0);
+	check(pi != NULL);
+	devs[1] = pi->pi_arg;
 }
 
 static uint64_t
@@ -202,8 +235,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t blen;
 	int q;
 
-	if (vs == NULL)
+	if (devs[0] == NULL)
 		fz_setup();
+	/* Bounce-buffer or zero-copy receive, from the first byte. */
+	vs = devs[size > 0 ? data[0] / 3 % 2 : 0];
 	guard = vm_map_gpa(ctx, GUARD_GPA, GUARD_LEN);
 	memset(guard, guard_pat, GUARD_LEN);
 	memset(vm_map_gpa(ctx, RING_GPA, 0x4000), 0, 0x4000);

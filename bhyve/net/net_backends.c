@@ -25,9 +25,6 @@
 
 SET_DECLARE(net_backend_set, const struct net_backend_ops);
 
-/* writev()'s limit (Linux UIO_MAXIOV): a whole 1024-entry virtio ring. */
-#define NETBE_MAX_IOV 1024
-
 /* "tap0" and "tap=NAME" select tap; the rest by prefix, as bhyve does. */
 static const struct net_backend_ops *
 netbe_find(const char *spec)
@@ -152,6 +149,26 @@ netbe_recv(struct net_backend *be, int q, void *buf, size_t len)
 		return -1;
 	}
 	return be->ops->recv(be, q, buf, len);
+}
+
+bool
+netbe_has_recvv(const struct net_backend *be)
+{
+	return be->ops->recvv != NULL;
+}
+
+ssize_t
+netbe_recvv(struct net_backend *be, int q, const struct iovec *iov, int iovcnt)
+{
+	if (be->ops->recvv == NULL) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	if (q < 0 || q >= be->queues || iovcnt < 1 || iovcnt > NETBE_MAX_IOV) {
+		errno = EINVAL;
+		return -1;
+	}
+	return be->ops->recvv(be, q, iov, iovcnt);
 }
 
 int
@@ -385,6 +402,26 @@ tap_recv(struct net_backend *be, int q, void *buf, size_t len)
 	return n;
 }
 
+/* The kernel's tun driver writes the header, then as much of the frame
+ * as fits (callers leave room for the largest frame). */
+static ssize_t
+tap_recvv(struct net_backend *be, int q, const struct iovec *iov, int iovcnt)
+{
+	struct tap_priv *tp = be->priv;
+	ssize_t n;
+
+	do {
+		n = readv(tp->fd[q], iov, iovcnt);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n >= 0 && (size_t)n < be->hdrlen) {
+		errno = EIO;
+		return -1;
+	}
+	return n;
+}
+
 /* Detached queues get no frames from the kernel's flow steering. */
 static int
 tap_set_active(struct net_backend *be, int active)
@@ -425,6 +462,7 @@ tap_rx_fd(struct net_backend *be, int q)
 	    .set_cap = tap_set_cap,                                            \
 	    .send = tap_send,                                                  \
 	    .recv = tap_recv,                                                  \
+	    .recvv = tap_recvv,                                                \
 	    .rx_fd = tap_rx_fd,                                                \
 	    .tap_fd = tap_rx_fd,                                               \
 	    .set_active = tap_set_active,                                      \

@@ -79,6 +79,9 @@ struct virtio_net_hdr {
 
 /* The largest frame a backend delivers: a 64 KiB GSO frame + header. */
 #define NETBE_MAX_FRAME (65536 + 14 + 4)
+/* The most iovec elements one send or recvv takes: readv/writev's limit
+ * (Linux UIO_MAXIOV), a whole 1024-entry virtio ring. */
+#define NETBE_MAX_IOV 1024
 
 struct net_backend;
 
@@ -99,6 +102,14 @@ struct net_backend_ops {
 			int iovcnt);
 	/* One frame with its header; 0 when none is waiting. */
 	ssize_t (*recv)(struct net_backend *be, int q, void *buf, size_t len);
+	/*
+	 * Optional: one frame with its header scattered over iov (straight
+	 * into guest buffers, no bounce copy); 0 when none is waiting.  A
+	 * frame longer than iov is cut (a tap's readv returns the cut
+	 * length), so callers give room for the largest frame.
+	 */
+	ssize_t (*recvv)(struct net_backend *be, int q, const struct iovec *iov,
+			 int iovcnt);
 	int (*rx_fd)(struct net_backend *be, int q);
 	/* The tap file descriptor of queue q, or -1 (vhost-net needs it). */
 	int (*tap_fd)(struct net_backend *be, int q);
@@ -144,6 +155,10 @@ ssize_t netbe_send(struct net_backend *be, int q, const struct iovec *iov,
 		   int iovcnt);
 /* Receives one frame with its header into buf; 0 if none, -1 on error. */
 ssize_t netbe_recv(struct net_backend *be, int q, void *buf, size_t len);
+/* Whether the backend receives into an iovec (netbe_recvv). */
+bool netbe_has_recvv(const struct net_backend *be);
+ssize_t netbe_recvv(struct net_backend *be, int q, const struct iovec *iov,
+		    int iovcnt);
 int netbe_rx_fd(struct net_backend *be, int q);
 int netbe_tap_fd(struct net_backend *be, int q);
 /*

@@ -4,10 +4,13 @@
  *
  * Queues: receiveq/transmitq pairs 0 .. queues-1 (2p, 2p+1), then the
  * control queue.  Two datapaths:
- *  - userspace: frames from the backend (tap, slirp) are read into a
- *    per-pair bounce buffer and copied into the guest's receive chains
- *    (mergeable buffers when negotiated); transmit chains go to the
- *    backend by writev straight from guest memory;
+ *  - userspace: a tap reads each frame straight into the guest's
+ *    receive chains (readv over chains taken ahead, sized by the recent
+ *    frames; what overflows them lands in a per-pair bounce buffer and is
+ *    copied into further chains); backends without a scattering receive
+ *    (slirp) go through the bounce buffer; mergeable buffers when
+ *    negotiated; transmit chains go to the backend by writev straight
+ *    from guest memory;
  *  - vhost-net (the viona-class path): when the backend is a tap and
  *    /dev/vhost-net opens, the kernel moves frames between the tap and
  *    the rings itself, kicked by the queues' ioeventfds and interrupting
@@ -85,6 +88,18 @@ struct vtnet_used {
 	uint32_t len;
 };
 
+/* A receive chain taken ahead of the frame that will fill it. */
+struct vtnet_held {
+	uint16_t idx;  /* head index, for vq_relchain */
+	uint32_t wlen; /* its writable bytes */
+	int niov;      /* its buffers in vtnet_pair.hiov */
+};
+
+/* Room for the held chains' buffers: always one more whole chain. */
+#define VTNET_HIOV (2 * VTNET_MAXSEGS)
+/* Frames are expected to be at least this long (an untagged MTU 1500). */
+#define VTNET_RX_EXPECT_MIN (VTNET_ETH_HLEN + 1500)
+
 struct vtnet_softc;
 
 struct vtnet_pair {
@@ -95,6 +110,16 @@ struct vtnet_pair {
 	uint8_t *rxbuf; /* one frame with its header */
 	size_t rxlen;	/* length of the frame waiting in rxbuf, or 0 */
 	struct vtnet_used *used; /* chains one merged frame took */
+	/*
+	 * Zero-copy receive, within one vtnet_rx_pair() pass: chains taken
+	 * ahead, oldest first, their buffers in order in hiov; given back
+	 * (vq_retchains) when the pass ends.
+	 */
+	struct vtnet_held *held;
+	struct iovec *hiov;
+	int nheld, nhiov;
+	size_t hcap;	  /* writable bytes of the held chains */
+	size_t rx_expect; /* running average frame length with header */
 	/* vhost-net */
 	struct vhost_net *vn;
 	bool vhost_on;
@@ -346,12 +371,261 @@ vtnet_rx_deliver(struct vtnet_softc *sc, struct vtnet_pair *p)
 	return 1;
 }
 
+/* ---- zero-copy receive (backends with netbe_recvv) ---- */
+
+enum vtnet_zc {
+	VTNET_ZC_IDLE,	   /* the backend has no more frames */
+	VTNET_ZC_NOBUF,	   /* no receive buffers: wait for the driver */
+	VTNET_ZC_BUDGET,   /* this pass's share of frames is done */
+	VTNET_ZC_FALLBACK, /* finish the pass with the bounce buffer */
+	VTNET_ZC_BROKEN,   /* the device needs a reset */
+};
+
+/*
+ * Takes chains until the held ones have room for `want` bytes, the ring
+ * runs dry or hiov could not take a whole further chain.  -1: the device
+ * is broken (a chain with device-readable buffers, or a bad chain).
+ */
+static int
+vtnet_rx_hold(struct vtnet_softc *sc, struct vtnet_pair *p, size_t want)
+{
+	struct vqueue_info *vq = &sc->vqs[vtnet_rxq(p->idx)];
+	struct vi_req req;
+	int n;
+
+	while (p->hcap < want && p->nheld < vq->vq_qsize &&
+	       p->nhiov <= VTNET_HIOV - VTNET_MAXSEGS) {
+		n = vq_getchain(vq, p->hiov + p->nhiov, VTNET_MAXSEGS, &req);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		p->held[p->nheld++] = (struct vtnet_held){req.idx, req.wlen, n};
+		p->nhiov += n;
+		p->hcap += req.wlen;
+		if (req.readable != 0) {
+			vi_set_needs_reset(&sc->vs,
+					   "receive chain %u has "
+					   "device-readable buffers",
+					   req.idx);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Gives back every held chain (they are the last ones taken). */
+static void
+vtnet_rx_unhold(struct vtnet_softc *sc, struct vtnet_pair *p)
+{
+	if (p->nheld > 0)
+		vq_retchains(&sc->vqs[vtnet_rxq(p->idx)], (uint16_t)p->nheld);
+	p->nheld = p->nhiov = 0;
+	p->hcap = 0;
+}
+
+/*
+ * The buffers readv may fill: the held chains' (all of them with
+ * mergeable buffers, the first one's without: a frame must fit one
+ * chain), as many whole chains as fit NETBE_MAX_IOV - 1, then the
+ * bounce buffer for what overflows.  Returns the element count; *gcap
+ * is the guest part's size.
+ */
+static int
+vtnet_rx_iov(struct vtnet_softc *sc, struct vtnet_pair *p, struct iovec *iov,
+	     size_t *gcap)
+{
+	int nh = sc->mrg ? p->nheld : 1, i, niov = 0;
+
+	*gcap = 0;
+	for (i = 0; i < nh; i++) {
+		if (niov + p->held[i].niov > NETBE_MAX_IOV - 1)
+			break;
+		niov += p->held[i].niov;
+		*gcap += p->held[i].wlen;
+	}
+	memcpy(iov, p->hiov, (size_t)niov * sizeof(*iov));
+	iov[niov].iov_base = p->rxbuf;
+	iov[niov].iov_len = NETBE_MAX_FRAME + VIRTIO_NET_HDR_LEN_MRG;
+	return niov + 1;
+}
+
+/*
+ * Whether the filter takes the frame of n bytes whose first gcap bytes
+ * are in the held chains' buffers and the rest in the bounce buffer.
+ */
+static bool
+vtnet_rx_zc_accept(struct vtnet_softc *sc, struct vtnet_pair *p, size_t n,
+		   size_t gcap)
+{
+	uint8_t eth[VTNET_ETH_HLEN];
+	size_t off = sc->hdrlen, in;
+
+	if (n < off + VTNET_ETH_HLEN)
+		return false;
+	in = gcap > off ? gcap - off : 0;
+	if (in > sizeof(eth))
+		in = sizeof(eth);
+	vtnet_iov_read(p->hiov, p->nhiov, off, eth, in);
+	if (in < sizeof(eth)) /* then gcap <= off + in */
+		memcpy(eth + in, p->rxbuf + (off + in - gcap),
+		       sizeof(eth) - in);
+	return vtnet_rx_accept(sc, eth, n - off);
+}
+
+/* Publishes the first k held chains for a frame of n bytes and drops
+ * them from the held list. */
+static void
+vtnet_rx_zc_publish(struct vtnet_softc *sc, struct vtnet_pair *p, int k,
+		    size_t n)
+{
+	struct vqueue_info *vq = &sc->vqs[vtnet_rxq(p->idx)];
+	size_t left = n, c;
+	uint16_t nbuf = htole16((uint16_t)k);
+	int i, niov = 0;
+
+	if (sc->hdrlen == VIRTIO_NET_HDR_LEN_MRG)
+		vtnet_iov_write(p->hiov, p->held[0].niov,
+				offsetof(struct virtio_net_hdr, num_buffers),
+				&nbuf, sizeof(nbuf));
+	for (i = 0; i < k; i++) {
+		c = left < p->held[i].wlen ? left : p->held[i].wlen;
+		vq_relchain(vq, p->held[i].idx, (uint32_t)c);
+		left -= c;
+		niov += p->held[i].niov;
+		p->hcap -= p->held[i].wlen;
+	}
+	memmove(p->held, p->held + k,
+		(size_t)(p->nheld - k) * sizeof(*p->held));
+	memmove(p->hiov, p->hiov + niov,
+		(size_t)(p->nhiov - niov) * sizeof(*p->hiov));
+	p->nheld -= k;
+	p->nhiov -= niov;
+}
+
+/* How many held chains (from the first) a frame of n bytes fills. */
+static int
+vtnet_rx_zc_count(const struct vtnet_pair *p, size_t n)
+{
+	size_t cap = 0;
+	int k = 0;
+
+	while (k < p->nheld && cap < n)
+		cap += p->held[k++].wlen;
+	return k;
+}
+
+/*
+ * The frame of n bytes did not fit the buffers the guest has posted:
+ * gathers it into the bounce buffer (its first gcap bytes from the
+ * chains) to wait there for more, as the bounce path's frames do.
+ */
+static void
+vtnet_rx_zc_park(struct vtnet_softc *sc, struct vtnet_pair *p, size_t n,
+		 size_t gcap)
+{
+	size_t in = n < gcap ? n : gcap;
+
+	memmove(p->rxbuf + in, p->rxbuf, n - in);
+	vtnet_iov_read(p->hiov, p->nhiov, 0, p->rxbuf, in);
+	p->rxlen = n;
+}
+
+/*
+ * Receives one frame in place.  Returns 1 when a frame was delivered,
+ * 0 when it was filtered or dropped, or a VTNET_ZC_* status (negated, to
+ * tell them apart) that ends the zero-copy pass.
+ */
+static int
+vtnet_rx_zc_one(struct vtnet_softc *sc, struct vtnet_pair *p)
+{
+	struct iovec iov[NETBE_MAX_IOV];
+	size_t gcap, want;
+	ssize_t r;
+	int niov, k;
+
+	want = sc->mrg ? p->rx_expect : 1;
+	if (vtnet_rx_hold(sc, p, want) != 0)
+		return -VTNET_ZC_BROKEN;
+	if (p->nheld == 0)
+		return -VTNET_ZC_NOBUF;
+	/* A first chain too small for the headers: the bounce path's
+	 * rules (drop the frame, keep the chain) apply. */
+	if (p->held[0].wlen < sc->hdrlen + VTNET_ETH_HLEN)
+		return -VTNET_ZC_FALLBACK;
+	niov = vtnet_rx_iov(sc, p, iov, &gcap);
+	r = netbe_recvv(sc->be, p->idx, iov, niov);
+	if (r == 0)
+		return -VTNET_ZC_IDLE;
+	if (r < 0)
+		return -VTNET_ZC_IDLE; /* as the bounce path: try again later */
+	if ((size_t)r >= gcap + iov[niov - 1].iov_len) {
+		/* Filled to the last byte: larger than any frame, cut. */
+		sc->stats.rx_dropped++;
+		return 0;
+	}
+	if (!vtnet_rx_zc_accept(sc, p, (size_t)r, gcap)) {
+		sc->stats.rx_filtered++;
+		return 0;
+	}
+	if (!sc->mrg && (size_t)r > p->held[0].wlen) {
+		/* Too large for this chain: leave it for a smaller frame. */
+		sc->stats.rx_dropped++;
+		return 0;
+	}
+	p->rx_expect = (7 * p->rx_expect + (size_t)r) / 8;
+	if (p->rx_expect < sc->hdrlen + VTNET_RX_EXPECT_MIN)
+		p->rx_expect = sc->hdrlen + VTNET_RX_EXPECT_MIN;
+	if ((size_t)r > gcap) {
+		/* The tail went to the bounce buffer: more chains for it. */
+		if (vtnet_rx_hold(sc, p, (size_t)r) != 0)
+			return -VTNET_ZC_BROKEN;
+		if (p->hcap < (size_t)r) {
+			vtnet_rx_zc_park(sc, p, (size_t)r, gcap);
+			return -VTNET_ZC_FALLBACK;
+		}
+		vtnet_iov_write(p->hiov, p->nhiov, gcap, p->rxbuf,
+				(size_t)r - gcap);
+	}
+	k = vtnet_rx_zc_count(p, (size_t)r);
+	vtnet_rx_zc_publish(sc, p, k, (size_t)r);
+	return 1;
+}
+
+/* Up to *budget frames in place; the pass's held chains go back at the
+ * end.  *delivered counts the frames published. */
+static enum vtnet_zc
+vtnet_rx_zc(struct vtnet_softc *sc, struct vtnet_pair *p, int *budget,
+	    int *delivered)
+{
+	enum vtnet_zc st = VTNET_ZC_BUDGET;
+	int r;
+
+	for (; *budget > 0; (*budget)--) {
+		r = vtnet_rx_zc_one(sc, p);
+		if (r < 0) {
+			st = (enum vtnet_zc) - r;
+			break;
+		}
+		if (r > 0) {
+			sc->stats.rx_frames++;
+			(*delivered)++;
+		}
+	}
+	if (st != VTNET_ZC_BROKEN)
+		vtnet_rx_unhold(sc, p);
+	else
+		p->nheld = p->nhiov = 0, p->hcap = 0;
+	return st;
+}
+
 /* Moves frames from the backend into receiveq p; device lock held. */
 static void
 vtnet_rx_pair(struct vtnet_softc *sc, struct vtnet_pair *p)
 {
 	struct vqueue_info *vq = &sc->vqs[vtnet_rxq(p->idx)];
-	int budget, delivered = 0, r;
+	int budget = VTNET_RX_BUDGET, delivered = 0, r;
+	enum vtnet_zc st = VTNET_ZC_FALLBACK;
 	ssize_t n;
 
 	if (!vi_device_live(&sc->vs) || !vq_ring_ready(vq) || p->vhost_on ||
@@ -359,7 +633,23 @@ vtnet_rx_pair(struct vtnet_softc *sc, struct vtnet_pair *p)
 		vtnet_rx_event(p, false);
 		return;
 	}
-	for (budget = VTNET_RX_BUDGET; budget > 0; budget--) {
+	if (p->rxlen == 0 && netbe_has_recvv(sc->be))
+		st = vtnet_rx_zc(sc, p, &budget, &delivered);
+	switch (st) {
+	case VTNET_ZC_IDLE:
+		vtnet_rx_event(p, true);
+		goto out;
+	case VTNET_ZC_NOBUF:
+		/* No buffers: wait for the driver's kick. */
+		vtnet_rx_event(p, false);
+		goto out;
+	case VTNET_ZC_BUDGET:
+	case VTNET_ZC_BROKEN:
+		goto out;
+	case VTNET_ZC_FALLBACK:
+		break;
+	}
+	for (; budget > 0; budget--) {
 		if (p->rxlen == 0) {
 			n = netbe_recv(sc->be, p->idx, p->rxbuf,
 				       NETBE_MAX_FRAME +
@@ -390,6 +680,7 @@ vtnet_rx_pair(struct vtnet_softc *sc, struct vtnet_pair *p)
 	}
 	if (budget > 0 && p->rxlen == 0)
 		vtnet_rx_event(p, true);
+out:
 	if (delivered > 0)
 		vq_endchains(vq, false);
 }
@@ -1085,6 +1376,8 @@ vtnet_free(struct vtnet_softc *sc)
 		vhost_net_close(p->vn);
 		free(p->rxbuf);
 		free(p->used);
+		free(p->held);
+		free(p->hiov);
 	}
 	netbe_close(sc->be);
 	free(sc);
@@ -1107,8 +1400,12 @@ vtnet_setup_pairs(struct vtnet_softc *sc)
 		sc->vqs[vtnet_txq(i)].vq_qsize = VTNET_RINGSZ;
 		p->rxbuf = malloc(NETBE_MAX_FRAME + VIRTIO_NET_HDR_LEN_MRG);
 		p->used = calloc(VTNET_RINGSZ, sizeof(*p->used));
-		if (p->rxbuf == NULL || p->used == NULL)
+		p->held = calloc(VTNET_RINGSZ, sizeof(*p->held));
+		p->hiov = calloc(VTNET_HIOV, sizeof(*p->hiov));
+		if (p->rxbuf == NULL || p->used == NULL || p->held == NULL ||
+		    p->hiov == NULL)
 			return -1;
+		p->rx_expect = VIRTIO_NET_HDR_LEN_MRG + VTNET_RX_EXPECT_MIN;
 		/* Also with vhost-net: the fallback if it fails to start. */
 		p->rx_ev = mevent_add(netbe_rx_fd(sc->be, i), EVF_READ,
 				      vtnet_rx_ready, p);
