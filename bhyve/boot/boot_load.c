@@ -154,18 +154,15 @@ boot_copyout(struct boot_ctx *bc, uint64_t gpa, const void *src, size_t len,
 	return 0;
 }
 
+/* vm_zero_gpa: a .bss that is still a hole in guest memory stays one. */
 int
 boot_zero(struct boot_ctx *bc, uint64_t gpa, uint64_t len, const char *what)
 {
-	void *p;
-
 	if (len == 0)
 		return 0;
-	p = len <= SIZE_MAX ? vm_map_gpa(bc->vm, gpa, (size_t)len) : NULL;
-	if (p == NULL)
+	if (len > SIZE_MAX || vm_zero_gpa(bc->vm, gpa, (size_t)len) != 0)
 		return boot_error(bc, "cannot clear the %s at %#llx", what,
 				  (unsigned long long)gpa);
-	memset(p, 0, (size_t)len);
 	return 0;
 }
 

@@ -399,6 +399,40 @@ vm_map_gpa(struct vmctx *ctx, uint64_t gpa, size_t len)
 	return NULL;
 }
 
+/*
+ * A boot loader clears a kernel's .bss with this: on a fresh memfd those
+ * pages are holes already, and writing zeros would only make them
+ * resident.  Punching works on any memfd page (also after a reset, when
+ * the guest left data there).  Hugepage memory is cleared by hand: a hole
+ * there would have to cover whole 2 MiB pages.
+ */
+int
+vm_zero_gpa(struct vmctx *ctx, uint64_t gpa, size_t len)
+{
+	uint8_t *p = vm_map_gpa(ctx, gpa, len);
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), off, first, last;
+
+	if (p == NULL) {
+		errno = EFAULT;
+		return -1;
+	}
+	if (len == 0)
+		return 0;
+	off = (uint64_t)(p - ctx->membase);
+	first = (off + pg - 1) / pg * pg;
+	last = (off + len) / pg * pg;
+	if (ctx->memfd >= 0 && !(ctx->memflags & VM_MEM_F_HUGEPAGES) &&
+	    first < last &&
+	    fallocate(ctx->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)first, (off_t)(last - first)) == 0) {
+		memset(p, 0, first - off);
+		memset(ctx->membase + last, 0, off + len - last);
+		return 0;
+	}
+	memset(p, 0, len);
+	return 0;
+}
+
 int
 vm_copyin(struct vmctx *ctx, uint64_t gpa, void *dst, size_t len)
 {

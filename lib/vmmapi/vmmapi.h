@@ -234,6 +234,13 @@ int vm_get_memmap(struct vmctx *ctx, struct vm_memseg_info *segs, int max);
 /* Copies between guest RAM and host buffers; -1/EFAULT if not all RAM. */
 int vm_copyin(struct vmctx *ctx, uint64_t gpa, void *dst, size_t len);
 int vm_copyout(struct vmctx *ctx, const void *src, uint64_t gpa, size_t len);
+/*
+ * Zeroes guest RAM without touching the pages that can be dropped: whole
+ * pages go back to the kernel (a hole in the memfd reads as zero and costs
+ * nothing until written), the partial pages at the ends are cleared.
+ * -1/EFAULT if not all RAM.
+ */
+int vm_zero_gpa(struct vmctx *ctx, uint64_t gpa, size_t len);
 
 /*
  * Device memory (bhyve's vm_create_devmem/vm_mmap_memseg shape): guest

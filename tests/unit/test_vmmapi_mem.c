@@ -1,6 +1,8 @@
 /* Guest memory layout and the vm_map_gpa() gate, on a detached context. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -178,10 +180,56 @@ test_devmem(void)
 	munmap(a, 64 * 1024);
 }
 
+static bool
+resident(const void *p)
+{
+	unsigned char v = 0;
+
+	return mincore((void *)p, 4096, &v) == 0 && (v & 1);
+}
+
+/* vm_zero_gpa: zeros exactly the range, and leaves its whole pages as
+ * holes (not resident) instead of writing them. */
+static void
+test_zero(void)
+{
+	struct vmctx *ctx = vm_create_detached("t-zero");
+	uint8_t *p;
+	size_t i, bad = 0;
+
+	CHECK(ctx != NULL && vm_setup_memory(ctx, 64 * MiB) == 0,
+	      "zero: 64 MiB");
+	p = vm_map_gpa(ctx, MiB, 5 * 4096);
+	CHECK(p != NULL, "zero: five pages map");
+	if (p == NULL)
+		return;
+	memset(p, 0xaa, 5 * 4096);
+	CHECK(vm_zero_gpa(ctx, MiB + 100, 4 * 4096 - 50) == 0,
+	      "zero: unaligned range over five pages");
+	CHECK(!resident(p + 4096) && !resident(p + 2 * 4096) &&
+		  !resident(p + 3 * 4096) && resident(p),
+	      "zero: its whole pages were dropped, the edge page kept");
+	for (i = 0; i < 5 * 4096; i++) {
+		bool in = i >= 100 && i < 100 + 4 * 4096 - 50;
+
+		bad += in ? p[i] != 0 : p[i] != 0xaa;
+	}
+	CHECK(bad == 0, "zero: exactly the range reads zero, the rest intact");
+	p = vm_map_gpa(ctx, 2 * MiB, 8 * 4096);
+	CHECK(p != NULL && vm_zero_gpa(ctx, 2 * MiB, 8 * 4096) == 0 &&
+		  !resident(p) && !resident(p + 7 * 4096),
+	      "zero: untouched pages are not made resident");
+	CHECK(vm_zero_gpa(ctx, 64 * MiB - 4, 8) == -1 && errno == EFAULT,
+	      "zero: a range past the end fails with EFAULT");
+	CHECK(vm_zero_gpa(ctx, 64 * MiB, 0) == -1, "zero: address past end");
+	vm_destroy(ctx);
+}
+
 int
 main(void)
 {
 	test_small();
+	test_zero();
 	test_split();
 	test_lowmem_limit();
 	test_topology();
