@@ -26,11 +26,12 @@ INCS	:= -Ilib/vmmapi -Ibhyve/cli -Ibhyve/core -Ibhyve/platform -Ibhyve/boot \
 LDFLAGS	+= -pthread $(SANFLAGS)
 LDLIBS	+= -ljansson -luring
 # virtio-net's backends; libslirp for the user-mode one (left out when
-# its headers are not installed).
+# its headers are not installed; opened with dlopen on first use, so only
+# VMs with a slirp NIC map it and glib: bhyve/net/net_slirp.c).
 INCS	+= -Ibhyve/net
 ifneq ($(wildcard /usr/include/slirp/libslirp.h),)
 INCS	+= -DHAVE_LIBSLIRP
-LDLIBS	+= -lslirp
+LDLIBS	+= -ldl
 endif
 
 VMMAPI_SRCS := $(wildcard lib/vmmapi/*.c)

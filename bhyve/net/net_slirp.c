@@ -19,6 +19,7 @@
  * receive buffers (beyond that they are dropped; TCP recovers).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +36,91 @@
 #include <sys/timerfd.h>
 #include <time.h>
 
+#include <dlfcn.h>
 #include <slirp/libslirp.h>
 
 #include "mevent.h"
 
 #define SLIRP_GUEST_ADDR "10.0.2.15"
 #define SLIRP_MAX_FWD	 16
+
+/*
+ * libslirp is opened when the first slirp backend starts, not linked:
+ * a VM without a slirp NIC then never maps it nor the glib it needs
+ * (about 0.8 MiB of resident memory at start-up, issue 19).  The header
+ * still comes from libslirp-dev, so the calls are type-checked.
+ */
+#define SLIRP_SONAME "libslirp.so.0"
+
+static struct slirp_lib_fns {
+	Slirp *(*new_)(const SlirpConfig *, const SlirpCb *, void *);
+	void (*cleanup)(Slirp *);
+	void (*input)(Slirp *, const uint8_t *, int);
+	void (*pollfds_fill)(Slirp *, uint32_t *, SlirpAddPollCb, void *);
+	void (*pollfds_poll)(Slirp *, int, SlirpGetREventsCb, void *);
+	int (*add_hostfwd)(Slirp *, int, struct in_addr, int, struct in_addr,
+			   int);
+	void (*handle_timer)(Slirp *, SlirpTimerId, void *);
+} slirp_lib;
+
+/* The entry points bhyve calls, and where each goes in slirp_lib. */
+static const struct {
+	const char *name;
+	size_t off;
+} slirp_lib_syms[] = {
+    {"slirp_new", offsetof(struct slirp_lib_fns, new_)},
+    {"slirp_cleanup", offsetof(struct slirp_lib_fns, cleanup)},
+    {"slirp_input", offsetof(struct slirp_lib_fns, input)},
+    {"slirp_pollfds_fill", offsetof(struct slirp_lib_fns, pollfds_fill)},
+    {"slirp_pollfds_poll", offsetof(struct slirp_lib_fns, pollfds_poll)},
+    {"slirp_add_hostfwd", offsetof(struct slirp_lib_fns, add_hostfwd)},
+    {"slirp_handle_timer", offsetof(struct slirp_lib_fns, handle_timer)},
+};
+
+/* dlopen and every symbol; a message in why on failure. */
+static bool
+slirp_lib_load(char *why, size_t whylen)
+{
+	void *h = dlopen(SLIRP_SONAME, RTLD_NOW | RTLD_LOCAL), *sym;
+	size_t i;
+
+	if (h == NULL) {
+		snprintf(why, whylen, "slirp: %s (install libslirp0)",
+			 dlerror());
+		return false;
+	}
+	for (i = 0; i < sizeof(slirp_lib_syms) / sizeof(slirp_lib_syms[0]);
+	     i++) {
+		sym = dlsym(h, slirp_lib_syms[i].name);
+		if (sym == NULL) {
+			snprintf(why, whylen, "slirp: %s has no %s",
+				 SLIRP_SONAME, slirp_lib_syms[i].name);
+			return false;
+		}
+		/* A data pointer into a function pointer slot, as dlsym's
+		 * users must (POSIX guarantees the representation). */
+		memcpy((char *)&slirp_lib + slirp_lib_syms[i].off, &sym,
+		       sizeof(sym));
+	}
+	return true;
+}
+
+/* Loads libslirp once; later calls only report how that went. */
+static int
+slirp_lib_open(char *err, size_t errlen)
+{
+	static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
+	static int state; /* 0 not tried, 1 loaded, -1 failed */
+	static char why[200];
+
+	pthread_mutex_lock(&mtx);
+	if (state == 0)
+		state = slirp_lib_load(why, sizeof(why)) ? 1 : -1;
+	if (state < 0)
+		snprintf(err, errlen, "%s", why);
+	pthread_mutex_unlock(&mtx);
+	return state > 0 ? 0 : -1;
+}
 
 struct slirp_fdent {
 	int fd;
@@ -134,7 +214,7 @@ slirp_timer_fire(int fd, enum ev_type type, void *arg)
 	if (!slirp_timerfd_drain(fd))
 		return;
 	pthread_mutex_lock(&sp->mtx);
-	slirp_handle_timer(sp->slirp, t->id, t->cb_opaque);
+	slirp_lib.handle_timer(sp->slirp, t->id, t->cb_opaque);
 	slirp_pump_locked(sp);
 	pthread_mutex_unlock(&sp->mtx);
 }
@@ -352,7 +432,7 @@ slirp_pump_locked(struct slirp_priv *sp)
 	uint32_t timeout = UINT32_MAX;
 
 	sp->npfd = 0;
-	slirp_pollfds_fill(sp->slirp, &timeout, slirp_add_poll, sp);
+	slirp_lib.pollfds_fill(sp->slirp, &timeout, slirp_add_poll, sp);
 	slirp_sync_epoll(sp);
 	slirp_timerfd_arm(sp->tickfd,
 			  timeout == UINT32_MAX
@@ -365,7 +445,7 @@ slirp_poll_locked(struct slirp_priv *sp)
 {
 	int rc = poll(sp->pfd, (nfds_t)sp->npfd, 0);
 
-	slirp_pollfds_poll(sp->slirp, rc < 0, slirp_get_revents, sp);
+	slirp_lib.pollfds_poll(sp->slirp, rc < 0, slirp_get_revents, sp);
 	slirp_pump_locked(sp);
 }
 
@@ -460,8 +540,8 @@ slirp_add_fwds(struct slirp_priv *sp, const char *list, char *err,
 		} else if (slirp_parse_fwd(rule, &udp, &ha, &hp, &ga, &gp, err,
 					   errlen) != 0) {
 			rc = -1;
-		} else if (slirp_add_hostfwd(sp->slirp, udp, ha, hp, ga, gp) !=
-			   0) {
+		} else if (slirp_lib.add_hostfwd(sp->slirp, udp, ha, hp, ga,
+						 gp) != 0) {
 			snprintf(err, errlen,
 				 "hostfwd '%s': cannot listen on "
 				 "the host port",
@@ -506,7 +586,7 @@ slirp_teardown(struct slirp_priv *sp)
 	if (sp->tickfd >= 0)
 		close(sp->tickfd);
 	if (sp->slirp != NULL)
-		slirp_cleanup(sp->slirp); /* frees its timers through us */
+		slirp_lib.cleanup(sp->slirp); /* frees its timers through us */
 	sp->slirp = NULL;
 	while (sp->timers != NULL)
 		slirp_timer_free(sp->timers, sp);
@@ -536,6 +616,8 @@ slirp_be_init(struct net_backend *be, const char *spec, struct config_node *nvl,
 		snprintf(err, errlen, "unknown network backend '%s'", spec);
 		return -1;
 	}
+	if (slirp_lib_open(err, errlen) != 0)
+		return -1;
 	*queues = 1;
 	pthread_mutex_init(&sp->mtx, NULL);
 	sp->sv[0] = sp->sv[1] = sp->epfd = sp->tickfd = -1;
@@ -552,7 +634,7 @@ slirp_be_init(struct net_backend *be, const char *spec, struct config_node *nvl,
 	setsockopt(sp->sv[0], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 	setsockopt(sp->sv[1], SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
 	slirp_config_fill(&cfg, restricted);
-	sp->slirp = slirp_new(&cfg, &slirp_callbacks, sp);
+	sp->slirp = slirp_lib.new_(&cfg, &slirp_callbacks, sp);
 	if (sp->slirp == NULL) {
 		snprintf(err, errlen, "slirp: cannot create the stack");
 		slirp_teardown(sp);
@@ -621,7 +703,7 @@ slirp_be_send(struct net_backend *be, int q, const struct iovec *iov,
 		memcpy(sp->txbuf + len, (char *)iov[i].iov_base + off, n - off);
 		len += n - off;
 	}
-	slirp_input(sp->slirp, sp->txbuf, (int)len);
+	slirp_lib.input(sp->slirp, sp->txbuf, (int)len);
 	slirp_pump_locked(sp);
 	pthread_mutex_unlock(&sp->mtx);
 	return (ssize_t)total;

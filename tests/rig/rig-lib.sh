@@ -180,6 +180,26 @@ rig_stage_libs() {
 		mkdir -p "$stage$(dirname "$lib")"
 		cp -L "$lib" "$stage$lib" || rig_die "cannot copy $lib"
 	done
+	rig_stage_dlopened "$stage" "$elf"
+}
+
+# Libraries programs open with dlopen (ldd cannot see them): beehive loads
+# libslirp only for a slirp NIC (bhyve/net/net_slirp.c).
+RIG_DLOPEN_SONAMES="libslirp.so.0"
+
+# rig_stage_dlopened STAGE ELF: stages each library of RIG_DLOPEN_SONAMES
+# whose name ELF contains, with its own libraries.
+rig_stage_dlopened() {
+	local stage=$1 elf=$2 so lib
+	for so in $RIG_DLOPEN_SONAMES; do
+		grep -qaF "$so" "$elf" || continue
+		lib=$(ldconfig -p | awk -v so="$so" '$1 == so && $NF ~ /^\// { print $NF; exit }')
+		[ -n "$lib" ] || rig_die "$elf opens $so, which is not installed"
+		[ -e "$stage$lib" ] && continue
+		mkdir -p "$stage$(dirname "$lib")"
+		cp -L "$lib" "$stage$lib" || rig_die "cannot copy $lib"
+		rig_stage_libs "$stage" "$lib"
+	done
 }
 
 # rig_stage_path STAGE HOSTPATH L1PATH: copies a file or directory, plus the
