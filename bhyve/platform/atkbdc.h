@@ -57,5 +57,13 @@ void atkbdc_destroy(struct atkbdc_softc *sc);
 /* Guest byte accesses to port 0x60 or 0x64. */
 uint8_t atkbdc_read(struct atkbdc_softc *sc, int port);
 void atkbdc_write(struct atkbdc_softc *sc, int port, uint8_t val);
+/*
+ * A key pressed or released on a console, as an X11/RFB keysym: queued
+ * as the keyboard's scan codes, set 1 when the controller translates (or
+ * set 1 was selected), else set 2 (set 3 is sent as set 2).  Dropped
+ * while the keyboard is not scanning or the keysym has no PC key.
+ * Returns whether bytes were queued.
+ */
+bool atkbdc_event_key(struct atkbdc_softc *sc, bool down, uint32_t keysym);
 
 #endif

@@ -310,12 +310,61 @@ test_platform(void)
 	CHECK_EQ_U64(v & 0xff, 0xff, "platform: atkbdc ports released");
 }
 
+/* Console keys (RFB keysyms) as the guest reads them. */
+static void
+test_console_keys(void)
+{
+	struct probe p;
+	struct atkbdc_softc *sc = new_kbdc(&p);
+
+	CHECK(atkbdc_event_key(sc, true, 'a'), "key a: queued");
+	CHECK(p.irq1, "key: IRQ 1 raised");
+	CHECK_EQ_U64(next_byte(sc), 0x1e, "key a down: set 1 (translated)");
+	atkbdc_event_key(sc, false, 'A');
+	CHECK_EQ_U64(next_byte(sc), 0x9e, "key A up: the a key, break code");
+	atkbdc_event_key(sc, true, 0xff53); /* Right */
+	CHECK_EQ_U64(next_byte(sc), 0xe0, "right down: E0 prefix");
+	CHECK_EQ_U64(next_byte(sc), 0x4d, "right down: set 1 code");
+	atkbdc_event_key(sc, true, '!');
+	CHECK_EQ_U64(next_byte(sc), 0x02, "'!' is the 1 key");
+	CHECK(!atkbdc_event_key(sc, true, 0x20ac), "euro sign: no PC key");
+	CHECK_EQ_U64(next_byte(sc), -1, "unknown keysym: nothing queued");
+
+	cmd(sc, 0x60);
+	data(sc, 0x01); /* no translation: the guest reads set 2 */
+	atkbdc_event_key(sc, true, 'a');
+	CHECK_EQ_U64(next_byte(sc), 0x1c, "key a down: set 2");
+	atkbdc_event_key(sc, false, 'a');
+	CHECK_EQ_U64(next_byte(sc), 0xf0, "key a up: set 2 F0");
+	CHECK_EQ_U64(next_byte(sc), 0x1c, "key a up: set 2 code");
+	atkbdc_event_key(sc, false, 0xff53);
+	CHECK(next_byte(sc) == 0xe0 && next_byte(sc) == 0xf0 &&
+		  next_byte(sc) == 0x74,
+	      "right up: E0 F0 74");
+
+	for (int i = 0; i < 20; i++)
+		atkbdc_event_key(sc, false, 0xff53);
+	int n = 0, b, last = -1;
+	while ((b = next_byte(sc)) >= 0) {
+		n++;
+		last = b;
+	}
+	CHECK(n % 3 == 0 && last == 0x74,
+	      "full queue: whole key sequences only");
+
+	data(sc, 0xf5); /* disable scanning */
+	next_byte(sc);
+	CHECK(!atkbdc_event_key(sc, true, 'a'), "not scanning: key dropped");
+	atkbdc_destroy(sc);
+}
+
 int
 main(void)
 {
 	test_controller();
 	test_output_port_and_reset();
 	test_keyboard();
+	test_console_keys();
 	test_aux();
 	test_platform();
 	return test_done();
