@@ -110,6 +110,7 @@ client_connect(const char *host, int port)
 {
 	rfbClient *c = rfbGetClient(8, 3, 4);
 
+	free(c->serverHost); /* rfbGetClient's "" */
 	c->serverHost = strdup(host);
 	c->serverPort = port;
 	c->appData.encodingsString = "raw";
