@@ -263,6 +263,21 @@ vnc_server_nclients(struct vnc_server *vs)
 	return n;
 }
 
+void
+vnc_server_serve_fd(struct vnc_server *vs, int fd, unsigned int max_messages)
+{
+	rfbClientPtr cl = rfbNewClient(vs->screen, fd);
+
+	if (cl == NULL) {
+		close(fd);
+		return;
+	}
+	for (unsigned int i = 0; i < max_messages && cl->sock != -1; i++)
+		rfbProcessClientMessage(cl);
+	rfbCloseClient(cl);
+	rfbClientConnectionGone(cl);
+}
+
 /* ---- listeners ---- */
 
 /*
@@ -449,7 +464,10 @@ vnc_server_start(const struct vnc_config *cfg, const struct vnc_display *disp,
 	    (cfg->unix_path != NULL &&
 	     vnc_listen_unix(vs, cfg->unix_path, err, errlen) != 0))
 		goto fail;
-	rfbRunEventLoop(vs->screen, -1, TRUE);
+	/* With no listener nothing would ever connect (fuzzers serve their
+	 * own fds with vnc_server_serve_fd). */
+	if (cfg->host != NULL || cfg->unix_path != NULL)
+		rfbRunEventLoop(vs->screen, -1, TRUE);
 	vnc_update(vs);
 	if (pthread_create(&vs->poll_thread, NULL, vnc_poll_thread, vs) != 0) {
 		snprintf(err, errlen, "cannot start the update thread");

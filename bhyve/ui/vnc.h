@@ -54,6 +54,14 @@ struct vnc_server *vnc_server_start(const struct vnc_config *cfg,
 void vnc_server_stop(struct vnc_server *vs);
 /* One poll of the display now (tests; the server also polls itself). */
 void vnc_server_refresh(struct vnc_server *vs);
+/*
+ * Serves one client on fd on the calling thread until it disconnects or
+ * max_messages messages were handled, then closes fd: for fuzzers, on a
+ * server started with no listener (host and unix_path NULL), which runs
+ * no libvncserver threads.
+ */
+void vnc_server_serve_fd(struct vnc_server *vs, int fd,
+			 unsigned int max_messages);
 /* Connections accepted so far. */
 unsigned int vnc_server_nclients(struct vnc_server *vs);
 
