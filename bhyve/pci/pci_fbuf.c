@@ -445,8 +445,10 @@ fbuf_baraddr(struct pci_devinst *pi, int baridx, bool enabled, uint64_t addr)
 		return;
 	}
 	/* On failure accesses exit and reach fbuf_barread/write: slower,
-	 * still correct. */
-	if (vm_mmap_devmem(pi->pi_vmctx, sc->segid, addr) != 0)
+	 * still correct.  EEXIST is the transient overlap of a BAR being
+	 * sized (all-ones address) with decoding on: not worth a line. */
+	if (vm_mmap_devmem(pi->pi_vmctx, sc->segid, addr) != 0 &&
+	    errno != EEXIST)
 		fprintf(stderr,
 			"bhyve: fbuf: framebuffer not mapped at %#llx "
 			"(%s); drawing will be slow\n",
