@@ -1,11 +1,11 @@
 /*
  * i8042 keyboard controller at 0x60/0x64 (IRQ 1 keyboard, IRQ 12 mouse).
  *
- * Bytes for the guest wait in two queues: the controller's own (command
- * replies, the loopback commands D2/D3, the aux-port timeouts) and the
- * keyboard's; the one-byte output buffer is refilled from them, the
- * controller first, whenever the guest empties it.  The keyboard only
- * delivers while its port is enabled in the command byte.  IRQ 1/12 are
+ * Bytes for the guest wait in three queues: the controller's own (command
+ * replies, the loopback commands D2/D3), the keyboard's and the mouse's;
+ * the one-byte output buffer is refilled from them, in that order,
+ * whenever the guest empties it.  The keyboard and the mouse only deliver
+ * while their port is enabled in the command byte.  IRQ 1/12 are
  * levels: up while the output buffer is full and its interrupt enabled.
  */
 #include <pthread.h>
@@ -78,12 +78,17 @@ struct atkbdc_softc {
 	uint8_t pending; /* command waiting for its data byte */
 	bool irq1, irq12;
 	bool reset_request;
-	struct atkbdc_queue ctrlq, kbdq;
+	struct atkbdc_queue ctrlq, kbdq, auxq;
 	/* The keyboard. */
 	uint8_t kbd_pending; /* keyboard command waiting for its argument */
 	uint8_t kbd_set;     /* scan code set */
 	uint8_t kbd_leds, kbd_typematic;
 	bool kbd_scanning;
+	/* The mouse (a plain PS/2 mouse, ID 0, in stream mode). */
+	uint8_t aux_pending; /* mouse command waiting for its argument */
+	uint8_t aux_rate, aux_res;
+	bool aux_reporting, aux_scaling21, aux_remote;
+	uint8_t aux_buttons;
 };
 
 static void
@@ -115,6 +120,9 @@ atkbdc_refill(struct atkbdc_softc *sc)
 		sc->obf = true;
 	} else if (sc->kbdq.len > 0 && !(sc->ram[0] & ATKBDC_CTR_KBDDIS)) {
 		sc->obuf = atkbdc_pop(&sc->kbdq);
+		sc->obf = true;
+	} else if (sc->auxq.len > 0 && !(sc->ram[0] & ATKBDC_CTR_AUXDIS)) {
+		sc->obuf = atkbdc_pop(&sc->auxq) | Q_AUX;
 		sc->obf = true;
 	}
 }
@@ -252,6 +260,158 @@ kbd_write(struct atkbdc_softc *sc, uint8_t val)
 	}
 }
 
+/* --- the mouse --- */
+
+/* Mouse commands (PS/2 mouse protocol). */
+#define AUX_SET_SCALING11 0xe6
+#define AUX_SET_SCALING21 0xe7
+#define AUX_SET_RES	  0xe8
+#define AUX_STATUS	  0xe9
+#define AUX_STREAM	  0xea
+#define AUX_READ_DATA	  0xeb
+#define AUX_RESET_WRAP	  0xec
+#define AUX_WRAP	  0xee
+#define AUX_REMOTE	  0xf0
+#define AUX_GET_ID	  0xf2
+#define AUX_SET_RATE	  0xf3
+#define AUX_ENABLE	  0xf4
+#define AUX_DISABLE	  0xf5
+#define AUX_DEFAULTS	  0xf6
+#define AUX_RESEND	  0xfe
+#define AUX_RESET	  0xff
+
+/* Packet byte 0. */
+#define AUX_PKT_ALWAYS1 0x08
+#define AUX_PKT_XSIGN	0x10
+#define AUX_PKT_YSIGN	0x20
+#define AUX_PKT_MAX	255 /* 9-bit motion: -256..255, kept symmetric */
+
+static void
+aux_reply(struct atkbdc_softc *sc, uint8_t v)
+{
+	atkbdc_push(&sc->auxq, v);
+}
+
+static void
+aux_defaults(struct atkbdc_softc *sc)
+{
+	sc->aux_rate = 100;
+	sc->aux_res = 2; /* 4 counts/mm */
+	sc->aux_scaling21 = false;
+	sc->aux_reporting = false;
+}
+
+/* One movement packet of at most AUX_PKT_MAX each way, if it fits. */
+static bool
+aux_packet(struct atkbdc_softc *sc, int dx, int dy)
+{
+	uint8_t b0 = AUX_PKT_ALWAYS1 | sc->aux_buttons;
+
+	if (sc->auxq.len + 3 > ATKBDC_QLEN)
+		return false;
+	if (dx < 0)
+		b0 |= AUX_PKT_XSIGN;
+	if (dy < 0)
+		b0 |= AUX_PKT_YSIGN;
+	aux_reply(sc, b0);
+	aux_reply(sc, (uint8_t)dx);
+	aux_reply(sc, (uint8_t)dy);
+	return true;
+}
+
+static void
+aux_argument(struct atkbdc_softc *sc, uint8_t cmd, uint8_t val)
+{
+	if (cmd == AUX_SET_RATE)
+		sc->aux_rate = val;
+	else
+		sc->aux_res = val & 3;
+	aux_reply(sc, KBD_ACK);
+}
+
+static void
+aux_status(struct atkbdc_softc *sc)
+{
+	/* Byte 0: remote, enable, scaling, then left, middle, right. */
+	uint8_t st =
+	    (uint8_t)((sc->aux_remote ? 0x40 : 0) |
+		      (sc->aux_reporting ? 0x20 : 0) |
+		      (sc->aux_scaling21 ? 0x10 : 0) |
+		      (sc->aux_buttons & 1) << 2 | (sc->aux_buttons & 4) >> 1 |
+		      (sc->aux_buttons & 2) >> 1);
+
+	aux_reply(sc, KBD_ACK);
+	aux_reply(sc, st);
+	aux_reply(sc, sc->aux_res);
+	aux_reply(sc, sc->aux_rate);
+}
+
+/* A byte the guest sent to the mouse (controller command 0xd4). */
+static void
+aux_write(struct atkbdc_softc *sc, uint8_t val)
+{
+	uint8_t cmd = sc->aux_pending;
+
+	sc->aux_pending = 0;
+	if (cmd != 0) {
+		aux_argument(sc, cmd, val);
+		return;
+	}
+	switch (val) {
+	case AUX_SET_RES:
+	case AUX_SET_RATE:
+		sc->aux_pending = val;
+		aux_reply(sc, KBD_ACK);
+		break;
+	case AUX_SET_SCALING11:
+	case AUX_SET_SCALING21:
+		sc->aux_scaling21 = val == AUX_SET_SCALING21;
+		aux_reply(sc, KBD_ACK);
+		break;
+	case AUX_STATUS:
+		aux_status(sc);
+		break;
+	case AUX_STREAM:
+	case AUX_REMOTE:
+		sc->aux_remote = val == AUX_REMOTE;
+		aux_reply(sc, KBD_ACK);
+		break;
+	case AUX_READ_DATA:
+		aux_reply(sc, KBD_ACK);
+		(void)aux_packet(sc, 0, 0);
+		break;
+	case AUX_WRAP:
+	case AUX_RESET_WRAP:
+		/* Echo (wrap) mode is not modelled: acknowledged only. */
+		aux_reply(sc, KBD_ACK);
+		break;
+	case AUX_GET_ID:
+		aux_reply(sc, KBD_ACK);
+		aux_reply(sc, 0x00); /* a standard mouse, no wheel */
+		break;
+	case AUX_ENABLE:
+		sc->aux_reporting = true;
+		aux_reply(sc, KBD_ACK);
+		break;
+	case AUX_DISABLE:
+	case AUX_DEFAULTS:
+		aux_defaults(sc);
+		aux_reply(sc, KBD_ACK);
+		break;
+	case AUX_RESET:
+		sc->auxq.len = 0;
+		aux_defaults(sc);
+		sc->aux_remote = false;
+		aux_reply(sc, KBD_ACK);
+		aux_reply(sc, KBD_BAT_OK);
+		aux_reply(sc, 0x00);
+		break;
+	default:
+		aux_reply(sc, KBD_NAK);
+		break;
+	}
+}
+
 /* --- the controller --- */
 
 static void
@@ -362,8 +522,7 @@ ctrl_data(struct atkbdc_softc *sc, uint8_t val)
 		ctrl_reply(sc, val | Q_AUX);
 		break;
 	case CMD_WRITE_AUX:
-		/* No mouse: the byte goes nowhere and the port times out. */
-		ctrl_reply(sc, KBD_NAK | Q_AUX | Q_TIMEOUT);
+		aux_write(sc, val);
 		break;
 	default:
 		/* Plain data is for the keyboard, which also re-enables its
@@ -568,6 +727,37 @@ atkbdc_event_key(struct atkbdc_softc *sc, bool down, uint32_t keysym)
 	return true;
 }
 
+bool
+atkbdc_event_mouse(struct atkbdc_softc *sc, uint8_t buttons, int dx, int dy)
+{
+	bool sent = false;
+
+	pthread_mutex_lock(&sc->mtx);
+	/* RFB buttons are left, middle, right; PS/2 left, right, middle. */
+	sc->aux_buttons =
+	    (uint8_t)((buttons & 1) | (buttons & 4) >> 1 | (buttons & 2) << 1);
+	if (sc->aux_reporting && !sc->aux_remote) {
+		/* PS/2 counts up as positive, screens count down. */
+		dy = -dy;
+		do {
+			int px = dx > AUX_PKT_MAX    ? AUX_PKT_MAX
+				 : dx < -AUX_PKT_MAX ? -AUX_PKT_MAX
+						     : dx;
+			int py = dy > AUX_PKT_MAX    ? AUX_PKT_MAX
+				 : dy < -AUX_PKT_MAX ? -AUX_PKT_MAX
+						     : dy;
+
+			if (!aux_packet(sc, px, py))
+				break; /* the rest of a long move is lost */
+			sent = true;
+			dx -= px;
+			dy -= py;
+		} while (dx != 0 || dy != 0);
+	}
+	atkbdc_finish(sc);
+	return sent;
+}
+
 struct atkbdc_softc *
 atkbdc_create(const struct atkbdc_ops *ops)
 {
@@ -583,6 +773,7 @@ atkbdc_create(const struct atkbdc_ops *ops)
 	sc->outport = ATKBDC_OUT_RESET_N | ATKBDC_OUT_A20;
 	sc->kbd_scanning = true;
 	kbd_defaults(sc);
+	aux_defaults(sc);
 	return sc;
 }
 
@@ -643,10 +834,19 @@ atkbdc_glue_key(void *arg, bool down, uint32_t keysym)
 		(void)atkbdc_event_key(atkbdc_sc, down, keysym);
 }
 
+/* Without an absolute pointer (USB tablet), console motion comes here. */
+static void
+atkbdc_glue_mouse(void *arg, uint8_t buttons, int dx, int dy)
+{
+	if (atkbdc_sc != NULL)
+		(void)atkbdc_event_mouse(atkbdc_sc, buttons, dx, dy);
+}
+
 static void
 atkbdc_fini(void)
 {
 	inputdev_set_keyboard(NULL, NULL);
+	inputdev_set_rel_pointer(NULL, NULL);
 	while (atkbdc_nregistered > 0)
 		unregister_inout(&atkbdc_ports[--atkbdc_nregistered]);
 	atkbdc_destroy(atkbdc_sc);
@@ -681,6 +881,7 @@ atkbdc_init(struct vmctx *ctx)
 		atkbdc_nregistered++;
 	}
 	inputdev_set_keyboard(atkbdc_glue_key, NULL);
+	inputdev_set_rel_pointer(atkbdc_glue_mouse, NULL);
 	return 0;
 }
 

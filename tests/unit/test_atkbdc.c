@@ -245,14 +245,66 @@ test_aux(void)
 	CHECK(p.irq12 && !p.irq1, "aux loopback raises IRQ 12");
 	CHECK_EQ_U64(next_byte(sc), 0xa5, "aux loopback with IRQ 12");
 	CHECK(!p.irq12, "read lowers IRQ 12");
-	/* No mouse: commands to it time out. */
+	/* The mouse, probed as Linux's psmouse does. */
 	cmd(sc, 0xd4);
 	data(sc, 0xf2);
 	st = status(sc);
-	CHECK((st & ATKBDC_STS_TIMEOUT) && (st & ATKBDC_STS_AUXB),
-	      "mouse command: timeout status");
-	CHECK_EQ_U64(next_byte(sc), 0xfe, "mouse command: 0xfe");
-	CHECK(!(status(sc) & ATKBDC_STS_TIMEOUT), "timeout goes with the byte");
+	CHECK((st & ATKBDC_STS_AUXB) && !(st & ATKBDC_STS_TIMEOUT) && p.irq12,
+	      "mouse get ID: aux data with IRQ 12");
+	CHECK_EQ_U64(next_byte(sc), 0xfa, "mouse get ID: ACK");
+	CHECK_EQ_U64(next_byte(sc), 0x00, "mouse get ID: 0 (standard mouse)");
+	cmd(sc, 0xd4);
+	data(sc, 0xff);
+	CHECK(next_byte(sc) == 0xfa && next_byte(sc) == 0xaa &&
+		  next_byte(sc) == 0x00,
+	      "mouse reset: FA AA 00");
+	cmd(sc, 0xd4);
+	data(sc, 0xf3);
+	cmd(sc, 0xd4);
+	data(sc, 0xc8);
+	CHECK(next_byte(sc) == 0xfa && next_byte(sc) == 0xfa,
+	      "mouse set rate: two ACKs");
+	cmd(sc, 0xd4);
+	data(sc, 0xe9);
+	CHECK(next_byte(sc) == 0xfa && next_byte(sc) == 0x00 &&
+		  next_byte(sc) == 0x02 && next_byte(sc) == 200,
+	      "mouse status: off, resolution 2, rate 200");
+	CHECK(!atkbdc_event_mouse(sc, 1, 10, 5),
+	      "reporting off: no movement packet");
+	cmd(sc, 0xd4);
+	data(sc, 0xf4);
+	CHECK_EQ_U64(next_byte(sc), 0xfa, "mouse enable: ACK");
+	CHECK(atkbdc_event_mouse(sc, 1, 10, 5), "reporting on: packet");
+	CHECK(next_byte(sc) == 0x29 && next_byte(sc) == 10 &&
+		  next_byte(sc) == 0xfb,
+	      "packet: left button, +10 right, 5 down (PS/2: -5)");
+	atkbdc_event_mouse(sc, 4, -600, 0);
+	CHECK(next_byte(sc) == 0x1a && next_byte(sc) == 0x01 &&
+		  next_byte(sc) == 0 && next_byte(sc) == 0x1a &&
+		  next_byte(sc) == 0x01 && next_byte(sc) == 0 &&
+		  next_byte(sc) == 0x1a && next_byte(sc) == 0xa6,
+	      "long move: split into -255, -255, -90; right button");
+	CHECK_EQ_U64(next_byte(sc), 0, "long move: no vertical motion");
+	cmd(sc, 0xa7); /* aux port off */
+	atkbdc_event_mouse(sc, 0, 1, 1);
+	CHECK_EQ_U64(next_byte(sc), -1, "aux port disabled: held back");
+	cmd(sc, 0xa8);
+	CHECK(next_byte(sc) == 0x28 && next_byte(sc) == 1 &&
+		  next_byte(sc) == 0xff,
+	      "aux port enabled: delivered");
+	for (int i = 0; i < 10; i++)
+		atkbdc_event_mouse(sc, 0, 1, 0);
+	int m = 0;
+	while (next_byte(sc) >= 0)
+		m++;
+	CHECK(m > 0 && m % 3 == 0, "full mouse queue: whole packets only");
+	cmd(sc, 0xd4);
+	data(sc, 0x01);
+	CHECK_EQ_U64(next_byte(sc), 0xfe, "unknown mouse command: NAK");
+	cmd(sc, 0xd4);
+	data(sc, 0xf5);
+	next_byte(sc);
+	CHECK(!atkbdc_event_mouse(sc, 0, 1, 1), "mouse disabled: no packet");
 	/* 0xd2 writes the keyboard's buffer. */
 	cmd(sc, 0xd2);
 	data(sc, 0x1c);
