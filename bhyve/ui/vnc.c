@@ -9,10 +9,21 @@
  *
  * The picture buffer is allocated once at the largest size and never
  * moves, so a client thread that reads it during a mode change sees a
- * torn frame at worst, never freed memory.
+ * torn frame at worst, never freed memory.  It holds libvncserver's
+ * default 32-bit format (red in the low byte): rfbNewFramebuffer resets
+ * the server format to it, so a format of our own would not survive a
+ * mode change.
+ *
+ * Connections are accepted by this file's listener thread, not
+ * libvncserver's: Debian's 0.9.14 listener passes an invalid socket to
+ * FD_ISSET when there is no IPv4 listener (IPv6 or Unix socket only) and
+ * aborts.  The thread takes libvncserver's place (listener_thread and its
+ * notify pipe), so rfbShutdownServer stops it as it would its own.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,31 +64,34 @@ struct vnc_server {
 
 	int unix_fd;
 	char *unix_path;
-	bool unix_running;
-	pthread_t unix_thread;
 };
 
 /* ---- the picture ---- */
 
-/* One guest pixel as 0x00RRGGBB. */
+/* Red, green and blue as the picture holds them: 0x00BBGGRR. */
+static uint32_t
+vnc_rgb(uint32_t r, uint32_t g, uint32_t b)
+{
+	return b << 16 | g << 8 | r;
+}
+
+/* One guest pixel (little-endian XRGB8888, BGR888 or RGB565). */
 static uint32_t
 vnc_pixel(const uint8_t *p, uint32_t bpp)
 {
-	uint32_t v;
+	uint32_t v, r, g, b;
 
 	switch (bpp) {
 	case 16:
 		v = (uint32_t)p[0] | (uint32_t)p[1] << 8;
-		/* RGB565: widen each field, repeating its top bits. */
-		return ((v >> 11) & 0x1f) << 19 | ((v >> 13) & 0x7) << 16 |
-		       ((v >> 5) & 0x3f) << 10 | ((v >> 9) & 0x3) << 8 |
-		       (v & 0x1f) << 3 | ((v >> 2) & 0x7);
-	case 24:
-		return (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-	default:
-		return ((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 |
-			(uint32_t)p[1] << 8 | p[0]) &
-		       0xffffff;
+		/* Widen each field, repeating its top bits. */
+		r = (v >> 11) & 0x1f;
+		g = (v >> 5) & 0x3f;
+		b = v & 0x1f;
+		return vnc_rgb(r << 3 | r >> 2, g << 2 | g >> 4,
+			       b << 3 | b >> 2);
+	default: /* 24 and 32: blue, green, red in the first three bytes */
+		return vnc_rgb(p[2], p[1], p[0]);
 	}
 }
 
@@ -92,15 +106,6 @@ vnc_convert_row(struct vnc_server *vs, const uint8_t *src, uint32_t n,
 		vs->row[i] = vnc_pixel(src + (size_t)i * bytes, bpp);
 }
 
-/* 0x00RRGGBB little-endian words: red in bits 16-23 of the pixel. */
-static void
-vnc_set_format(rfbScreenInfoPtr s)
-{
-	s->serverFormat.redShift = 16;
-	s->serverFormat.greenShift = 8;
-	s->serverFormat.blueShift = 0;
-}
-
 static void
 vnc_resize(struct vnc_server *vs, uint32_t w, uint32_t h)
 {
@@ -108,7 +113,6 @@ vnc_resize(struct vnc_server *vs, uint32_t w, uint32_t h)
 	vs->height = h;
 	memset(vs->fb, 0, (size_t)w * h * 4);
 	rfbNewFramebuffer(vs->screen, (char *)vs->fb, (int)w, (int)h, 8, 3, 4);
-	vnc_set_format(vs->screen);
 }
 
 /* Copies one tile if it changed; whether it did. */
@@ -280,29 +284,83 @@ vnc_server_serve_fd(struct vnc_server *vs, int fd, unsigned int max_messages)
 
 /* ---- listeners ---- */
 
-/*
- * libvncserver listens on TCP only; a Unix-socket client is accepted
- * here and handed over as its listener thread hands over a TCP one.
- */
+static bool
+vnc_stopping(struct vnc_server *vs)
+{
+	bool stop;
+
+	pthread_mutex_lock(&vs->mtx);
+	stop = vs->stop;
+	pthread_mutex_unlock(&vs->mtx);
+	return stop;
+}
+
+/* Accepts on the TCP and Unix listeners; each client gets libvncserver's
+ * input and output threads. */
 static void *
-vnc_unix_thread(void *arg)
+vnc_listen_thread(void *arg)
 {
 	struct vnc_server *vs = arg;
-	rfbClientPtr cl;
-	int fd;
+	rfbScreenInfoPtr s = vs->screen;
+	struct pollfd pfd[4];
+	int n = 0;
 
-	for (;;) {
-		fd = accept(vs->unix_fd, NULL, NULL);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+	pfd[n++] = (struct pollfd){.fd = s->pipe_notify_listener_thread[0],
+				   .events = POLLIN};
+	if (s->listenSock != RFB_INVALID_SOCKET)
+		pfd[n++] =
+		    (struct pollfd){.fd = s->listenSock, .events = POLLIN};
+	if (s->listen6Sock != RFB_INVALID_SOCKET)
+		pfd[n++] =
+		    (struct pollfd){.fd = s->listen6Sock, .events = POLLIN};
+	if (vs->unix_fd >= 0)
+		pfd[n++] = (struct pollfd){.fd = vs->unix_fd, .events = POLLIN};
+	/* rfbShutdownServer closes the sockets, then writes the pipe. */
+	while (!vnc_stopping(vs)) {
+		if (poll(pfd, (nfds_t)n, 200) <= 0)
+			continue;
+		if (vnc_stopping(vs))
+			break;
+		for (int i = 1; i < n; i++) {
+			rfbClientPtr cl;
+			int fd;
+
+			if (!(pfd[i].revents & POLLIN))
 				continue;
-			break; /* shut down by vnc_server_stop */
+			fd = accept4(pfd[i].fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd < 0)
+				continue;
+			cl = rfbNewClient(s, fd);
+			if (cl != NULL && !cl->onHold)
+				rfbStartOnHoldClient(cl);
 		}
-		cl = rfbNewClient(vs->screen, fd);
-		if (cl != NULL && !cl->onHold)
-			rfbStartOnHoldClient(cl);
 	}
 	return NULL;
+}
+
+static int
+vnc_start_listener(struct vnc_server *vs, char *err, size_t errlen)
+{
+	rfbScreenInfoPtr s = vs->screen;
+	int *p = s->pipe_notify_listener_thread;
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
+		p[0] = p[1] = -1;
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	/* Client threads and rfbShutdownServer follow backgroundLoop. */
+	s->backgroundLoop = TRUE;
+	if (pthread_create(&s->listener_thread, NULL, vnc_listen_thread, vs) !=
+	    0) {
+		s->backgroundLoop = FALSE;
+		close(p[0]);
+		close(p[1]);
+		p[0] = p[1] = -1;
+		snprintf(err, errlen, "cannot start the listener thread");
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -330,12 +388,10 @@ vnc_listen_unix(struct vnc_server *vs, const char *path, char *err,
 		return -1;
 	}
 	vs->unix_path = strdup(path);
-	if (vs->unix_path == NULL ||
-	    pthread_create(&vs->unix_thread, NULL, vnc_unix_thread, vs) != 0) {
-		snprintf(err, errlen, "cannot start the unix listener");
+	if (vs->unix_path == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	vs->unix_running = true;
 	return 0;
 }
 
@@ -415,7 +471,6 @@ vnc_screen_create(struct vnc_server *vs, char *err, size_t errlen)
 	/* The guest draws its own pointer; a server-side cursor would be
 	 * painted into the picture of clients without cursor encodings. */
 	s->cursor = NULL;
-	vnc_set_format(s);
 	if (vs->cfg.password != NULL) {
 		vs->passwords[0] = strdup(vs->cfg.password);
 		if (vs->passwords[0] == NULL) {
@@ -447,6 +502,14 @@ vnc_server_start(const struct vnc_config *cfg, const struct vnc_display *disp,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	/* The blank picture is this size: it must fit the buffer. */
+	if (cfg->width == 0 || cfg->width > VNC_MAX_WIDTH || cfg->height == 0 ||
+	    cfg->height > VNC_MAX_HEIGHT) {
+		snprintf(err, errlen, "picture size %ux%u out of range",
+			 cfg->width, cfg->height);
+		free(vs);
+		return NULL;
+	}
 	vs->cfg = *cfg;
 	vs->disp = *disp;
 	vs->unix_fd = -1;
@@ -466,8 +529,9 @@ vnc_server_start(const struct vnc_config *cfg, const struct vnc_display *disp,
 		goto fail;
 	/* With no listener nothing would ever connect (fuzzers serve their
 	 * own fds with vnc_server_serve_fd). */
-	if (cfg->host != NULL || cfg->unix_path != NULL)
-		rfbRunEventLoop(vs->screen, -1, TRUE);
+	if ((cfg->host != NULL || cfg->unix_path != NULL) &&
+	    vnc_start_listener(vs, err, errlen) != 0)
+		goto fail;
 	vnc_update(vs);
 	if (pthread_create(&vs->poll_thread, NULL, vnc_poll_thread, vs) != 0) {
 		snprintf(err, errlen, "cannot start the update thread");
@@ -493,18 +557,16 @@ vnc_server_stop(struct vnc_server *vs)
 	pthread_mutex_unlock(&vs->mtx);
 	if (vs->poll_running)
 		pthread_join(vs->poll_thread, NULL);
-	if (vs->unix_fd >= 0)
-		shutdown(vs->unix_fd, SHUT_RDWR); /* wakes accept() */
-	if (vs->unix_running)
-		pthread_join(vs->unix_thread, NULL);
+	if (vs->screen != NULL) {
+		/* Joins our listener thread (vs->stop is set) and each
+		 * client's threads. */
+		rfbShutdownServer(vs->screen, TRUE);
+		rfbScreenCleanup(vs->screen);
+	}
 	if (vs->unix_fd >= 0)
 		close(vs->unix_fd);
 	if (vs->unix_path != NULL)
 		unlink(vs->unix_path);
-	if (vs->screen != NULL) {
-		rfbShutdownServer(vs->screen, TRUE);
-		rfbScreenCleanup(vs->screen);
-	}
 	free(vs->unix_path);
 	free(vs->listen6);
 	free(vs->passwords[0]);

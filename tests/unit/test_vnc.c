@@ -66,6 +66,8 @@ quiet_log(const char *fmt, ...)
 {
 }
 
+static const char *server_host = "127.0.0.1";
+
 static struct vnc_server *
 server_start(const char *password, const char *unix_path, bool wait)
 {
@@ -74,7 +76,7 @@ server_start(const char *password, const char *unix_path, bool wait)
 
 	for (int i = 0; i < 20; i++) {
 		struct vnc_config cfg = {
-		    .host = "127.0.0.1",
+		    .host = server_host,
 		    .port = 20000 + (int)((getpid() * 13 + i * 97) % 30000),
 		    .unix_path = unix_path,
 		    .password = password,
@@ -194,6 +196,15 @@ test_picture(void)
 	rfbClient *c;
 	uint16_t p565 = 0xf800; /* pure red */
 
+	{
+		static const struct vnc_display disp = {guest_get_mode, NULL};
+		struct vnc_config big = {.width = VNC_MAX_WIDTH + 1,
+					 .height = 600};
+		char err[128];
+
+		CHECK(vnc_server_start(&big, &disp, err, sizeof(err)) == NULL,
+		      "picture wider than the maximum refused");
+	}
 	guest_set_mode(W, H, 32);
 	vs = server_start(NULL, NULL, false);
 	CHECK(vs != NULL, "server starts on loopback");
@@ -402,8 +413,10 @@ test_unix(void)
 
 	snprintf(path, sizeof(path), "/tmp/beehive-vnc-%d.sock", (int)getpid());
 	guest_set_mode(W, H, 32);
+	server_host = NULL; /* no TCP listener at all */
 	vs = server_start(NULL, path, false);
-	CHECK(vs != NULL, "unix= listener starts");
+	server_host = "127.0.0.1";
+	CHECK(vs != NULL, "unix= listener alone starts");
 	if (vs == NULL)
 		return;
 	c = client_connect(path, 0);
@@ -456,6 +469,36 @@ test_wait(void)
 	vnc_server_stop(w.vs);
 }
 
+/* IPv6 loopback, where the host has it. */
+static void
+test_ipv6(void)
+{
+	struct vnc_server *vs;
+	rfbClient *c;
+	int s6 = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6,
+				    .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+
+	if (s6 < 0 || bind(s6, (struct sockaddr *)&sin6, sizeof(sin6)) != 0) {
+		printf("SKIP: vnc: no IPv6 loopback here\n");
+		if (s6 >= 0)
+			close(s6);
+		return;
+	}
+	close(s6);
+	server_host = "::1";
+	guest_set_mode(W, H, 32);
+	vs = server_start(NULL, NULL, false);
+	server_host = "127.0.0.1";
+	CHECK(vs != NULL, "server on [::1]");
+	if (vs == NULL)
+		return;
+	c = client_connect("::1", server_port);
+	CHECK(c != NULL && c->width == W, "client over IPv6 loopback");
+	client_close(c);
+	vnc_server_stop(vs);
+}
+
 int
 main(void)
 {
@@ -465,6 +508,7 @@ main(void)
 	test_auth();
 	test_input_and_clients();
 	test_unix();
+	test_ipv6();
 	test_wait();
 	return test_done();
 }
