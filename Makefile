@@ -22,9 +22,12 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(SANFLAGS) -MMD -MP
 INCS	:= -Ilib/vmmapi -Ibhyve/cli -Ibhyve/core -Ibhyve/platform -Ibhyve/boot \
-	   -Ibhyve/pci -Ibhyve/virtio -Ibhyve/debug -Ibhyve/block
+	   -Ibhyve/pci -Ibhyve/virtio -Ibhyve/debug -Ibhyve/block -Ibhyve/ui
 LDFLAGS	+= -pthread $(SANFLAGS)
 LDLIBS	+= -ljansson -luring
+# fbuf's VNC server (bhyve/ui); the unit tests also use the client side.
+LDLIBS	+= -lvncserver
+TEST_LDLIBS := -lvncclient
 # virtio-net's backends; libslirp for the user-mode one (left out when
 # its headers are not installed; opened with dlopen on first use, so only
 # VMs with a slirp NIC map it and glib: bhyve/net/net_slirp.c).
@@ -72,7 +75,7 @@ $(BHYVECTL): $(CTL_SRCS:%.c=$(OBJ)/%.o) $(BHYVE_LIB_OBJS) $(LIBVMMAPI)
 
 $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(BHYVE_LIB_OBJS) $(LIBVMMAPI)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
 
 $(BUILD)/kvmtests/%: $(OBJ)/tests/kvm/%.o $(BHYVE_LIB_OBJS) $(LIBVMMAPI)
 	@mkdir -p $(dir $@)

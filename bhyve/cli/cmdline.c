@@ -1083,8 +1083,8 @@ bhyve_note_unsupported(void)
 		notice("suspend_at_boot (-d) has no effect: the vCPUs start "
 		       "at once (pause them with bhyvectl)");
 	if (get_config_value("keyboard.layout") != NULL)
-		notice("keyboard.layout (-K) has no effect: there is no "
-		       "framebuffer console (fbuf)");
+		notice("keyboard.layout (-K) has no effect: the fbuf "
+		       "console's keyboard is US only");
 	if (pci != NULL)
 		walk_config_nodes(pci, bhyve_note_bootindex, path);
 }

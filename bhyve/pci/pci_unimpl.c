@@ -156,7 +156,6 @@ const struct pci_devemu pci_unimpl_models[] = {
     {.pe_emu = "virtio-9p", .pe_legacy_config = pci_vt9p_legacy_config},
     {.pe_emu = "virtio-scsi", .pe_legacy_config = pci_vtscsi_legacy_config},
     {.pe_emu = "virtio-input", .pe_legacy_config = pci_path_legacy_config},
-    {.pe_emu = "fbuf"},
     {.pe_emu = "xhci", .pe_legacy_config = pci_xhci_legacy_config},
     {.pe_emu = "hda"},
     {.pe_emu = "uart", .pe_legacy_config = pci_path_legacy_config},

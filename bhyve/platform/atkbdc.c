@@ -1,11 +1,11 @@
 /*
  * i8042 keyboard controller at 0x60/0x64 (IRQ 1 keyboard, IRQ 12 mouse).
  *
- * Bytes for the guest wait in two queues: the controller's own (command
- * replies, the loopback commands D2/D3, the aux-port timeouts) and the
- * keyboard's; the one-byte output buffer is refilled from them, the
- * controller first, whenever the guest empties it.  The keyboard only
- * delivers while its port is enabled in the command byte.  IRQ 1/12 are
+ * Bytes for the guest wait in three queues: the controller's own (command
+ * replies, the loopback commands D2/D3), the keyboard's and the mouse's;
+ * the one-byte output buffer is refilled from them, in that order,
+ * whenever the guest empties it.  The keyboard and the mouse only deliver
+ * while their port is enabled in the command byte.  IRQ 1/12 are
  * levels: up while the output buffer is full and its interrupt enabled.
  */
 #include <pthread.h>
@@ -14,6 +14,7 @@
 
 #include "atkbdc.h"
 #include "inout.h"
+#include "inputdev.h"
 #include "platform_dev.h"
 #include "vcpu_run.h"
 #include "vmmapi.h"
@@ -77,12 +78,17 @@ struct atkbdc_softc {
 	uint8_t pending; /* command waiting for its data byte */
 	bool irq1, irq12;
 	bool reset_request;
-	struct atkbdc_queue ctrlq, kbdq;
+	struct atkbdc_queue ctrlq, kbdq, auxq;
 	/* The keyboard. */
 	uint8_t kbd_pending; /* keyboard command waiting for its argument */
 	uint8_t kbd_set;     /* scan code set */
 	uint8_t kbd_leds, kbd_typematic;
 	bool kbd_scanning;
+	/* The mouse (a plain PS/2 mouse, ID 0, in stream mode). */
+	uint8_t aux_pending; /* mouse command waiting for its argument */
+	uint8_t aux_rate, aux_res;
+	bool aux_reporting, aux_scaling21, aux_remote;
+	uint8_t aux_buttons;
 };
 
 static void
@@ -114,6 +120,9 @@ atkbdc_refill(struct atkbdc_softc *sc)
 		sc->obf = true;
 	} else if (sc->kbdq.len > 0 && !(sc->ram[0] & ATKBDC_CTR_KBDDIS)) {
 		sc->obuf = atkbdc_pop(&sc->kbdq);
+		sc->obf = true;
+	} else if (sc->auxq.len > 0 && !(sc->ram[0] & ATKBDC_CTR_AUXDIS)) {
+		sc->obuf = atkbdc_pop(&sc->auxq) | Q_AUX;
 		sc->obf = true;
 	}
 }
@@ -251,6 +260,158 @@ kbd_write(struct atkbdc_softc *sc, uint8_t val)
 	}
 }
 
+/* --- the mouse --- */
+
+/* Mouse commands (PS/2 mouse protocol). */
+#define AUX_SET_SCALING11 0xe6
+#define AUX_SET_SCALING21 0xe7
+#define AUX_SET_RES	  0xe8
+#define AUX_STATUS	  0xe9
+#define AUX_STREAM	  0xea
+#define AUX_READ_DATA	  0xeb
+#define AUX_RESET_WRAP	  0xec
+#define AUX_WRAP	  0xee
+#define AUX_REMOTE	  0xf0
+#define AUX_GET_ID	  0xf2
+#define AUX_SET_RATE	  0xf3
+#define AUX_ENABLE	  0xf4
+#define AUX_DISABLE	  0xf5
+#define AUX_DEFAULTS	  0xf6
+#define AUX_RESEND	  0xfe
+#define AUX_RESET	  0xff
+
+/* Packet byte 0. */
+#define AUX_PKT_ALWAYS1 0x08
+#define AUX_PKT_XSIGN	0x10
+#define AUX_PKT_YSIGN	0x20
+#define AUX_PKT_MAX	255 /* 9-bit motion: -256..255, kept symmetric */
+
+static void
+aux_reply(struct atkbdc_softc *sc, uint8_t v)
+{
+	atkbdc_push(&sc->auxq, v);
+}
+
+static void
+aux_defaults(struct atkbdc_softc *sc)
+{
+	sc->aux_rate = 100;
+	sc->aux_res = 2; /* 4 counts/mm */
+	sc->aux_scaling21 = false;
+	sc->aux_reporting = false;
+}
+
+/* One movement packet of at most AUX_PKT_MAX each way, if it fits. */
+static bool
+aux_packet(struct atkbdc_softc *sc, int dx, int dy)
+{
+	uint8_t b0 = AUX_PKT_ALWAYS1 | sc->aux_buttons;
+
+	if (sc->auxq.len + 3 > ATKBDC_QLEN)
+		return false;
+	if (dx < 0)
+		b0 |= AUX_PKT_XSIGN;
+	if (dy < 0)
+		b0 |= AUX_PKT_YSIGN;
+	aux_reply(sc, b0);
+	aux_reply(sc, (uint8_t)dx);
+	aux_reply(sc, (uint8_t)dy);
+	return true;
+}
+
+static void
+aux_argument(struct atkbdc_softc *sc, uint8_t cmd, uint8_t val)
+{
+	if (cmd == AUX_SET_RATE)
+		sc->aux_rate = val;
+	else
+		sc->aux_res = val & 3;
+	aux_reply(sc, KBD_ACK);
+}
+
+static void
+aux_status(struct atkbdc_softc *sc)
+{
+	/* Byte 0: remote, enable, scaling, then left, middle, right. */
+	uint8_t st =
+	    (uint8_t)((sc->aux_remote ? 0x40 : 0) |
+		      (sc->aux_reporting ? 0x20 : 0) |
+		      (sc->aux_scaling21 ? 0x10 : 0) |
+		      (sc->aux_buttons & 1) << 2 | (sc->aux_buttons & 4) >> 1 |
+		      (sc->aux_buttons & 2) >> 1);
+
+	aux_reply(sc, KBD_ACK);
+	aux_reply(sc, st);
+	aux_reply(sc, sc->aux_res);
+	aux_reply(sc, sc->aux_rate);
+}
+
+/* A byte the guest sent to the mouse (controller command 0xd4). */
+static void
+aux_write(struct atkbdc_softc *sc, uint8_t val)
+{
+	uint8_t cmd = sc->aux_pending;
+
+	sc->aux_pending = 0;
+	if (cmd != 0) {
+		aux_argument(sc, cmd, val);
+		return;
+	}
+	switch (val) {
+	case AUX_SET_RES:
+	case AUX_SET_RATE:
+		sc->aux_pending = val;
+		aux_reply(sc, KBD_ACK);
+		break;
+	case AUX_SET_SCALING11:
+	case AUX_SET_SCALING21:
+		sc->aux_scaling21 = val == AUX_SET_SCALING21;
+		aux_reply(sc, KBD_ACK);
+		break;
+	case AUX_STATUS:
+		aux_status(sc);
+		break;
+	case AUX_STREAM:
+	case AUX_REMOTE:
+		sc->aux_remote = val == AUX_REMOTE;
+		aux_reply(sc, KBD_ACK);
+		break;
+	case AUX_READ_DATA:
+		aux_reply(sc, KBD_ACK);
+		(void)aux_packet(sc, 0, 0);
+		break;
+	case AUX_WRAP:
+	case AUX_RESET_WRAP:
+		/* Echo (wrap) mode is not modelled: acknowledged only. */
+		aux_reply(sc, KBD_ACK);
+		break;
+	case AUX_GET_ID:
+		aux_reply(sc, KBD_ACK);
+		aux_reply(sc, 0x00); /* a standard mouse, no wheel */
+		break;
+	case AUX_ENABLE:
+		sc->aux_reporting = true;
+		aux_reply(sc, KBD_ACK);
+		break;
+	case AUX_DISABLE:
+	case AUX_DEFAULTS:
+		aux_defaults(sc);
+		aux_reply(sc, KBD_ACK);
+		break;
+	case AUX_RESET:
+		sc->auxq.len = 0;
+		aux_defaults(sc);
+		sc->aux_remote = false;
+		aux_reply(sc, KBD_ACK);
+		aux_reply(sc, KBD_BAT_OK);
+		aux_reply(sc, 0x00);
+		break;
+	default:
+		aux_reply(sc, KBD_NAK);
+		break;
+	}
+}
+
 /* --- the controller --- */
 
 static void
@@ -361,8 +522,7 @@ ctrl_data(struct atkbdc_softc *sc, uint8_t val)
 		ctrl_reply(sc, val | Q_AUX);
 		break;
 	case CMD_WRITE_AUX:
-		/* No mouse: the byte goes nowhere and the port times out. */
-		ctrl_reply(sc, KBD_NAK | Q_AUX | Q_TIMEOUT);
+		aux_write(sc, val);
 		break;
 	default:
 		/* Plain data is for the keyboard, which also re-enables its
@@ -418,6 +578,186 @@ atkbdc_write(struct atkbdc_softc *sc, int port, uint8_t val)
 	atkbdc_finish(sc);
 }
 
+/* --- console keys --- */
+
+/* A PC key: its set-1 and set-2 make codes; KEY_E0 marks an extended key. */
+#define KEY_E0 0x100
+
+struct kbd_key {
+	uint32_t keysym;
+	uint16_t set1, set2;
+};
+
+/* Keysyms of keys that are not characters (X11 keysymdef.h values). */
+static const struct kbd_key kbd_special_keys[] = {
+    {0xff1b, 0x01, 0x76},		    /* Escape */
+    {0xff08, 0x0e, 0x66},		    /* BackSpace */
+    {0xff09, 0x0f, 0x0d},		    /* Tab */
+    {0xfe20, 0x0f, 0x0d},		    /* ISO_Left_Tab (shift-tab) */
+    {0xff0d, 0x1c, 0x5a},		    /* Return */
+    {0xffe3, 0x1d, 0x14},		    /* Control_L */
+    {0xffe1, 0x2a, 0x12},		    /* Shift_L */
+    {0xffe2, 0x36, 0x59},		    /* Shift_R */
+    {0xffe9, 0x38, 0x11},		    /* Alt_L */
+    {0xffe7, 0x38, 0x11},		    /* Meta_L */
+    {0xffe5, 0x3a, 0x58},		    /* Caps_Lock */
+    {0xffbe, 0x3b, 0x05},		    /* F1 */
+    {0xffbf, 0x3c, 0x06},		    /* F2 */
+    {0xffc0, 0x3d, 0x04},		    /* F3 */
+    {0xffc1, 0x3e, 0x0c},		    /* F4 */
+    {0xffc2, 0x3f, 0x03},		    /* F5 */
+    {0xffc3, 0x40, 0x0b},		    /* F6 */
+    {0xffc4, 0x41, 0x83},		    /* F7 */
+    {0xffc5, 0x42, 0x0a},		    /* F8 */
+    {0xffc6, 0x43, 0x01},		    /* F9 */
+    {0xffc7, 0x44, 0x09},		    /* F10 */
+    {0xffc8, 0x57, 0x78},		    /* F11 */
+    {0xffc9, 0x58, 0x07},		    /* F12 */
+    {0xff7f, 0x45, 0x77},		    /* Num_Lock */
+    {0xff14, 0x46, 0x7e},		    /* Scroll_Lock */
+    {0xffaa, 0x37, 0x7c},		    /* KP_Multiply */
+    {0xffad, 0x4a, 0x7b},		    /* KP_Subtract */
+    {0xffab, 0x4e, 0x79},		    /* KP_Add */
+    {0xff8d, KEY_E0 | 0x1c, KEY_E0 | 0x5a}, /* KP_Enter */
+    {0xffaf, KEY_E0 | 0x35, KEY_E0 | 0x4a}, /* KP_Divide */
+    {0xffe4, KEY_E0 | 0x1d, KEY_E0 | 0x14}, /* Control_R */
+    {0xffea, KEY_E0 | 0x38, KEY_E0 | 0x11}, /* Alt_R */
+    {0xfe03, KEY_E0 | 0x38, KEY_E0 | 0x11}, /* ISO_Level3_Shift (AltGr) */
+    {0xffeb, KEY_E0 | 0x5b, KEY_E0 | 0x1f}, /* Super_L */
+    {0xffec, KEY_E0 | 0x5c, KEY_E0 | 0x27}, /* Super_R */
+    {0xff67, KEY_E0 | 0x5d, KEY_E0 | 0x2f}, /* Menu */
+    {0xff50, KEY_E0 | 0x47, KEY_E0 | 0x6c}, /* Home */
+    {0xff51, KEY_E0 | 0x4b, KEY_E0 | 0x6b}, /* Left */
+    {0xff52, KEY_E0 | 0x48, KEY_E0 | 0x75}, /* Up */
+    {0xff53, KEY_E0 | 0x4d, KEY_E0 | 0x74}, /* Right */
+    {0xff54, KEY_E0 | 0x50, KEY_E0 | 0x72}, /* Down */
+    {0xff55, KEY_E0 | 0x49, KEY_E0 | 0x7d}, /* Page_Up */
+    {0xff56, KEY_E0 | 0x51, KEY_E0 | 0x7a}, /* Page_Down */
+    {0xff57, KEY_E0 | 0x4f, KEY_E0 | 0x69}, /* End */
+    {0xff63, KEY_E0 | 0x52, KEY_E0 | 0x70}, /* Insert */
+    {0xffff, KEY_E0 | 0x53, KEY_E0 | 0x71}, /* Delete */
+};
+
+/*
+ * The US layout's character keys: the unshifted and shifted character of
+ * each, so that a client sending '!' (it sent Shift itself) gets key 1.
+ */
+static const struct {
+	char plain, shifted;
+	uint8_t set1, set2;
+} kbd_char_keys[] = {
+    {'`', '~', 0x29, 0x0e},  {'1', '!', 0x02, 0x16},  {'2', '@', 0x03, 0x1e},
+    {'3', '#', 0x04, 0x26},  {'4', '$', 0x05, 0x25},  {'5', '%', 0x06, 0x2e},
+    {'6', '^', 0x07, 0x36},  {'7', '&', 0x08, 0x3d},  {'8', '*', 0x09, 0x3e},
+    {'9', '(', 0x0a, 0x46},  {'0', ')', 0x0b, 0x45},  {'-', '_', 0x0c, 0x4e},
+    {'=', '+', 0x0d, 0x55},  {'q', 'Q', 0x10, 0x15},  {'w', 'W', 0x11, 0x1d},
+    {'e', 'E', 0x12, 0x24},  {'r', 'R', 0x13, 0x2d},  {'t', 'T', 0x14, 0x2c},
+    {'y', 'Y', 0x15, 0x35},  {'u', 'U', 0x16, 0x3c},  {'i', 'I', 0x17, 0x43},
+    {'o', 'O', 0x18, 0x44},  {'p', 'P', 0x19, 0x4d},  {'[', '{', 0x1a, 0x54},
+    {']', '}', 0x1b, 0x5b},  {'\\', '|', 0x2b, 0x5d}, {'a', 'A', 0x1e, 0x1c},
+    {'s', 'S', 0x1f, 0x1b},  {'d', 'D', 0x20, 0x23},  {'f', 'F', 0x21, 0x2b},
+    {'g', 'G', 0x22, 0x34},  {'h', 'H', 0x23, 0x33},  {'j', 'J', 0x24, 0x3b},
+    {'k', 'K', 0x25, 0x42},  {'l', 'L', 0x26, 0x4b},  {';', ':', 0x27, 0x4c},
+    {'\'', '"', 0x28, 0x52}, {'z', 'Z', 0x2c, 0x1a},  {'x', 'X', 0x2d, 0x22},
+    {'c', 'C', 0x2e, 0x21},  {'v', 'V', 0x2f, 0x2a},  {'b', 'B', 0x30, 0x32},
+    {'n', 'N', 0x31, 0x31},  {'m', 'M', 0x32, 0x3a},  {',', '<', 0x33, 0x41},
+    {'.', '>', 0x34, 0x49},  {'/', '?', 0x35, 0x4a},  {' ', ' ', 0x39, 0x29},
+};
+
+/* The key for keysym, or false if a PC keyboard has none. */
+static bool
+kbd_lookup(uint32_t keysym, struct kbd_key *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kbd_char_keys) / sizeof(kbd_char_keys[0]); i++) {
+		if (keysym == (uint8_t)kbd_char_keys[i].plain ||
+		    keysym == (uint8_t)kbd_char_keys[i].shifted) {
+			key->set1 = kbd_char_keys[i].set1;
+			key->set2 = kbd_char_keys[i].set2;
+			return true;
+		}
+	}
+	for (i = 0; i < sizeof(kbd_special_keys) / sizeof(kbd_special_keys[0]);
+	     i++) {
+		if (keysym == kbd_special_keys[i].keysym) {
+			*key = kbd_special_keys[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+atkbdc_event_key(struct atkbdc_softc *sc, bool down, uint32_t keysym)
+{
+	struct kbd_key key;
+	bool set1;
+	uint16_t code;
+	unsigned int len;
+
+	if (!kbd_lookup(keysym, &key))
+		return false;
+	pthread_mutex_lock(&sc->mtx);
+	if (!sc->kbd_scanning) {
+		pthread_mutex_unlock(&sc->mtx);
+		return false;
+	}
+	/* With translation on, the 8042 turns the keyboard's set 2 into
+	 * set 1 before the guest sees it: send what the guest would see. */
+	set1 = (sc->ram[0] & ATKBDC_CTR_XLATE) || sc->kbd_set == 1;
+	code = set1 ? key.set1 : key.set2;
+	/* A whole key or nothing: half a sequence would garble the next. */
+	len = 1 + ((code & KEY_E0) != 0) + (!set1 && !down);
+	if (sc->kbdq.len + len > ATKBDC_QLEN) {
+		pthread_mutex_unlock(&sc->mtx);
+		return false;
+	}
+	if (code & KEY_E0)
+		kbd_reply(sc, 0xe0);
+	if (set1) {
+		kbd_reply(sc, (uint8_t)(code | (down ? 0 : 0x80)));
+	} else {
+		if (!down)
+			kbd_reply(sc, 0xf0);
+		kbd_reply(sc, (uint8_t)code);
+	}
+	/* atkbdc_finish unlocks and raises IRQ 1 for the new bytes. */
+	atkbdc_finish(sc);
+	return true;
+}
+
+bool
+atkbdc_event_mouse(struct atkbdc_softc *sc, uint8_t buttons, int dx, int dy)
+{
+	bool sent = false;
+
+	pthread_mutex_lock(&sc->mtx);
+	/* RFB buttons are left, middle, right; PS/2 left, right, middle. */
+	sc->aux_buttons =
+	    (uint8_t)((buttons & 1) | (buttons & 4) >> 1 | (buttons & 2) << 1);
+	if (sc->aux_reporting && !sc->aux_remote) {
+		/* PS/2 counts up as positive, screens count down. */
+		dy = -dy;
+		do {
+			int px = dx > AUX_PKT_MAX    ? AUX_PKT_MAX
+				 : dx < -AUX_PKT_MAX ? -AUX_PKT_MAX
+						     : dx;
+			int py = dy > AUX_PKT_MAX    ? AUX_PKT_MAX
+				 : dy < -AUX_PKT_MAX ? -AUX_PKT_MAX
+						     : dy;
+
+			if (!aux_packet(sc, px, py))
+				break; /* the rest of a long move is lost */
+			sent = true;
+			dx -= px;
+			dy -= py;
+		} while (dx != 0 || dy != 0);
+	}
+	atkbdc_finish(sc);
+	return sent;
+}
+
 struct atkbdc_softc *
 atkbdc_create(const struct atkbdc_ops *ops)
 {
@@ -433,6 +773,7 @@ atkbdc_create(const struct atkbdc_ops *ops)
 	sc->outport = ATKBDC_OUT_RESET_N | ATKBDC_OUT_A20;
 	sc->kbd_scanning = true;
 	kbd_defaults(sc);
+	aux_defaults(sc);
 	return sc;
 }
 
@@ -485,9 +826,27 @@ static const struct inout_port atkbdc_ports[] = {
     {"atkbdc-cmd", ATKBDC_CMD_PORT, 1, IOPORT_F_INOUT, atkbdc_glue_io, NULL},
 };
 
+/* Console keys (VNC) arrive on the console's thread. */
+static void
+atkbdc_glue_key(void *arg, bool down, uint32_t keysym)
+{
+	if (atkbdc_sc != NULL)
+		(void)atkbdc_event_key(atkbdc_sc, down, keysym);
+}
+
+/* Without an absolute pointer (USB tablet), console motion comes here. */
+static void
+atkbdc_glue_mouse(void *arg, uint8_t buttons, int dx, int dy)
+{
+	if (atkbdc_sc != NULL)
+		(void)atkbdc_event_mouse(atkbdc_sc, buttons, dx, dy);
+}
+
 static void
 atkbdc_fini(void)
 {
+	inputdev_set_keyboard(NULL, NULL);
+	inputdev_set_rel_pointer(NULL, NULL);
 	while (atkbdc_nregistered > 0)
 		unregister_inout(&atkbdc_ports[--atkbdc_nregistered]);
 	atkbdc_destroy(atkbdc_sc);
@@ -521,6 +880,8 @@ atkbdc_init(struct vmctx *ctx)
 		}
 		atkbdc_nregistered++;
 	}
+	inputdev_set_keyboard(atkbdc_glue_key, NULL);
+	inputdev_set_rel_pointer(atkbdc_glue_mouse, NULL);
 	return 0;
 }
 

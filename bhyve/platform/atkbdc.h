@@ -1,9 +1,8 @@
 /*
- * The PC keyboard controller (Intel 8042 / "i8042") with a keyboard that
- * answers the PS/2 commands an OS sends while probing, and no mouse: the
- * auxiliary port's loopback works and commands sent to the mouse time
- * out, as on a machine with nothing plugged in.  Its reset line (output
- * port bit 0) reboots the VM.
+ * The PC keyboard controller (Intel 8042 / "i8042") with a keyboard and a
+ * plain PS/2 mouse (ID 0, three-byte packets) that answer the PS/2
+ * commands an OS sends while probing; both are fed by a graphical console
+ * (inputdev.h).  Its reset line (output port bit 0) reboots the VM.
  *
  * The model has no KVM in it: interrupts and resets are reported through
  * atkbdc_ops.  atkbdc.c also holds the platform device.
@@ -57,5 +56,21 @@ void atkbdc_destroy(struct atkbdc_softc *sc);
 /* Guest byte accesses to port 0x60 or 0x64. */
 uint8_t atkbdc_read(struct atkbdc_softc *sc, int port);
 void atkbdc_write(struct atkbdc_softc *sc, int port, uint8_t val);
+/*
+ * A key pressed or released on a console, as an X11/RFB keysym: queued
+ * as the keyboard's scan codes, set 1 when the controller translates (or
+ * set 1 was selected), else set 2 (set 3 is sent as set 2).  Dropped
+ * while the keyboard is not scanning or the keysym has no PC key.
+ * Returns whether bytes were queued.
+ */
+bool atkbdc_event_key(struct atkbdc_softc *sc, bool down, uint32_t keysym);
+/*
+ * Console pointer motion (dy positive: down the screen) and RFB buttons
+ * (bit 0 left, 1 middle, 2 right): queued as movement packets while the
+ * guest has reporting on in stream mode, a long move split into packets
+ * of at most 255 counts.  Returns whether a packet was queued.
+ */
+bool atkbdc_event_mouse(struct atkbdc_softc *sc, uint8_t buttons, int dx,
+			int dy);
 
 #endif

@@ -245,14 +245,66 @@ test_aux(void)
 	CHECK(p.irq12 && !p.irq1, "aux loopback raises IRQ 12");
 	CHECK_EQ_U64(next_byte(sc), 0xa5, "aux loopback with IRQ 12");
 	CHECK(!p.irq12, "read lowers IRQ 12");
-	/* No mouse: commands to it time out. */
+	/* The mouse, probed as Linux's psmouse does. */
 	cmd(sc, 0xd4);
 	data(sc, 0xf2);
 	st = status(sc);
-	CHECK((st & ATKBDC_STS_TIMEOUT) && (st & ATKBDC_STS_AUXB),
-	      "mouse command: timeout status");
-	CHECK_EQ_U64(next_byte(sc), 0xfe, "mouse command: 0xfe");
-	CHECK(!(status(sc) & ATKBDC_STS_TIMEOUT), "timeout goes with the byte");
+	CHECK((st & ATKBDC_STS_AUXB) && !(st & ATKBDC_STS_TIMEOUT) && p.irq12,
+	      "mouse get ID: aux data with IRQ 12");
+	CHECK_EQ_U64(next_byte(sc), 0xfa, "mouse get ID: ACK");
+	CHECK_EQ_U64(next_byte(sc), 0x00, "mouse get ID: 0 (standard mouse)");
+	cmd(sc, 0xd4);
+	data(sc, 0xff);
+	CHECK(next_byte(sc) == 0xfa && next_byte(sc) == 0xaa &&
+		  next_byte(sc) == 0x00,
+	      "mouse reset: FA AA 00");
+	cmd(sc, 0xd4);
+	data(sc, 0xf3);
+	cmd(sc, 0xd4);
+	data(sc, 0xc8);
+	CHECK(next_byte(sc) == 0xfa && next_byte(sc) == 0xfa,
+	      "mouse set rate: two ACKs");
+	cmd(sc, 0xd4);
+	data(sc, 0xe9);
+	CHECK(next_byte(sc) == 0xfa && next_byte(sc) == 0x00 &&
+		  next_byte(sc) == 0x02 && next_byte(sc) == 200,
+	      "mouse status: off, resolution 2, rate 200");
+	CHECK(!atkbdc_event_mouse(sc, 1, 10, 5),
+	      "reporting off: no movement packet");
+	cmd(sc, 0xd4);
+	data(sc, 0xf4);
+	CHECK_EQ_U64(next_byte(sc), 0xfa, "mouse enable: ACK");
+	CHECK(atkbdc_event_mouse(sc, 1, 10, 5), "reporting on: packet");
+	CHECK(next_byte(sc) == 0x29 && next_byte(sc) == 10 &&
+		  next_byte(sc) == 0xfb,
+	      "packet: left button, +10 right, 5 down (PS/2: -5)");
+	atkbdc_event_mouse(sc, 4, -600, 0);
+	CHECK(next_byte(sc) == 0x1a && next_byte(sc) == 0x01 &&
+		  next_byte(sc) == 0 && next_byte(sc) == 0x1a &&
+		  next_byte(sc) == 0x01 && next_byte(sc) == 0 &&
+		  next_byte(sc) == 0x1a && next_byte(sc) == 0xa6,
+	      "long move: split into -255, -255, -90; right button");
+	CHECK_EQ_U64(next_byte(sc), 0, "long move: no vertical motion");
+	cmd(sc, 0xa7); /* aux port off */
+	atkbdc_event_mouse(sc, 0, 1, 1);
+	CHECK_EQ_U64(next_byte(sc), -1, "aux port disabled: held back");
+	cmd(sc, 0xa8);
+	CHECK(next_byte(sc) == 0x28 && next_byte(sc) == 1 &&
+		  next_byte(sc) == 0xff,
+	      "aux port enabled: delivered");
+	for (int i = 0; i < 10; i++)
+		atkbdc_event_mouse(sc, 0, 1, 0);
+	int m = 0;
+	while (next_byte(sc) >= 0)
+		m++;
+	CHECK(m > 0 && m % 3 == 0, "full mouse queue: whole packets only");
+	cmd(sc, 0xd4);
+	data(sc, 0x01);
+	CHECK_EQ_U64(next_byte(sc), 0xfe, "unknown mouse command: NAK");
+	cmd(sc, 0xd4);
+	data(sc, 0xf5);
+	next_byte(sc);
+	CHECK(!atkbdc_event_mouse(sc, 0, 1, 1), "mouse disabled: no packet");
 	/* 0xd2 writes the keyboard's buffer. */
 	cmd(sc, 0xd2);
 	data(sc, 0x1c);
@@ -310,12 +362,61 @@ test_platform(void)
 	CHECK_EQ_U64(v & 0xff, 0xff, "platform: atkbdc ports released");
 }
 
+/* Console keys (RFB keysyms) as the guest reads them. */
+static void
+test_console_keys(void)
+{
+	struct probe p;
+	struct atkbdc_softc *sc = new_kbdc(&p);
+
+	CHECK(atkbdc_event_key(sc, true, 'a'), "key a: queued");
+	CHECK(p.irq1, "key: IRQ 1 raised");
+	CHECK_EQ_U64(next_byte(sc), 0x1e, "key a down: set 1 (translated)");
+	atkbdc_event_key(sc, false, 'A');
+	CHECK_EQ_U64(next_byte(sc), 0x9e, "key A up: the a key, break code");
+	atkbdc_event_key(sc, true, 0xff53); /* Right */
+	CHECK_EQ_U64(next_byte(sc), 0xe0, "right down: E0 prefix");
+	CHECK_EQ_U64(next_byte(sc), 0x4d, "right down: set 1 code");
+	atkbdc_event_key(sc, true, '!');
+	CHECK_EQ_U64(next_byte(sc), 0x02, "'!' is the 1 key");
+	CHECK(!atkbdc_event_key(sc, true, 0x20ac), "euro sign: no PC key");
+	CHECK_EQ_U64(next_byte(sc), -1, "unknown keysym: nothing queued");
+
+	cmd(sc, 0x60);
+	data(sc, 0x01); /* no translation: the guest reads set 2 */
+	atkbdc_event_key(sc, true, 'a');
+	CHECK_EQ_U64(next_byte(sc), 0x1c, "key a down: set 2");
+	atkbdc_event_key(sc, false, 'a');
+	CHECK_EQ_U64(next_byte(sc), 0xf0, "key a up: set 2 F0");
+	CHECK_EQ_U64(next_byte(sc), 0x1c, "key a up: set 2 code");
+	atkbdc_event_key(sc, false, 0xff53);
+	CHECK(next_byte(sc) == 0xe0 && next_byte(sc) == 0xf0 &&
+		  next_byte(sc) == 0x74,
+	      "right up: E0 F0 74");
+
+	for (int i = 0; i < 20; i++)
+		atkbdc_event_key(sc, false, 0xff53);
+	int n = 0, b, last = -1;
+	while ((b = next_byte(sc)) >= 0) {
+		n++;
+		last = b;
+	}
+	CHECK(n % 3 == 0 && last == 0x74,
+	      "full queue: whole key sequences only");
+
+	data(sc, 0xf5); /* disable scanning */
+	next_byte(sc);
+	CHECK(!atkbdc_event_key(sc, true, 'a'), "not scanning: key dropped");
+	atkbdc_destroy(sc);
+}
+
 int
 main(void)
 {
 	test_controller();
 	test_output_port_and_reset();
 	test_keyboard();
+	test_console_keys();
 	test_aux();
 	test_platform();
 	return test_done();
