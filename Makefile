@@ -24,9 +24,9 @@ CFLAGS	+= -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(SANFLAGS) -MMD -MP
 INCS	:= -Ilib/vmmapi -Ibhyve/cli -Ibhyve/core -Ibhyve/platform -Ibhyve/boot \
 	   -Ibhyve/pci -Ibhyve/virtio -Ibhyve/debug -Ibhyve/block -Ibhyve/ui
 LDFLAGS	+= -pthread $(SANFLAGS)
-LDLIBS	+= -ljansson -luring
-# fbuf's VNC server (bhyve/ui); the unit tests also use the client side.
-LDLIBS	+= -lvncserver
+LDLIBS	+= -ljansson -luring -ldl
+# fbuf's VNC server (bhyve/ui) opens libvncserver with dlopen on first use
+# (bhyve/core/dynlib.h); the unit tests also use the client side.
 TEST_LDLIBS := -lvncclient
 # virtio-net's backends; libslirp for the user-mode one (left out when
 # its headers are not installed; opened with dlopen on first use, so only
@@ -34,7 +34,6 @@ TEST_LDLIBS := -lvncclient
 INCS	+= -Ibhyve/net
 ifneq ($(wildcard /usr/include/slirp/libslirp.h),)
 INCS	+= -DHAVE_LIBSLIRP
-LDLIBS	+= -ldl
 endif
 
 VMMAPI_SRCS := $(wildcard lib/vmmapi/*.c)

@@ -36,22 +36,15 @@
 #include <sys/timerfd.h>
 #include <time.h>
 
-#include <dlfcn.h>
 #include <slirp/libslirp.h>
 
+#include "dynlib.h"
 #include "mevent.h"
 
 #define SLIRP_GUEST_ADDR "10.0.2.15"
 #define SLIRP_MAX_FWD	 16
 
-/*
- * libslirp is opened when the first slirp backend starts, not linked:
- * a VM without a slirp NIC then never maps it nor the glib it needs
- * (about 0.8 MiB of resident memory at start-up, issue 19).  The header
- * still comes from libslirp-dev, so the calls are type-checked.
- */
-#define SLIRP_SONAME "libslirp.so.0"
-
+/* libslirp is opened when the first slirp backend starts (dynlib.h). */
 static struct slirp_lib_fns {
 	Slirp *(*new_)(const SlirpConfig *, const SlirpCb *, void *);
 	void (*cleanup)(Slirp *);
@@ -63,11 +56,7 @@ static struct slirp_lib_fns {
 	void (*handle_timer)(Slirp *, SlirpTimerId, void *);
 } slirp_lib;
 
-/* The entry points bhyve calls, and where each goes in slirp_lib. */
-static const struct {
-	const char *name;
-	size_t off;
-} slirp_lib_syms[] = {
+static const struct dynlib_sym slirp_lib_syms[] = {
     {"slirp_new", offsetof(struct slirp_lib_fns, new_)},
     {"slirp_cleanup", offsetof(struct slirp_lib_fns, cleanup)},
     {"slirp_input", offsetof(struct slirp_lib_fns, input)},
@@ -77,49 +66,24 @@ static const struct {
     {"slirp_handle_timer", offsetof(struct slirp_lib_fns, handle_timer)},
 };
 
-/* dlopen and every symbol; a message in why on failure. */
-static bool
-slirp_lib_load(char *why, size_t whylen)
-{
-	void *h = dlopen(SLIRP_SONAME, RTLD_NOW | RTLD_LOCAL), *sym;
-	size_t i;
+static struct dynlib slirp_dynlib = {
+    .soname = "libslirp.so.0",
+    .package = "libslirp0",
+    .syms = slirp_lib_syms,
+    .nsyms = sizeof(slirp_lib_syms) / sizeof(slirp_lib_syms[0]),
+    .table = &slirp_lib,
+    .mtx = PTHREAD_MUTEX_INITIALIZER,
+};
 
-	if (h == NULL) {
-		snprintf(why, whylen, "slirp: %s (install libslirp0)",
-			 dlerror());
-		return false;
-	}
-	for (i = 0; i < sizeof(slirp_lib_syms) / sizeof(slirp_lib_syms[0]);
-	     i++) {
-		sym = dlsym(h, slirp_lib_syms[i].name);
-		if (sym == NULL) {
-			snprintf(why, whylen, "slirp: %s has no %s",
-				 SLIRP_SONAME, slirp_lib_syms[i].name);
-			return false;
-		}
-		/* A data pointer into a function pointer slot, as dlsym's
-		 * users must (POSIX guarantees the representation). */
-		memcpy((char *)&slirp_lib + slirp_lib_syms[i].off, &sym,
-		       sizeof(sym));
-	}
-	return true;
-}
-
-/* Loads libslirp once; later calls only report how that went. */
 static int
 slirp_lib_open(char *err, size_t errlen)
 {
-	static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
-	static int state; /* 0 not tried, 1 loaded, -1 failed */
-	static char why[200];
+	char why[256];
 
-	pthread_mutex_lock(&mtx);
-	if (state == 0)
-		state = slirp_lib_load(why, sizeof(why)) ? 1 : -1;
-	if (state < 0)
-		snprintf(err, errlen, "%s", why);
-	pthread_mutex_unlock(&mtx);
-	return state > 0 ? 0 : -1;
+	if (dynlib_load(&slirp_dynlib, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "slirp: %s", why);
+	return -1;
 }
 
 struct slirp_fdent {

@@ -36,12 +36,60 @@
 
 #include <rfb/rfb.h>
 
+#include "dynlib.h"
 #include "inputdev.h"
 #include "vnc.h"
 
 #define VNC_DEFAULT_PORT 5900
 #define VNC_POLL_NS	 (1000000000L / 30)
 #define VNC_TILE	 64
+
+/*
+ * libvncserver is opened by the first fbuf (dynlib.h): it pulls in
+ * gnutls, gcrypt, libjpeg and more, about 2 MiB of resident memory a VM
+ * without a display should not carry.  The members keep the header's
+ * types.
+ */
+static struct vnc_lib_fns {
+	__typeof__(rfbClientConnectionGone) *rfbClientConnectionGone;
+	__typeof__(rfbCloseClient) *rfbCloseClient;
+	__typeof__(rfbGetScreen) *rfbGetScreen;
+	__typeof__(rfbInitServer) *rfbInitServer;
+	__typeof__(rfbLogEnable) *rfbLogEnable;
+	__typeof__(rfbMarkRectAsModified) *rfbMarkRectAsModified;
+	__typeof__(rfbNewClient) *rfbNewClient;
+	__typeof__(rfbNewFramebuffer) *rfbNewFramebuffer;
+	__typeof__(rfbProcessClientMessage) *rfbProcessClientMessage;
+	__typeof__(rfbScreenCleanup) *rfbScreenCleanup;
+	__typeof__(rfbShutdownServer) *rfbShutdownServer;
+	__typeof__(rfbStartOnHoldClient) *rfbStartOnHoldClient;
+	__typeof__(rfbCheckPasswordByList) *rfbCheckPasswordByList;
+} vnc_lib;
+
+static const struct dynlib_sym vnc_lib_syms[] = {
+    DYNLIB_SYM(struct vnc_lib_fns, rfbClientConnectionGone),
+    DYNLIB_SYM(struct vnc_lib_fns, rfbCloseClient),
+    DYNLIB_SYM(struct vnc_lib_fns, rfbGetScreen),
+    DYNLIB_SYM(struct vnc_lib_fns, rfbInitServer),
+    DYNLIB_SYM(struct vnc_lib_fns, rfbLogEnable),
+    DYNLIB_SYM(struct vnc_lib_fns, rfbMarkRectAsModified),
+    DYNLIB_SYM(struct vnc_lib_fns, rfbNewClient),
+    DYNLIB_SYM(struct vnc_lib_fns, rfbNewFramebuffer),
+    DYNLIB_SYM(struct vnc_lib_fns, rfbProcessClientMessage),
+    DYNLIB_SYM(struct vnc_lib_fns, rfbScreenCleanup),
+    DYNLIB_SYM(struct vnc_lib_fns, rfbShutdownServer),
+    DYNLIB_SYM(struct vnc_lib_fns, rfbStartOnHoldClient),
+    DYNLIB_SYM(struct vnc_lib_fns, rfbCheckPasswordByList),
+};
+
+static struct dynlib vnc_dynlib = {
+    .soname = "libvncserver.so.1",
+    .package = "libvncserver1",
+    .syms = vnc_lib_syms,
+    .nsyms = sizeof(vnc_lib_syms) / sizeof(vnc_lib_syms[0]),
+    .table = &vnc_lib,
+    .mtx = PTHREAD_MUTEX_INITIALIZER,
+};
 
 struct vnc_server {
 	rfbScreenInfoPtr screen;
@@ -112,7 +160,8 @@ vnc_resize(struct vnc_server *vs, uint32_t w, uint32_t h)
 	vs->width = w;
 	vs->height = h;
 	memset(vs->fb, 0, (size_t)w * h * 4);
-	rfbNewFramebuffer(vs->screen, (char *)vs->fb, (int)w, (int)h, 8, 3, 4);
+	vnc_lib.rfbNewFramebuffer(vs->screen, (char *)vs->fb, (int)w, (int)h, 8,
+				  3, 4);
 }
 
 /* Copies one tile if it changed; whether it did. */
@@ -167,8 +216,8 @@ vnc_update(struct vnc_server *vs)
 	if (m.base == NULL) {
 		if (!vs->blank || full) {
 			memset(vs->fb, 0, (size_t)vs->width * vs->height * 4);
-			rfbMarkRectAsModified(vs->screen, 0, 0, (int)vs->width,
-					      (int)vs->height);
+			vnc_lib.rfbMarkRectAsModified(
+			    vs->screen, 0, 0, (int)vs->width, (int)vs->height);
 		}
 		vs->blank = true;
 		pthread_mutex_unlock(&vs->update_mtx);
@@ -185,9 +234,9 @@ vnc_update(struct vnc_server *vs)
 			    m.width - x < VNC_TILE ? m.width - x : VNC_TILE;
 
 			if (vnc_update_tile(vs, &m, x, y, tw, th) || full)
-				rfbMarkRectAsModified(vs->screen, (int)x,
-						      (int)y, (int)(x + tw),
-						      (int)(y + th));
+				vnc_lib.rfbMarkRectAsModified(
+				    vs->screen, (int)x, (int)y, (int)(x + tw),
+				    (int)(y + th));
 		}
 	}
 	pthread_mutex_unlock(&vs->update_mtx);
@@ -270,16 +319,16 @@ vnc_server_nclients(struct vnc_server *vs)
 void
 vnc_server_serve_fd(struct vnc_server *vs, int fd, unsigned int max_messages)
 {
-	rfbClientPtr cl = rfbNewClient(vs->screen, fd);
+	rfbClientPtr cl = vnc_lib.rfbNewClient(vs->screen, fd);
 
 	if (cl == NULL) {
 		close(fd);
 		return;
 	}
 	for (unsigned int i = 0; i < max_messages && cl->sock != -1; i++)
-		rfbProcessClientMessage(cl);
-	rfbCloseClient(cl);
-	rfbClientConnectionGone(cl);
+		vnc_lib.rfbProcessClientMessage(cl);
+	vnc_lib.rfbCloseClient(cl);
+	vnc_lib.rfbClientConnectionGone(cl);
 }
 
 /* ---- listeners ---- */
@@ -330,9 +379,9 @@ vnc_listen_thread(void *arg)
 			fd = accept4(pfd[i].fd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd < 0)
 				continue;
-			cl = rfbNewClient(s, fd);
+			cl = vnc_lib.rfbNewClient(s, fd);
 			if (cl != NULL && !cl->onHold)
-				rfbStartOnHoldClient(cl);
+				vnc_lib.rfbStartOnHoldClient(cl);
 		}
 	}
 	return NULL;
@@ -450,8 +499,8 @@ vnc_screen_create(struct vnc_server *vs, char *err, size_t errlen)
 	rfbScreenInfoPtr s;
 
 	vs->fb = calloc((size_t)VNC_MAX_WIDTH * VNC_MAX_HEIGHT, 4);
-	s = rfbGetScreen(&argc, argv, (int)vs->cfg.width, (int)vs->cfg.height,
-			 8, 3, 4);
+	s = vnc_lib.rfbGetScreen(&argc, argv, (int)vs->cfg.width,
+				 (int)vs->cfg.height, 8, 3, 4);
 	if (vs->fb == NULL || s == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -478,7 +527,7 @@ vnc_screen_create(struct vnc_server *vs, char *err, size_t errlen)
 			return -1;
 		}
 		s->authPasswdData = vs->passwords;
-		s->passwordCheck = rfbCheckPasswordByList;
+		s->passwordCheck = vnc_lib.rfbCheckPasswordByList;
 	}
 	return 0;
 }
@@ -510,6 +559,10 @@ vnc_server_start(const struct vnc_config *cfg, const struct vnc_display *disp,
 		free(vs);
 		return NULL;
 	}
+	if (dynlib_load(&vnc_dynlib, err, errlen) != 0) {
+		free(vs);
+		return NULL;
+	}
 	vs->cfg = *cfg;
 	vs->disp = *disp;
 	vs->unix_fd = -1;
@@ -518,11 +571,11 @@ vnc_server_start(const struct vnc_config *cfg, const struct vnc_display *disp,
 	pthread_cond_init(&vs->cv, NULL);
 	/* libvncserver logs every connection to stderr; the VM's output
 	 * is no place for that. */
-	rfbLogEnable(0);
+	vnc_lib.rfbLogEnable(0);
 	if (vnc_screen_create(vs, err, errlen) != 0 ||
 	    vnc_listen_tcp(vs, err, errlen) != 0)
 		goto fail;
-	rfbInitServer(vs->screen);
+	vnc_lib.rfbInitServer(vs->screen);
 	if (vnc_check_tcp(vs, err, errlen) != 0 ||
 	    (cfg->unix_path != NULL &&
 	     vnc_listen_unix(vs, cfg->unix_path, err, errlen) != 0))
@@ -560,8 +613,8 @@ vnc_server_stop(struct vnc_server *vs)
 	if (vs->screen != NULL) {
 		/* Joins our listener thread (vs->stop is set) and each
 		 * client's threads. */
-		rfbShutdownServer(vs->screen, TRUE);
-		rfbScreenCleanup(vs->screen);
+		vnc_lib.rfbShutdownServer(vs->screen, TRUE);
+		vnc_lib.rfbScreenCleanup(vs->screen);
 	}
 	if (vs->unix_fd >= 0)
 		close(vs->unix_fd);

@@ -184,8 +184,9 @@ rig_stage_libs() {
 }
 
 # Libraries programs open with dlopen (ldd cannot see them): beehive loads
-# libslirp only for a slirp NIC (bhyve/net/net_slirp.c).
-RIG_DLOPEN_SONAMES="libslirp.so.0"
+# libslirp only for a slirp NIC and libvncserver only for fbuf
+# (bhyve/core/dynlib.h).
+RIG_DLOPEN_SONAMES="libslirp.so.0 libvncserver.so.1"
 
 # rig_stage_dlopened STAGE ELF: stages each library of RIG_DLOPEN_SONAMES
 # whose name ELF contains, with its own libraries.
