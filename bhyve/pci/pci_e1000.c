@@ -448,13 +448,17 @@ e1000_earliest(uint64_t a, uint64_t b)
 	return b == 0 || a < b ? a : b;
 }
 
+static void e1000_mit_drop(struct e1000_softc *sc);
+
 /*
  * Arms the one timer for the earliest running deadline.  A timer armed
  * for an earlier one is left alone: its callback schedules the next,
  * which spares a system call per received batch while RDTR keeps
- * restarting.  Lock held.
+ * restarting.  false: the timer could not be armed, so moderation is
+ * dropped (nothing held, no ITR wait) rather than an interrupt lost; the
+ * caller then updates the line.  Lock held.
  */
-static void
+static bool
 e1000_mit_schedule(struct e1000_softc *sc)
 {
 	uint64_t next = e1000_earliest(
@@ -464,10 +468,14 @@ e1000_mit_schedule(struct e1000_softc *sc)
 	uint64_t now;
 
 	if (next == 0 || (sc->mit_armed != 0 && sc->mit_armed <= next))
-		return;
+		return true;
 	now = e1000_now();
-	if (vtimer_arm(sc->mit_vt, next > now ? next - now : 0) == 0)
-		sc->mit_armed = next;
+	if (vtimer_arm(sc->mit_vt, next > now ? next - now : 0) != 0) {
+		e1000_mit_drop(sc);
+		return false;
+	}
+	sc->mit_armed = next;
+	return true;
 }
 
 static void
@@ -497,13 +505,20 @@ e1000_held_sync(struct e1000_softc *sc)
 		e1000_tx_delay_end(sc);
 }
 
-/* Every moderation timer stops; nothing is held (reset). */
+/* Every delay ends and ITR forgets the last assertion. */
 static void
-e1000_mit_cancel(struct e1000_softc *sc)
+e1000_mit_drop(struct e1000_softc *sc)
 {
 	e1000_rx_delay_end(sc);
 	e1000_tx_delay_end(sc);
 	sc->itr_wait_at = sc->last_assert = 0;
+}
+
+/* Every moderation timer stops; nothing is held (reset). */
+static void
+e1000_mit_cancel(struct e1000_softc *sc)
+{
+	e1000_mit_drop(sc);
 	if (sc->mit_armed != 0 && sc->mit_vt != NULL)
 		vtimer_cancel(sc->mit_vt);
 	sc->mit_armed = 0;
@@ -526,8 +541,7 @@ e1000_intr_throttled(struct e1000_softc *sc)
 	if (now >= sc->last_assert + gap)
 		return false;
 	sc->itr_wait_at = sc->last_assert + gap;
-	e1000_mit_schedule(sc);
-	return true;
+	return e1000_mit_schedule(sc);
 }
 
 /* ---- interrupts ---- */
@@ -592,7 +606,8 @@ e1000_mit_expire(struct e1000_softc *sc, uint64_t now)
 	    (sc->tx_abs_at != 0 && sc->tx_abs_at <= now))
 		e1000_tx_delay_end(sc);
 	e1000_intr_update(sc);
-	e1000_mit_schedule(sc);
+	if (!e1000_mit_schedule(sc))
+		e1000_intr_update(sc);
 }
 
 static void
@@ -631,7 +646,8 @@ e1000_rx_notify(struct e1000_softc *sc, uint32_t causes)
 		sc->rx_abs_at = now + abs_ns;
 	sc->held |= ICR_RXT0;
 	e1000_intr_raise(sc, causes | ICR_RXT0);
-	e1000_mit_schedule(sc);
+	if (!e1000_mit_schedule(sc))
+		e1000_intr_update(sc);
 }
 
 /*
@@ -665,7 +681,8 @@ e1000_tx_notify(struct e1000_softc *sc, uint32_t causes, bool delayed)
 		sc->tx_abs_at = now + abs_ns;
 	sc->held |= ICR_TXDW;
 	e1000_intr_raise(sc, causes | ICR_TXDW);
-	e1000_mit_schedule(sc);
+	if (!e1000_mit_schedule(sc))
+		e1000_intr_update(sc);
 }
 
 /* RDTR.FPD: a running receive delay expires now (SDM 13.4.30). */
@@ -2153,9 +2170,7 @@ e1000_moderation_expire(struct pci_devinst *pi)
 	struct e1000_softc *sc = pi->pi_arg;
 
 	pthread_mutex_lock(&sc->mtx);
-	e1000_rx_delay_end(sc);
-	e1000_tx_delay_end(sc);
-	sc->last_assert = 0; /* as if the ITR interval had passed too */
+	e1000_mit_drop(sc);
 	e1000_mit_expire(sc, e1000_now());
 	pthread_mutex_unlock(&sc->mtx);
 }
