@@ -2,8 +2,9 @@
  * libFuzzer target for e1000's guest-facing paths: register writes and
  * reads through BAR0 and the I/O window, transmit descriptors (legacy,
  * context, data: checksum offload, TSO, VLAN), receive descriptors and
- * frames injected from the backend, all from a program the input spells
- * (fuzz_input.h): each step is one opcode byte and its operands.
+ * frames injected from the backend, moderation timers running out, all
+ * from a program the input spells (fuzz_input.h): each step is one
+ * opcode byte and its operands.
  *
  * Guest memory: rings at RING_GPA, buffers at BUF_GPA, a guard area
  * after them.  Buffer addresses with bit 63 clear are folded into the
@@ -161,12 +162,15 @@ reg_read(uint32_t off)
 	return (uint32_t)pi->pi_d->pe_barread(pi, 0, off, 4);
 }
 
-/* Registers worth hitting often; any offset is still possible. */
+/*
+ * Registers worth hitting often (the last five: ITR, RDTR, RADV, TIDV,
+ * TADV); any offset is still possible.
+ */
 static const uint32_t hot_regs[] = {
-    0x0000, 0x0010, 0x0014, 0x0020, 0x0038, 0x00c0, 0x00c8,
-    0x00d0, 0x00d8, 0x0100, 0x0400, 0x2800, 0x2804, 0x2808,
-    0x2810, 0x2818, 0x3800, 0x3804, 0x3808, 0x3810, 0x3818,
-    0x5200, 0x5400, 0x5404, 0x5600, 0x4074, 0x408c, 0x5000,
+    0x0000, 0x0010, 0x0014, 0x0020, 0x0038, 0x00c0, 0x00c8, 0x00d0, 0x00d8,
+    0x0100, 0x0400, 0x2800, 0x2804, 0x2808, 0x2810, 0x2818, 0x3800, 0x3804,
+    0x3808, 0x3810, 0x3818, 0x5200, 0x5400, 0x5404, 0x5600, 0x4074, 0x408c,
+    0x5000, 0x00c4, 0x2820, 0x282c, 0x3820, 0x382c,
 };
 
 /*
@@ -236,7 +240,7 @@ step(struct fz_input *in)
 	uint8_t op = (uint8_t)fz_take(in, 1);
 	uint32_t off, v;
 
-	switch (op % 8) {
+	switch (op % 9) {
 	case 0:
 	case 1:
 		off = (uint32_t)fz_take(in, 1);
@@ -249,7 +253,7 @@ step(struct fz_input *in)
 		break;
 	case 3:
 	case 4:
-		put_desc(op % 8 == 3 ? TX_RING : RX_RING, in);
+		put_desc(op % 9 == 3 ? TX_RING : RX_RING, in);
 		break;
 	case 5: {
 		uint64_t a = BUF_GPA + fz_take(in, 2) % (BUF_SIZE - 64);
@@ -262,6 +266,11 @@ step(struct fz_input *in)
 	}
 	case 6:
 		inject(in);
+		break;
+	case 8:
+		/* Time passes: the moderation timers the event loop would
+		 * fire (no loop runs here). */
+		e1000_moderation_expire(pi);
 		break;
 	default:
 		/* The I/O window: IOADDR then IODATA. */
@@ -311,7 +320,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reg_write(0x0000, 0x04000000);
 	e1000_get_state(pi, &st);
 	check(st.rdh == 0 && st.tdh == 0 && st.ims == 0 && !st.rx_polling &&
-	      !st.rx_waiting);
+	      !st.rx_waiting && st.held == 0 && !st.mit_pending);
 	check((reg_read(0x0008) & 2) && reg_read(0x0100) == 0);
 	for (i = 0; i < 4; i++)
 		while (recv(fz_sv[i / 2][i % 2], tmp, sizeof(tmp),

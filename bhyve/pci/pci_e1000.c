@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "config.h"
 #include "legacy_config.h"
@@ -35,6 +36,7 @@
 #include "pci_e1000.h"
 #include "pci_emul.h"
 #include "vmmapi.h"
+#include "vtimer.h"
 
 #define E1000_VENDOR	 0x8086
 #define E1000_DEVICE	 0x100f /* 82545EM copper */
@@ -192,6 +194,12 @@ enum {
 
 #define RAH_AV 0x80000000u
 
+/* Interrupt moderation registers (SDM 13.4.18, 13.4.30-31, 13.4.44-45). */
+#define E1000_DELAY_MASK 0xffffu     /* 16-bit fields; the rest reads 0 */
+#define RDTR_FPD	 0x80000000u /* flush: the RX delay ends now */
+#define E1000_ITR_UNIT	 256	     /* ns */
+#define E1000_DELAY_UNIT 1024	     /* ns: 1.024 us */
+
 /* Transmit descriptor command bits (SDM 3.3.3, 3.3.7). */
 #define TXD_EOP	 0x01u
 #define TXD_IC	 0x04u
@@ -199,6 +207,7 @@ enum {
 #define TXD_RPS	 0x10u
 #define TXD_DEXT 0x20u
 #define TXD_VLE	 0x40u
+#define TXD_IDE	 0x80u /* delay TXDW by TIDV/TADV (SDM 3.3.3.1) */
 #define TXD_TSE	 0x04u /* DCMD of a data descriptor */
 #define TXD_DD	 0x01u
 
@@ -310,6 +319,21 @@ struct e1000_softc {
 	bool intx_on;	/* INTx asserted */
 	bool msi_armed; /* an MSI went out and ICR was not read since */
 
+	/*
+	 * Interrupt moderation.  Causes enter ICR at once; 'held' are those
+	 * whose assertion waits for their delay timer (RXT0: RDTR/RADV,
+	 * TXDW: TIDV/TADV), and ITR spaces assertions.  Deadlines are
+	 * CLOCK_MONOTONIC ns, 0 when not running; one timer, armed for the
+	 * earliest, serves them all.
+	 */
+	struct vtimer *mit_vt;
+	uint64_t mit_armed; /* the deadline mit_vt will fire at, 0: none */
+	uint64_t rx_pkt_at, rx_abs_at; /* RDTR, RADV */
+	uint64_t tx_pkt_at, tx_abs_at; /* TIDV, TADV */
+	uint64_t itr_wait_at;	       /* an assertion waits for ITR */
+	uint64_t last_assert;	       /* last INTx rising edge or MSI */
+	uint32_t held;
+
 	struct e1000_txctx ctx_csum, ctx_tso;
 	struct e1000_txframe tx;
 	uint8_t *rxbuf; /* one frame from the backend, with its header */
@@ -391,36 +415,174 @@ e1000_csum_insert(uint8_t *p, size_t len, unsigned css, unsigned cse,
 	e1000_put16be(p + cso, ~sum & 0xffff);
 }
 
+/* ---- interrupt moderation (SDM 3.2.7, 3.4.1, 13.4.18) ---- */
+
+static uint64_t
+e1000_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* RDTR, RADV, TIDV, TADV: 16 bits of 1.024 us, so at most 67.1 ms. */
+static uint64_t
+e1000_delay_ns(uint32_t reg)
+{
+	return (uint64_t)(reg & E1000_DELAY_MASK) * E1000_DELAY_UNIT;
+}
+
+/* ITR: the least gap between assertions, 16 bits of 256 ns (16.8 ms). */
+static uint64_t
+e1000_itr_ns(const struct e1000_softc *sc)
+{
+	return (uint64_t)(sc->itr & E1000_DELAY_MASK) * E1000_ITR_UNIT;
+}
+
+static uint64_t
+e1000_earliest(uint64_t a, uint64_t b)
+{
+	if (a == 0)
+		return b;
+	return b == 0 || a < b ? a : b;
+}
+
+static void e1000_mit_drop(struct e1000_softc *sc);
+
+/*
+ * Arms the one timer for the earliest running deadline.  A timer armed
+ * for an earlier one is left alone: its callback schedules the next,
+ * which spares a system call per received batch while RDTR keeps
+ * restarting.  false: the timer could not be armed, so moderation is
+ * dropped (nothing held, no ITR wait) rather than an interrupt lost; the
+ * caller then updates the line.  Lock held.
+ */
+static bool
+e1000_mit_schedule(struct e1000_softc *sc)
+{
+	uint64_t next = e1000_earliest(
+	    e1000_earliest(sc->rx_pkt_at, sc->rx_abs_at),
+	    e1000_earliest(e1000_earliest(sc->tx_pkt_at, sc->tx_abs_at),
+			   sc->itr_wait_at));
+	uint64_t now;
+
+	if (next == 0 || (sc->mit_armed != 0 && sc->mit_armed <= next))
+		return true;
+	now = e1000_now();
+	if (vtimer_arm(sc->mit_vt, next > now ? next - now : 0) != 0) {
+		e1000_mit_drop(sc);
+		return false;
+	}
+	sc->mit_armed = next;
+	return true;
+}
+
+static void
+e1000_rx_delay_end(struct e1000_softc *sc)
+{
+	sc->held &= ~ICR_RXT0;
+	sc->rx_pkt_at = sc->rx_abs_at = 0;
+}
+
+static void
+e1000_tx_delay_end(struct e1000_softc *sc)
+{
+	sc->held &= ~ICR_TXDW;
+	sc->tx_pkt_at = sc->tx_abs_at = 0;
+}
+
+/*
+ * A held cause that left ICR (read, written with ones) was serviced:
+ * its delay has nothing left to announce.
+ */
+static void
+e1000_held_sync(struct e1000_softc *sc)
+{
+	if ((sc->held & ICR_RXT0) && !(sc->icr & ICR_RXT0))
+		e1000_rx_delay_end(sc);
+	if ((sc->held & ICR_TXDW) && !(sc->icr & ICR_TXDW))
+		e1000_tx_delay_end(sc);
+}
+
+/* Every delay ends and ITR forgets the last assertion. */
+static void
+e1000_mit_drop(struct e1000_softc *sc)
+{
+	e1000_rx_delay_end(sc);
+	e1000_tx_delay_end(sc);
+	sc->itr_wait_at = sc->last_assert = 0;
+}
+
+/* Every moderation timer stops; nothing is held (reset). */
+static void
+e1000_mit_cancel(struct e1000_softc *sc)
+{
+	e1000_mit_drop(sc);
+	if (sc->mit_armed != 0 && sc->mit_vt != NULL)
+		vtimer_cancel(sc->mit_vt);
+	sc->mit_armed = 0;
+}
+
+/*
+ * ITR: an assertion within the interval after the last one waits for
+ * its end (the timer re-evaluates then).  ITR 0: never throttled.
+ */
+static bool
+e1000_intr_throttled(struct e1000_softc *sc)
+{
+	uint64_t gap = e1000_itr_ns(sc), now;
+
+	sc->itr_wait_at = 0;
+	if (gap == 0)
+		return false;
+	now = e1000_now();
+	/* last_assert <= now and gap < 2^25: no overflow. */
+	if (now >= sc->last_assert + gap)
+		return false;
+	sc->itr_wait_at = sc->last_assert + gap;
+	return e1000_mit_schedule(sc);
+}
+
 /* ---- interrupts ---- */
 
 /*
  * INTx follows ICR & IMS as a level.  MSI is an edge: one message when
  * a cause is pending and unmasked, re-armed when the driver reads ICR
  * or masks everything (so a cause that stays pending is not lost).
+ * Causes a delay timer holds do not count yet, and ITR may postpone a
+ * rising edge or a message; dropping the line never waits.
  */
 static void
 e1000_intr_update(struct e1000_softc *sc)
 {
-	bool want = (sc->icr & sc->ims) != 0;
+	bool want = (sc->icr & sc->ims & ~sc->held) != 0;
 
+	if (!want)
+		sc->itr_wait_at = 0;
 	if (pci_msi_enabled(sc->pi)) {
 		if (sc->intx_on) {
 			pci_lintr_deassert(sc->pi);
 			sc->intx_on = false;
 		}
-		if (want && !sc->msi_armed) {
-			sc->msi_armed = true;
-			pci_generate_msi(sc->pi, 0);
-		}
 		if (!want)
 			sc->msi_armed = false;
+		if (!want || sc->msi_armed || e1000_intr_throttled(sc))
+			return;
+		sc->msi_armed = true;
+		sc->last_assert = e1000_now();
+		pci_generate_msi(sc->pi, 0);
 		return;
 	}
-	if (want && !sc->intx_on)
-		pci_lintr_assert(sc->pi);
-	else if (!want && sc->intx_on)
+	if (!want && sc->intx_on) {
 		pci_lintr_deassert(sc->pi);
-	sc->intx_on = want;
+		sc->intx_on = false;
+	}
+	if (!want || sc->intx_on || e1000_intr_throttled(sc))
+		return;
+	pci_lintr_assert(sc->pi);
+	sc->intx_on = true;
+	sc->last_assert = e1000_now();
 }
 
 static void
@@ -428,6 +590,110 @@ e1000_intr_raise(struct e1000_softc *sc, uint32_t causes)
 {
 	sc->icr |= causes;
 	e1000_intr_update(sc);
+}
+
+/*
+ * The moderation timer's expiry (lock held): delays whose deadline
+ * passed release their cause, and an assertion ITR postponed may go out.
+ */
+static void
+e1000_mit_expire(struct e1000_softc *sc, uint64_t now)
+{
+	if ((sc->rx_pkt_at != 0 && sc->rx_pkt_at <= now) ||
+	    (sc->rx_abs_at != 0 && sc->rx_abs_at <= now))
+		e1000_rx_delay_end(sc); /* RADV also ends RDTR's count */
+	if ((sc->tx_pkt_at != 0 && sc->tx_pkt_at <= now) ||
+	    (sc->tx_abs_at != 0 && sc->tx_abs_at <= now))
+		e1000_tx_delay_end(sc);
+	e1000_intr_update(sc);
+	if (!e1000_mit_schedule(sc))
+		e1000_intr_update(sc);
+}
+
+static void
+e1000_mit_timer(void *arg)
+{
+	struct e1000_softc *sc = arg;
+
+	pthread_mutex_lock(&sc->mtx);
+	sc->mit_armed = 0;
+	e1000_mit_expire(sc, e1000_now());
+	pthread_mutex_unlock(&sc->mtx);
+}
+
+/*
+ * RXT0 for the frames just written: at once with RDTR 0 or when RXT0 is
+ * already due; else when the packet timer (restarted by every batch) or
+ * the absolute timer started by the first frame (RADV, only with RDTR
+ * set) runs out.  RXDMT0 is never delayed.
+ */
+static void
+e1000_rx_notify(struct e1000_softc *sc, uint32_t causes)
+{
+	uint64_t pkt_ns = e1000_delay_ns(sc->rdtr);
+	uint64_t abs_ns = e1000_delay_ns(sc->radv);
+	uint64_t now;
+
+	if (pkt_ns == 0 || ((sc->icr & ICR_RXT0) && !(sc->held & ICR_RXT0))) {
+		e1000_rx_delay_end(sc);
+		e1000_intr_raise(sc, causes | ICR_RXT0);
+		return;
+	}
+	/* now + 67 ms at most: no overflow. */
+	now = e1000_now();
+	sc->rx_pkt_at = now + pkt_ns;
+	if (abs_ns != 0 && sc->rx_abs_at == 0)
+		sc->rx_abs_at = now + abs_ns;
+	sc->held |= ICR_RXT0;
+	e1000_intr_raise(sc, causes | ICR_RXT0);
+	if (!e1000_mit_schedule(sc))
+		e1000_intr_update(sc);
+}
+
+/*
+ * TXDW after a pass over the ring: at once when a descriptor asked for
+ * it without IDE (which also stops the delay timers), else 'delayed'
+ * (RS with IDE) starts TIDV again and TADV if idle.  TIDV 0 means no
+ * delay.
+ */
+static void
+e1000_tx_notify(struct e1000_softc *sc, uint32_t causes, bool delayed)
+{
+	uint64_t pkt_ns = e1000_delay_ns(sc->tidv);
+	uint64_t abs_ns = e1000_delay_ns(sc->tadv);
+	uint64_t now;
+
+	if (delayed && pkt_ns == 0)
+		causes |= ICR_TXDW;
+	if ((causes & ICR_TXDW) ||
+	    (delayed && (sc->icr & ICR_TXDW) && !(sc->held & ICR_TXDW))) {
+		e1000_tx_delay_end(sc);
+		e1000_intr_raise(sc, causes | (delayed ? ICR_TXDW : 0));
+		return;
+	}
+	if (!delayed) {
+		e1000_intr_raise(sc, causes);
+		return;
+	}
+	now = e1000_now();
+	sc->tx_pkt_at = now + pkt_ns;
+	if (abs_ns != 0 && sc->tx_abs_at == 0)
+		sc->tx_abs_at = now + abs_ns;
+	sc->held |= ICR_TXDW;
+	e1000_intr_raise(sc, causes | ICR_TXDW);
+	if (!e1000_mit_schedule(sc))
+		e1000_intr_update(sc);
+}
+
+/* RDTR.FPD: a running receive delay expires now (SDM 13.4.30). */
+static void
+e1000_rdtr_write(struct e1000_softc *sc, uint32_t v)
+{
+	sc->rdtr = v & E1000_DELAY_MASK;
+	if ((v & RDTR_FPD) && (sc->held & ICR_RXT0)) {
+		e1000_rx_delay_end(sc);
+		e1000_intr_update(sc);
+	}
 }
 
 /* ---- EEPROM (SDM 5.6) ---- */
@@ -932,8 +1198,7 @@ e1000_rx_run(struct e1000_softc *sc)
 	if (budget > 0 && sc->rxlen == 0)
 		e1000_rx_event(sc, true);
 	if (delivered > 0)
-		e1000_intr_raise(sc, ICR_RXT0 |
-					 (e1000_rx_low(sc) ? ICR_RXDMT0 : 0));
+		e1000_rx_notify(sc, e1000_rx_low(sc) ? ICR_RXDMT0 : 0);
 }
 
 static void
@@ -1298,6 +1563,7 @@ e1000_tx_run(struct e1000_softc *sc)
 	uint32_t n = sc->tdlen / 16;
 	uint64_t base = (uint64_t)sc->tdbah << 32 | sc->tdbal;
 	uint32_t causes = 0;
+	bool delayed = false;
 	struct e1000_txd d;
 	uint8_t cmd;
 
@@ -1323,12 +1589,15 @@ e1000_tx_run(struct e1000_softc *sc)
 		sc->tdh = (sc->tdh + 1) % n;
 		if (cmd & (TXD_RS | TXD_RPS)) {
 			e1000_tx_writeback(sc, dgpa, d.upper);
-			causes |= ICR_TXDW;
+			if (cmd & TXD_IDE)
+				delayed = true;
+			else
+				causes |= ICR_TXDW;
 		}
 	}
 	if (sc->tdh == sc->tdt)
 		causes |= ICR_TXQE;
-	e1000_intr_raise(sc, causes);
+	e1000_tx_notify(sc, causes, delayed);
 }
 
 /* ---- registers ---- */
@@ -1372,6 +1641,7 @@ e1000_reset(struct e1000_softc *sc, bool power_on)
 		e1000_phy_reset(sc);
 	}
 	e1000_rx_event(sc, false);
+	e1000_mit_cancel(sc);
 	/* The link is up from the start: tell the driver (SDM 13.4.17). */
 	sc->icr = ICR_LSC;
 	sc->msi_armed = false;
@@ -1419,8 +1689,6 @@ e1000_reg_plain(struct e1000_softc *sc, uint32_t off)
 		return &sc->fct;
 	case R_VET:
 		return &sc->vet;
-	case R_ITR:
-		return &sc->itr;
 	case R_FCTTV:
 		return &sc->fcttv;
 	case R_TXCW:
@@ -1437,22 +1705,14 @@ e1000_reg_plain(struct e1000_softc *sc, uint32_t off)
 		return &sc->fcrtl;
 	case R_FCRTH:
 		return &sc->fcrth;
-	case R_RDTR:
-		return &sc->rdtr;
 	case R_RXDCTL:
 		return &sc->rxdctl;
-	case R_RADV:
-		return &sc->radv;
 	case R_RSRPD:
 		return &sc->rsrpd;
 	case R_TXDMAC:
 		return &sc->txdmac;
-	case R_TIDV:
-		return &sc->tidv;
 	case R_TXDCTL:
 		return &sc->txdctl;
-	case R_TADV:
-		return &sc->tadv;
 	case R_TSPMT:
 		return &sc->tspmt;
 	case R_RXCSUM:
@@ -1506,10 +1766,21 @@ e1000_reg_read(struct e1000_softc *sc, uint32_t off)
 		v = sc->icr;
 		sc->icr = 0;
 		sc->msi_armed = false;
+		e1000_held_sync(sc);
 		e1000_intr_update(sc);
 		return v;
 	case R_IMS:
 		return sc->ims;
+	case R_ITR:
+		return sc->itr;
+	case R_RDTR:
+		return sc->rdtr;
+	case R_RADV:
+		return sc->radv;
+	case R_TIDV:
+		return sc->tidv;
+	case R_TADV:
+		return sc->tadv;
 	case R_RCTL:
 		return sc->rctl;
 	case R_TCTL:
@@ -1580,10 +1851,33 @@ e1000_reg_write(struct e1000_softc *sc, uint32_t off, uint32_t v)
 		return;
 	case R_ICR:
 		sc->icr &= ~v;
+		e1000_held_sync(sc);
 		e1000_intr_update(sc);
 		return;
 	case R_ICS:
+		/* A cause set by software is not delayed. */
+		if (v & ICR_RXT0)
+			e1000_rx_delay_end(sc);
+		if (v & ICR_TXDW)
+			e1000_tx_delay_end(sc);
 		e1000_intr_raise(sc, v);
+		return;
+	case R_ITR:
+		/* A new interval applies to an assertion already waiting. */
+		sc->itr = v & E1000_DELAY_MASK;
+		e1000_intr_update(sc);
+		return;
+	case R_RDTR:
+		e1000_rdtr_write(sc, v);
+		return;
+	case R_RADV:
+		sc->radv = v & E1000_DELAY_MASK;
+		return;
+	case R_TIDV:
+		sc->tidv = v & E1000_DELAY_MASK;
+		return;
+	case R_TADV:
+		sc->tadv = v & E1000_DELAY_MASK;
 		return;
 	case R_IMS:
 		sc->ims |= v;
@@ -1714,11 +2008,17 @@ e1000_barwrite(struct pci_devinst *pi, int baridx, uint64_t offset, int size,
 
 /* ---- setup ---- */
 
+/*
+ * Runs on the event-loop thread after dispatch has returned (bhyve's
+ * teardown) or before it starts (a failed init): no callback is in
+ * flight, and deleting the events means none will run on this softc.
+ */
 static void
 e1000_free(struct e1000_softc *sc)
 {
 	if (sc->rx_ev != NULL)
 		mevent_delete(sc->rx_ev);
+	vtimer_destroy(sc->mit_vt);
 	netbe_close(sc->be);
 	free(sc->rxbuf);
 	free(sc->tx.buf);
@@ -1809,6 +2109,11 @@ e1000_init(struct pci_devinst *pi, struct config_node *nvl)
 		return -1;
 	}
 	sc->rx_on = true;
+	sc->mit_vt = vtimer_create("e1000", e1000_mit_timer, sc);
+	if (sc->mit_vt == NULL) {
+		e1000_free(sc);
+		return -1;
+	}
 	pi->pi_arg = sc;
 	e1000_pci_setup(pi);
 	if (pci_emul_alloc_bar(pi, E1000_MMIO_BAR, PCIBAR_MEM32,
@@ -1853,6 +2158,20 @@ e1000_get_state(struct pci_devinst *pi, struct e1000_state *st)
 	st->rx_polling = sc->rx_on;
 	st->rx_waiting = sc->rxlen != 0;
 	st->intx = sc->intx_on;
+	st->held = sc->held;
+	st->mit_pending = (sc->rx_pkt_at | sc->rx_abs_at | sc->tx_pkt_at |
+			   sc->tx_abs_at | sc->itr_wait_at) != 0;
+	pthread_mutex_unlock(&sc->mtx);
+}
+
+void
+e1000_moderation_expire(struct pci_devinst *pi)
+{
+	struct e1000_softc *sc = pi->pi_arg;
+
+	pthread_mutex_lock(&sc->mtx);
+	e1000_mit_drop(sc);
+	e1000_mit_expire(sc, e1000_now());
 	pthread_mutex_unlock(&sc->mtx);
 }
 

@@ -16,8 +16,15 @@ struct e1000_state {
 	bool rx_polling; /* the backend is polled for frames */
 	bool rx_waiting; /* a frame waits for receive descriptors */
 	bool intx;	 /* INTx asserted */
+	/* ICR causes whose interrupt a delay timer (RDTR/RADV, TIDV/TADV)
+	 * holds, and whether any moderation deadline (those, ITR) runs. */
+	uint32_t held;
+	bool mit_pending;
 };
 
 void e1000_get_state(struct pci_devinst *pi, struct e1000_state *st);
+/* Every moderation timer runs out now, as the event loop's timer would
+ * make them after their delays: tests and fuzzers, which do not wait. */
+void e1000_moderation_expire(struct pci_devinst *pi);
 
 #endif

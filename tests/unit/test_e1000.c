@@ -7,14 +7,18 @@
  * ones' complement code, not the device's.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "mevent.h"
 #include "net_backends.h"
 #include "pci_e1000.h"
 #include "pci_emul.h"
@@ -112,9 +116,10 @@ NET_BACKEND_SET(tb_ops);
 
 /* ---- interrupts seen through pci_emul_set_intr_ops ---- */
 
-static int intx_level, intx_changes;
+/* Atomic: the moderation tests' timers assert on the event loop's thread. */
+static _Atomic int intx_level, intx_changes;
 
-static int msi_count;
+static _Atomic int msi_count;
 
 static int
 ti_msi(struct vmctx *c, uint64_t addr, uint64_t data)
@@ -280,15 +285,29 @@ txd_status(int idx)
 	return s;
 }
 
+#define R_TDBAL 0x3800
+#define R_RDBAL 0x2800
+
+/*
+ * Programs a ring's registers as a driver does: BAL/BAH, LEN, then head
+ * and tail (TDBAL or RDBAL; the others follow at the same offsets).
+ */
+static void
+ring_set(uint32_t bal, uint64_t base, uint32_t len, uint32_t head,
+	 uint32_t tail)
+{
+	wr(bal, (uint32_t)base);
+	wr(bal + 0x04, (uint32_t)(base >> 32));
+	wr(bal + 0x08, len);
+	wr(bal + 0x10, head);
+	wr(bal + 0x18, tail);
+}
+
 static void
 tx_setup(void)
 {
 	memset(vm_map_gpa(ctx, TX_RING, 16 * NDESC), 0, 16 * NDESC);
-	wr(0x3800, (uint32_t)TX_RING);
-	wr(0x3804, 0);
-	wr(0x3808, 16 * NDESC);
-	wr(0x3810, 0);
-	wr(0x3818, 0);
+	ring_set(R_TDBAL, TX_RING, 16 * NDESC, 0, 0);
 	wr(0x0400, 0x2); /* TCTL.EN */
 	drain();
 }
@@ -600,10 +619,7 @@ test_tx_abuse(void)
 	wr(0x3808, 0); /* zero-length ring */
 	wr(0x3818, 5);
 	CHECK(rd(0x3810) == 2, "tx abuse: zero-length ring does nothing");
-	wr(0x3800, MEM_SIZE + 0x1000);
-	wr(0x3808, 16 * NDESC);
-	wr(0x3810, 0);
-	wr(0x3818, 4);
+	ring_set(R_TDBAL, MEM_SIZE + 0x1000, 16 * NDESC, 0, 4);
 	CHECK(rd(0x3810) == 0, "tx abuse: ring outside RAM stops tx");
 	/* A 100 KiB chain of descriptors without EOP, then EOP: dropped. */
 	tx_setup();
@@ -640,11 +656,7 @@ rx_setup(uint32_t rctl)
 {
 	for (int i = 0; i < NDESC; i++)
 		rxd_put(i, RXBUF + 0x4000ULL * (unsigned)i);
-	wr(0x2800, (uint32_t)RX_RING);
-	wr(0x2804, 0);
-	wr(0x2808, 16 * NDESC);
-	wr(0x2810, 0);
-	wr(0x2818, NDESC - 1);
+	ring_set(R_RDBAL, RX_RING, 16 * NDESC, 0, NDESC - 1);
 	wr(0x0100, rctl);
 }
 
@@ -794,10 +806,7 @@ test_rx_abuse(void)
 	wr(0x2808, 0);
 	wr(0x2818, 0);
 	CHECK(rd(0x2810) == 1, "rx abuse: zero-length ring ignored");
-	wr(0x2800, MEM_SIZE + 0x10000);
-	wr(0x2808, 16 * NDESC);
-	wr(0x2810, 0);
-	wr(0x2818, 4);
+	ring_set(R_RDBAL, MEM_SIZE + 0x10000, 16 * NDESC, 0, 4);
 	CHECK(rd(0x2810) == 0, "rx abuse: ring outside RAM: nothing written");
 	drain();
 }
@@ -812,6 +821,323 @@ test_reset(void)
 	CHECK(rd(0x0100) == 0 && rd(0xd0) == 0 && rd(0x5404) & 0x80000000u &&
 		  !(rd(0) & 0x04000000),
 	      "reset: RCTL, IMS cleared, RAH0 valid, RST self-clears");
+}
+
+/* ---- interrupt moderation, with the event loop running its timers ---- */
+
+#define ICR_TXDW 0x01u
+#define ICR_LSC	 0x04u
+#define ICR_RXT0 0x80u
+#define MS	 1000000ULL
+#define ITR_MAX	 (0xffffULL * 256)    /* ns */
+#define DLY(n)	 ((uint64_t)(n)*1024) /* RDTR/RADV/TIDV/TADV units, ns */
+
+static bool dev_start(uint64_t cap);
+
+static const uint8_t mod_bc[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void
+sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {(time_t)(ns / 1000000000ULL),
+			      (long)(ns % 1000000000ULL)};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Waits up to a second for INTx; returns when it rose, 0 if never. */
+static uint64_t
+intx_wait(void)
+{
+	uint64_t end = now_ns() + 1000 * MS;
+
+	while (!intx_level && now_ns() < end)
+		sleep_ns(100000);
+	return intx_level ? now_ns() : 0;
+}
+
+static struct e1000_state
+mod_state(void)
+{
+	struct e1000_state st;
+
+	e1000_get_state(pi, &st);
+	return st;
+}
+
+/* One broadcast frame into the ring (the loop or the RDT kick takes it). */
+static void
+rx_one(uint8_t fill)
+{
+	uint8_t f[100];
+	uint32_t rdh = rd(0x2810);
+
+	inject(f, rx_frame(f, mod_bc, sizeof(f), fill));
+	wr(0x2818, (rd(0x2810) + NDESC - 1) % NDESC);
+	for (int i = 0; i < 1000 && rd(0x2810) == rdh; i++)
+		sleep_ns(100000);
+}
+
+/* One legacy frame at ring slot i with the command bits given. */
+static void
+tx_one(int i, uint32_t cmd)
+{
+	uint8_t f[60] = {0};
+
+	memcpy(f, mod_bc, 6);
+	test_gput(ctx, BUF, f, sizeof(f));
+	txd_put(i, BUF, (uint32_t)sizeof(f) | cmd << 24, 0);
+	wr(0x3818, (uint32_t)(i + 1) % NDESC);
+	drain();
+}
+
+static void
+test_itr(void)
+{
+	uint64_t t0, t1;
+	uint32_t v;
+
+	rd(0xc0);
+	wr(0xd0, ICR_LSC);
+	wr(0xc4, 0xffffffffu);
+	CHECK(rd(0xc4) == 0xffff, "itr: a hostile value keeps its 16 bits");
+	t0 = now_ns();
+	wr(0xc8, ICR_LSC);
+	CHECK(intx_level == 1, "itr: the first interrupt is not delayed");
+	rd(0xc0);
+	wr(0xc8, ICR_LSC);
+	CHECK(intx_level == 0 && mod_state().mit_pending,
+	      "itr: a second one within the interval waits");
+	t1 = intx_wait();
+	CHECK(t1 != 0 && t1 - t0 >= ITR_MAX,
+	      "itr: it is asserted when the interval has passed");
+	rd(0xc0);
+	/* Within the interval again; the driver reads ICR meanwhile. */
+	wr(0xc8, ICR_LSC);
+	v = rd(0xc0);
+	CHECK((v & ICR_LSC) && intx_level == 0 && !mod_state().mit_pending,
+	      "itr: an ICR read while it waits takes the cause, ends the wait");
+	sleep_ns(ITR_MAX + 10 * MS);
+	CHECK(intx_level == 0 && rd(0xc0) == 0,
+	      "itr: nothing is asserted after that interval");
+	wr(0xc4, 0);
+	wr(0xc8, ICR_LSC);
+	rd(0xc0);
+	wr(0xc8, ICR_LSC);
+	CHECK(intx_level == 1, "itr 0: back-to-back interrupts at once");
+	rd(0xc0);
+	wr(0xd8, 0xffffffffu);
+}
+
+static void
+test_rdtr(void)
+{
+	uint64_t t0, t1;
+	struct e1000_state st;
+
+	rx_setup(0x2 | 0x8000 | SECRC);
+	rd(0xc0);
+	wr(0xd0, ICR_RXT0);
+	rx_one(1);
+	CHECK(intx_level == 1 && rd(0x2810) == 1,
+	      "rdtr 0: RXT0 asserted with the frame");
+	rd(0xc0);
+	wr(0x2820, 20000); /* 20.48 ms */
+	t0 = now_ns();
+	rx_one(2);
+	st = mod_state();
+	CHECK(intx_level == 0 && (st.held & ICR_RXT0) && (st.icr & ICR_RXT0),
+	      "rdtr: RXT0 in ICR at once, its interrupt held");
+	t1 = intx_wait();
+	CHECK(t1 != 0 && t1 - t0 >= DLY(20000), "rdtr: asserted after RDTR");
+	rd(0xc0);
+	/* A second frame restarts the packet timer. */
+	wr(0x2820, 40000); /* 40.96 ms */
+	t0 = now_ns();
+	rx_one(3);
+	sleep_ns(10 * MS);
+	rx_one(4);
+	t1 = intx_wait();
+	CHECK(t1 != 0 && t1 - t0 >= 10 * MS + DLY(40000),
+	      "rdtr: every frame restarts it");
+	rd(0xc0);
+	/* FPD ends the delay at once and is not stored. */
+	wr(0x2820, 0xffff);
+	rx_one(5);
+	CHECK(intx_level == 0, "rdtr fpd: the frame's interrupt held");
+	wr(0x2820, 0x8000ffffu);
+	CHECK(intx_level == 1 && rd(0x2820) == 0xffff && !mod_state().held,
+	      "rdtr fpd: flushes at once, reads back without FPD");
+	rd(0xc0);
+}
+
+static void
+test_radv(void)
+{
+	uint64_t t0, t1 = 0;
+	int n;
+
+	rx_setup(0x2 | 0x8000 | SECRC);
+	rd(0xc0);
+	wr(0xd0, ICR_RXT0);
+	/* Frames every 4 ms keep restarting RDTR; RADV fires anyway. */
+	wr(0x2820, 0xffff); /* 67.1 ms */
+	wr(0x282c, 10000);  /* 10.24 ms */
+	t0 = now_ns();
+	for (n = 0; n < NDESC - 1 && !intx_level; n++) {
+		rx_one((uint8_t)(0x10 + n));
+		sleep_ns(4 * MS);
+	}
+	t1 = intx_wait();
+	CHECK(t1 != 0 && t1 - t0 >= DLY(10000) && t1 - t0 < DLY(0xffff),
+	      "radv: asserted from the first frame, while RDTR restarts");
+	rd(0xc0);
+	/* The driver reads ICR while a delay runs: the delay ends. */
+	rx_setup(0x2 | 0x8000 | SECRC);
+	wr(0x2820, 0xffff);
+	wr(0x282c, 0);
+	rx_one(0x20);
+	CHECK((rd(0xc0) & ICR_RXT0) && !mod_state().mit_pending &&
+		  !mod_state().held,
+	      "icr read during RDTR: RXT0 read, the delay ends");
+	sleep_ns(DLY(0xffff) + 10 * MS);
+	CHECK(intx_level == 0, "icr read during RDTR: no interrupt later");
+	/* The hook tests and fuzzers use: the delay runs out now. */
+	rx_one(0x21);
+	CHECK(intx_level == 0 && mod_state().held == ICR_RXT0,
+	      "moderation expire: held before");
+	e1000_moderation_expire(pi);
+	CHECK(intx_level == 1 && !mod_state().mit_pending,
+	      "moderation expire: asserted, nothing pending");
+	rd(0xc0);
+	wr(0x2820, 0);
+}
+
+static void
+test_tidv(void)
+{
+	uint64_t t0, t1;
+	int i;
+
+	tx_setup();
+	rd(0xc0);
+	wr(0xd0, ICR_TXDW);
+	wr(0x3820, 20000); /* 20.48 ms */
+	t0 = now_ns();
+	tx_one(0, 0x01 | 0x08 | 0x80); /* EOP RS IDE */
+	CHECK(intx_level == 0 && (mod_state().held & ICR_TXDW) &&
+		  (txd_status(0) & 1),
+	      "tidv: RS+IDE: DD written, TXDW held");
+	t1 = intx_wait();
+	CHECK(t1 != 0 && t1 - t0 >= DLY(20000), "tidv: TXDW after TIDV");
+	rd(0xc0);
+	tx_one(1, 0x01 | 0x08); /* EOP RS: no IDE */
+	CHECK(intx_level == 1, "tidv: RS without IDE: TXDW at once");
+	rd(0xc0);
+	wr(0x3820, 0);
+	tx_one(2, 0x01 | 0x08 | 0x80);
+	CHECK(intx_level == 1, "tidv 0: RS+IDE: TXDW at once");
+	rd(0xc0);
+	/* TADV bounds the delay while TIDV keeps restarting. */
+	tx_setup();
+	wr(0x3820, 0xffff);
+	wr(0x382c, 10000);
+	t0 = now_ns();
+	for (i = 0; i < NDESC - 1 && !intx_level; i++) {
+		tx_one(i, 0x01 | 0x08 | 0x80);
+		sleep_ns(4 * MS);
+	}
+	t1 = intx_wait();
+	CHECK(t1 != 0 && t1 - t0 >= DLY(10000) && t1 - t0 < DLY(0xffff),
+	      "tadv: TXDW from the first descriptor, while TIDV restarts");
+	rd(0xc0);
+	wr(0x3820, 0);
+	wr(0x382c, 0);
+	wr(0xd8, 0xffffffffu);
+}
+
+static void
+test_moderation_hostile(void)
+{
+	static const uint32_t regs[] = {0x2820, 0x282c, 0x3820, 0x382c};
+	struct e1000_state st;
+	uint64_t t0, t1;
+	bool ok = true;
+
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		wr(regs[i], 0xffffffffu);
+		ok &= rd(regs[i]) == 0xffff;
+	}
+	CHECK(ok, "delays: hostile values keep 16 bits, FPD reads 0");
+	/* The longest delays still end: 67 ms, no overflow. */
+	rx_setup(0x2 | 0x8000 | SECRC);
+	rd(0xc0);
+	wr(0xd0, ICR_RXT0);
+	wr(0xc4, 0xffffffffu);
+	t0 = now_ns();
+	rx_one(0x30);
+	t1 = intx_wait();
+	CHECK(t1 != 0 && t1 - t0 >= DLY(0xffff),
+	      "delays: the longest RDTR/RADV end after 67 ms");
+	rd(0xc0);
+	/* A reset cancels what is pending. */
+	rx_one(0x31);
+	st = mod_state();
+	CHECK(st.mit_pending && st.held == ICR_RXT0, "reset: a delay pending");
+	wr(0x0000, 0x04000000);
+	st = mod_state();
+	CHECK(!st.mit_pending && st.held == 0 && rd(0xc4) == 0 &&
+		  rd(0x2820) == 0,
+	      "reset: moderation cancelled, registers cleared");
+	rd(0xc0);
+	wr(0xd0, ICR_RXT0 | ICR_TXDW);
+	sleep_ns(DLY(0xffff) + 10 * MS);
+	CHECK(intx_level == 0 && rd(0xc0) == 0,
+	      "reset: no interrupt from the cancelled delay");
+	wr(0xd8, 0xffffffffu);
+}
+
+static void *
+loop_main(void *arg)
+{
+	mevent_dispatch();
+	return NULL;
+}
+
+/*
+ * On a fresh device, with the event loop dispatching on its own thread
+ * as in bhyve (its timers and the backend's frames arrive there); the
+ * loop stops before the device is torn down.
+ */
+static void
+test_moderation(void)
+{
+	pthread_t loop;
+
+	if (!dev_start(0)) {
+		CHECK(false, "e1000 builds for the moderation tests");
+		return;
+	}
+	if (pthread_create(&loop, NULL, loop_main, NULL) != 0) {
+		CHECK(false, "event loop thread");
+		return;
+	}
+	test_itr();
+	test_rdtr();
+	test_radv();
+	test_tidv();
+	test_moderation_hostile();
+	mevent_exit(0);
+	pthread_join(loop, NULL);
 }
 
 /* Builds the device at SLOT with the backend offering 'cap'. */
@@ -897,6 +1223,7 @@ main(void)
 	      "e1000 builds on an offloading backend");
 	test_tx_offload();
 	test_tx_legacy();
+	test_moderation();
 	pci_emul_fini();
 	fini_config();
 	vm_destroy(ctx);
