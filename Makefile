@@ -24,7 +24,7 @@ CFLAGS	+= -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(SANFLAGS) -MMD -MP
 INCS	:= -Ilib/vmmapi -Ibhyve/cli -Ibhyve/core -Ibhyve/platform -Ibhyve/boot \
 	   -Ibhyve/pci -Ibhyve/virtio -Ibhyve/debug -Ibhyve/block
 LDFLAGS	+= -pthread $(SANFLAGS)
-LDLIBS	+= -ljansson -luring
+LDLIBS	+= -ljansson -luring -lseccomp
 # virtio-net's backends; libslirp for the user-mode one (left out when
 # its headers are not installed).
 INCS	+= -Ibhyve/net
