@@ -106,7 +106,7 @@ zone_report(const struct zone_spec *z, int status)
 
 	if (WIFSIGNALED(status)) {
 		sig = WTERMSIG(status);
-		fprintf(stderr, "bhyvezone: %s: bhyve killed by %s%s\n",
+		fprintf(stderr, "bhyvezone: %s: bhyve killed by SIG%s%s\n",
 			z->name, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?",
 			sig == SIGSYS ? ": forbidden system call" : "");
 		return 128 + sig;

@@ -144,7 +144,8 @@ zone_cgroup_mkdirs(struct zone_cgroup *cg, const char *path)
 				errno = ENAMETOOLONG;
 				return -1;
 			}
-			snprintf(cg->made[cg->nmade++], PATH_MAX, "%.4000s", tmp);
+			snprintf(cg->made[cg->nmade++], PATH_MAX, "%.4000s",
+				 tmp);
 		} else if (errno != EEXIST) {
 			return -1;
 		}

@@ -11,6 +11,7 @@
  *   probe.wait=on        wait for SIGTERM, then print "probe: SIGTERM"
  *   probe.forbidden=on   make a system call the seccomp filter forbids
  *   probe.alloc=MIB      allocate and touch that much memory
+ *   probe.claim=on       claim the VM's registry entry, as bhyve does
  *
  * It always prints its identity: uid, gid, pid, hostname, and the
  * Cap*, NoNewPrivs and Seccomp lines of /proc/self/status; with
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "registry.h"
 #include "sandbox.h"
 
 static void
@@ -128,6 +130,9 @@ main(int argc, char **argv)
 	    sandbox_install() != 0)
 		return 4;
 	signal(SIGTERM, probe_on_sigterm);
+	if (get_config_bool_default("probe.claim", false) &&
+	    registry_claim(get_config_value("name"), err, sizeof(err)) != 0)
+		printf("probe: claim: %s\n", err);
 	probe_identity();
 	probe_each("probe.open", O_RDONLY, "open");
 	probe_each("probe.write", O_WRONLY | O_APPEND, "write");
