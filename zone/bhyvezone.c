@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -66,6 +67,21 @@ zone_set_handlers(void (*handler)(int))
 		sigaction(zone_signals[i], &sa, NULL);
 }
 
+/*
+ * The signals wait (blocked) until there is someone to pass them to, so
+ * a SIGTERM during set-up is not lost, nor kills bhyvezone half-way.
+ */
+static void
+zone_block_signals(bool block)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (int i = 0; i < ZONE_NSIGNALS; i++)
+		sigaddset(&set, zone_signals[i]);
+	sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
 /* ---- inside the zone: pid 1 ---- */
 
 static void
@@ -75,6 +91,7 @@ zone_exec_bhyve(const struct zone_spec *z)
 	char *const envp[] = {"LC_ALL=C", NULL};
 
 	zone_set_handlers(SIG_DFL);
+	zone_block_signals(false);
 	syscall(SYS_close_range, 3U, ~0U, 0U);
 	execve(z->bhyve, argv, envp);
 	fprintf(stderr, "bhyvezone: %s: cannot run %s: %s\n", z->name, z->bhyve,
@@ -133,7 +150,12 @@ zone_supervise(const struct zone_spec *z)
 
 	zone_set_handlers(zone_forward);
 	for (int run = 1;; run++) {
-		pid_t pid = fork();
+		pid_t pid;
+
+		/* Held while there is no bhyve: a stop request then ends
+		 * the loop after this run instead of being lost. */
+		zone_block_signals(true);
+		pid = fork();
 
 		if (pid < 0) {
 			fprintf(stderr, "bhyvezone: %s: fork: %s\n", z->name,
@@ -143,6 +165,7 @@ zone_supervise(const struct zone_spec *z)
 		if (pid == 0)
 			zone_exec_bhyve(z);
 		zone_target = pid;
+		zone_block_signals(false);
 		status = zone_reap(pid);
 		zone_target = 0;
 		if (status < 0)
@@ -171,6 +194,10 @@ zone_init(const struct zone_spec *z, int gofd)
 		fprintf(stderr, "bhyvezone: %s: %s\n", z->name, err);
 		_exit(ZONE_EXIT_ERROR);
 	}
+	/* The zone ends with bhyvezone, however bhyvezone ends (set after
+	 * the uid change, which clears it). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+		_exit(ZONE_EXIT_ERROR);
 	_exit(zone_supervise(z));
 }
 
@@ -323,6 +350,7 @@ zone_host_wait(const struct zone_spec *z, struct zone_host *h, pid_t pid)
 
 	zone_target = pid;
 	zone_set_handlers(zone_forward);
+	zone_block_signals(false);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return ZONE_EXIT_ERROR;
@@ -376,6 +404,7 @@ main(int argc, char **argv)
 		return ZONE_EXIT_ERROR;
 	}
 	memset(&h, 0, sizeof(h));
+	zone_block_signals(true);
 	if (zone_host_prepare(&z, &h, err, sizeof(err)) != 0 ||
 	    (pid = zone_host_start(&z, &h, err, sizeof(err))) < 0) {
 		fprintf(stderr, "bhyvezone: %s: %s\n", z.name, err);

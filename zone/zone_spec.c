@@ -405,6 +405,8 @@ zone_collect_leaf(const char *key, const char *v, void *arg)
 	if (strcmp(key, "lpc.bootrom") == 0 ||
 	    strcmp(key, "boot.kernel") == 0 || strcmp(key, "boot.initrd") == 0)
 		return zone_add_key_path(z, key, v, true, e);
+	if (strncmp(key, "fwcfg.user.", 11) == 0 && strcmp(leaf, "file") == 0)
+		return zone_add_key_path(z, key, v, true, e);
 	if (strcmp(key, "lpc.bootvars") == 0)
 		return zone_add_key_path(z, key, v, false, e);
 	if (strcmp(key, "gdb.socket") == 0)

@@ -52,6 +52,32 @@ probe_each(const char *key, int flags, const char *what)
 	}
 }
 
+/* The network interfaces this process sees (/proc/net/dev). */
+static void
+probe_netdevs(void)
+{
+	char line[256], names[256] = "";
+	FILE *fp = fopen("/proc/net/dev", "r");
+
+	if (fp == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char *colon = strchr(line, ':'), *name = line;
+
+		if (colon == NULL)
+			continue;
+		*colon = '\0';
+		while (*name == ' ')
+			name++;
+		if (strlen(names) + strlen(name) + 2 < sizeof(names)) {
+			strcat(names, names[0] ? "," : "");
+			strcat(names, name);
+		}
+	}
+	fclose(fp);
+	printf("probe: netdevs=%s\n", names);
+}
+
 static void
 probe_identity(void)
 {
@@ -71,6 +97,7 @@ probe_identity(void)
 		    strncmp(line, "Seccomp:", 8) == 0)
 			printf("probe: %s", line);
 	fclose(fp);
+	probe_netdevs();
 }
 
 /* The run count kept in FILE (one byte per run). */
