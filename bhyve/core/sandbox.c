@@ -301,6 +301,10 @@ sandbox_install(void)
 	}
 	/* Threads that already exist get the filter too. */
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	/* i386 or x32 system calls: no trap handler can name those. */
+	if (rc == 0)
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+				      SCMP_ACT_KILL_PROCESS);
 	if (rc == 0)
 		rc = sandbox_add_rules(ctx) == 0 ? 0 : -EINVAL;
 	if (rc == 0)
