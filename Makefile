@@ -75,6 +75,8 @@ $(BHYVECTL): $(CTL_SRCS:%.c=$(OBJ)/%.o) $(BHYVE_LIB_OBJS) $(LIBVMMAPI)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(OBJ)/zone/%.o: INCS += -Izone
+$(OBJ)/tests/unit/test_zone_spec.o: INCS += -Izone
+$(BUILD)/tests/test_zone_spec: $(OBJ)/zone/zone_spec.o
 
 $(BHYVEZONE): $(ZONE_SRCS:%.c=$(OBJ)/%.o) $(BHYVE_LIB_OBJS) $(LIBVMMAPI)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -488,8 +488,10 @@ zone_spec_paths(struct zone_spec *z, struct zone_err *e)
 	void *arg[2] = {z, e};
 	size_t n = sizeof(zone_base_devices) / sizeof(zone_base_devices[0]);
 
+	/* Those the host has: without /dev/kvm, bhyve says so itself. */
 	for (size_t i = 0; i < n; i++)
-		if (zone_add_path(z, zone_base_devices[i], ZONE_PATH_DEVICE,
+		if (access(zone_base_devices[i], F_OK) == 0 &&
+		    zone_add_path(z, zone_base_devices[i], ZONE_PATH_DEVICE,
 				  false, "a VM device", e) != 0)
 			return -1;
 	if (zone_add_path(z, z->bhyve, ZONE_PATH_FILE, true, "zone.bhyve", e) !=
