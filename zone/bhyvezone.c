@@ -272,11 +272,25 @@ zone_host_prepare(const struct zone_spec *z, struct zone_host *h, char *err,
 {
 	char zones[PATH_MAX + 8];
 
+	char entry[PATH_MAX * 2];
+
 	if (zone_host_mkdirs(z->rundir, 0700) != 0 && errno != EEXIST)
 		goto fail_errno;
-	snprintf(h->entry, sizeof(h->entry), "%s/%s", z->rundir, z->name);
-	if ((mkdir(h->entry, 0700) != 0 && errno != EEXIST) ||
-	    chown(h->entry, z->uid, z->gid) != 0)
+	/* The entry is not live (checked): a stale one's files belong to
+	 * whoever ran it, and would keep the zone's user out. */
+	snprintf(entry, sizeof(entry), "%s/%s", z->rundir, z->name);
+	zone_host_remove_entry(entry);
+	if (mkdir(entry, 0700) != 0) {
+		if (errno != EEXIST)
+			goto fail_errno;
+		snprintf(err, errlen,
+			 "a VM named '%s' is being started by "
+			 "another process",
+			 z->name);
+		return -1;
+	}
+	snprintf(h->entry, sizeof(h->entry), "%s", entry);
+	if (chown(h->entry, z->uid, z->gid) != 0)
 		goto fail_errno;
 	snprintf(zones, sizeof(zones), "%s-zones", z->rundir);
 	if (strncmp(z->root, zones, strlen(zones)) == 0 &&
@@ -294,7 +308,7 @@ zone_host_prepare(const struct zone_spec *z, struct zone_host *h, char *err,
 	return 0;
 fail_errno:
 	snprintf(err, errlen, "cannot prepare the run directory %.512s: %s",
-		 h->entry, strerror(errno));
+		 z->rundir, strerror(errno));
 	return -1;
 }
 

@@ -559,6 +559,17 @@ zone_spec_bool(const char *key, bool def, bool *out, struct zone_err *e)
 	return ok ? 0 : zone_fail(e, "%s '%s': want on or off", key, v);
 }
 
+/* Shorter paths first: a directory's bind mount must not cover the
+ * mounts of the paths below it. */
+static int
+zone_path_cmp(const void *a, const void *b)
+{
+	size_t la = strlen(((const struct zone_path *)a)->path);
+	size_t lb = strlen(((const struct zone_path *)b)->path);
+
+	return la < lb ? -1 : la > lb;
+}
+
 int
 zone_spec_load(const char *file, struct zone_spec *z, char *err, size_t errlen)
 {
@@ -576,6 +587,7 @@ zone_spec_load(const char *file, struct zone_spec *z, char *err, size_t errlen)
 	    zone_spec_limits(&z->limits, &e) != 0 ||
 	    zone_spec_paths(z, &e) != 0)
 		return -1;
+	qsort(z->paths, (size_t)z->npaths, sizeof(z->paths[0]), zone_path_cmp);
 	return 0;
 }
 
