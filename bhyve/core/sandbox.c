@@ -25,180 +25,49 @@
 
 #define SANDBOX_MAX_NR 1024
 
+/* Grouped by use (laid out by hand, not by clang-format). */
+/* clang-format off */
 static const char *const sandbox_allowed[] = {
     /* files and descriptors */
-    "read",
-    "write",
-    "readv",
-    "writev",
-    "pread64",
-    "pwrite64",
-    "preadv",
-    "pwritev",
-    "preadv2",
-    "pwritev2",
-    "open",
-    "openat",
-    "openat2",
-    "close",
-    "close_range",
-    "dup",
-    "dup2",
-    "dup3",
-    "fcntl",
-    "lseek",
-    "fstat",
-    "stat",
-    "lstat",
-    "newfstatat",
-    "statx",
-    "statfs",
-    "fstatfs",
-    "access",
-    "faccessat",
-    "faccessat2",
-    "readlink",
-    "readlinkat",
-    "getdents64",
-    "ftruncate",
-    "fallocate",
-    "fsync",
-    "fdatasync",
-    "sync_file_range",
-    "unlink",
-    "unlinkat",
-    "rename",
-    "renameat",
-    "renameat2",
-    "mkdir",
-    "mkdirat",
-    "rmdir",
-    "symlink",
-    "symlinkat",
-    "chmod",
-    "fchmod",
-    "fchmodat",
-    "flock",
-    "pipe",
-    "pipe2",
-    "memfd_create",
-    "copy_file_range",
-    "getcwd",
-    "chdir",
-    "fchdir",
-    "umask",
-    "ioctl",
-    "fadvise64",
-    "sendfile",
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv",
+    "pwritev", "preadv2", "pwritev2", "open", "openat", "openat2", "close",
+    "close_range", "dup", "dup2", "dup3", "fcntl", "lseek", "fstat", "stat",
+    "lstat", "newfstatat", "statx", "statfs", "fstatfs", "access",
+    "faccessat", "faccessat2", "readlink", "readlinkat", "getdents64",
+    "ftruncate", "fallocate", "fsync", "fdatasync", "sync_file_range",
+    "unlink", "unlinkat", "rename", "renameat", "renameat2", "mkdir",
+    "mkdirat", "rmdir", "symlink", "symlinkat", "chmod", "fchmod",
+    "fchmodat", "flock", "pipe", "pipe2", "memfd_create", "copy_file_range",
+    "getcwd", "chdir", "fchdir", "umask", "ioctl", "fadvise64", "sendfile",
     /* memory */
-    "mmap",
-    "munmap",
-    "mprotect",
-    "madvise",
-    "mremap",
-    "brk",
-    "mlock",
-    "mlock2",
-    "munlock",
-    "mlockall",
-    "munlockall",
-    "mbind",
-    "get_mempolicy",
-    "set_mempolicy",
-    "mincore",
-    "msync",
+    "mmap", "munmap", "mprotect", "madvise", "mremap", "brk", "mlock",
+    "mlock2", "munlock", "mlockall", "munlockall", "mbind", "get_mempolicy",
+    "set_mempolicy", "mincore", "msync",
     /* event loop, timers, polling */
-    "epoll_create",
-    "epoll_create1",
-    "epoll_ctl",
-    "epoll_wait",
-    "epoll_pwait",
-    "epoll_pwait2",
-    "poll",
-    "ppoll",
-    "select",
-    "pselect6",
-    "eventfd",
-    "eventfd2",
-    "timerfd_create",
-    "timerfd_settime",
-    "timerfd_gettime",
-    "signalfd",
-    "signalfd4",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "clock_gettime",
-    "clock_getres",
-    "clock_nanosleep",
-    "nanosleep",
-    "gettimeofday",
-    "time",
+    "epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
+    "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6",
+    "eventfd", "eventfd2", "timerfd_create", "timerfd_settime",
+    "timerfd_gettime", "signalfd", "signalfd4", "io_uring_setup",
+    "io_uring_enter", "io_uring_register", "clock_gettime", "clock_getres",
+    "clock_nanosleep", "nanosleep", "gettimeofday", "time",
     /* threads and signals */
-    "clone",
-    "clone3",
-    "futex",
-    "set_robust_list",
-    "get_robust_list",
-    "rseq",
-    "set_tid_address",
-    "gettid",
-    "getpid",
-    "getppid",
-    "tgkill",
-    "tkill",
-    "kill",
-    "rt_sigaction",
-    "rt_sigprocmask",
-    "rt_sigreturn",
-    "rt_sigtimedwait",
-    "rt_sigpending",
-    "rt_sigsuspend",
-    "sigaltstack",
-    "sched_yield",
-    "sched_getaffinity",
-    "sched_setaffinity",
-    "exit",
-    "exit_group",
-    "wait4",
-    "waitid",
-    "prctl",
-    "arch_prctl",
-    "getrandom",
-    "getrlimit",
-    "prlimit64",
-    "getrusage",
-    "uname",
-    "sysinfo",
-    "membarrier",
+    "clone", "clone3", "futex", "set_robust_list", "get_robust_list",
+    "rseq", "set_tid_address", "gettid", "getpid", "getppid", "tgkill",
+    "tkill", "kill", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
+    "rt_sigtimedwait", "rt_sigpending", "rt_sigsuspend", "sigaltstack",
+    "sched_yield", "sched_getaffinity", "sched_setaffinity", "exit",
+    "exit_group", "wait4", "waitid", "prctl", "arch_prctl", "getrandom",
+    "getrlimit", "prlimit64", "getrusage", "uname", "sysinfo", "membarrier",
     /* identity (read only) */
-    "getuid",
-    "geteuid",
-    "getgid",
-    "getegid",
-    "getgroups",
-    "getresuid",
+    "getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid",
     "getresgid",
     /* sockets: control socket, gdb stub, UART sockets, slirp */
-    "socket",
-    "socketpair",
-    "bind",
-    "listen",
-    "accept",
-    "accept4",
-    "connect",
-    "shutdown",
-    "getsockname",
-    "getpeername",
-    "setsockopt",
-    "getsockopt",
-    "sendto",
-    "recvfrom",
-    "sendmsg",
-    "recvmsg",
-    "sendmmsg",
+    "socket", "socketpair", "bind", "listen", "accept", "accept4",
+    "connect", "shutdown", "getsockname", "getpeername", "setsockopt",
+    "getsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg",
     "recvmmsg",
 };
+/* clang-format on */
 
 /* Names by number, resolved before the filter exists: the SIGSYS
  * handler may not allocate. */
@@ -262,12 +131,10 @@ sandbox_set_handler(void)
 
 /* The rules; a name this libseccomp or kernel does not know is skipped. */
 static int
-sandbox_add_rules(scmp_filter_ctx ctx)
+sandbox_allow(scmp_filter_ctx ctx, const char *const *names, size_t n)
 {
-	size_t n = sizeof(sandbox_allowed) / sizeof(sandbox_allowed[0]);
-
 	for (size_t i = 0; i < n; i++) {
-		int nr = seccomp_syscall_resolve_name(sandbox_allowed[i]);
+		int nr = seccomp_syscall_resolve_name(names[i]);
 		int rc;
 
 		if (nr == __NR_SCMP_ERROR || nr < 0)
@@ -275,11 +142,19 @@ sandbox_add_rules(scmp_filter_ctx ctx)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 		if (rc != 0) {
 			fprintf(stderr, "bhyve: seccomp: cannot allow %s: %s\n",
-				sandbox_allowed[i], strerror(-rc));
+				names[i], strerror(-rc));
 			return -1;
 		}
 	}
 	return 0;
+}
+
+static int
+sandbox_add_rules(scmp_filter_ctx ctx)
+{
+	return sandbox_allow(ctx, sandbox_allowed,
+			     sizeof(sandbox_allowed) /
+				 sizeof(sandbox_allowed[0]));
 }
 
 int
