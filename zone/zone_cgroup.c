@@ -25,6 +25,8 @@ struct zone_limit {
 static const struct zone_limit zone_limit_table[] = {
     {"memory.max", "memory", "zone.memory.max",
      offsetof(struct zone_limits, memory_max)},
+    {"memory.swap.max", "memory", "zone.memory.swap.max",
+     offsetof(struct zone_limits, swap_max)},
     {"cpu.weight", "cpu", "zone.cpu.weight",
      offsetof(struct zone_limits, cpu_weight)},
     {"cpu.max", "cpu", "zone.cpu.max", offsetof(struct zone_limits, cpu_max)},

@@ -19,10 +19,11 @@
 
 /* Every zone.* key; anything else under zone. is a typo. */
 static const char *const zone_keys[] = {
-    "zone.user",       "zone.group",	  "zone.root",	  "zone.cgroup.parent",
-    "zone.memory.max", "zone.cpu.weight", "zone.cpu.max", "zone.pids.max",
-    "zone.io.weight",  "zone.allow",	  "zone.netns",	  "zone.seccomp",
-    "zone.bhyve",
+    "zone.user",	  "zone.group",	     "zone.root",
+    "zone.cgroup.parent", "zone.memory.max", "zone.memory.swap.max",
+    "zone.cpu.weight",	  "zone.cpu.max",    "zone.pids.max",
+    "zone.io.weight",	  "zone.allow",	     "zone.netns",
+    "zone.seccomp",	  "zone.bhyve",
 };
 
 /* Device nodes every VM process uses (besides those its keys name). */
@@ -157,9 +158,9 @@ zone_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *v)
 	return errno == 0 && *end == '\0' && *v >= lo && *v <= hi;
 }
 
-/* "max" or bytes with an optional K, M, G or T suffix. */
+/* "max" or bytes with an optional K, M, G or T suffix (0 if zero_ok). */
 static bool
-zone_parse_bytes(const char *s, char *out, size_t outlen)
+zone_parse_bytes(const char *s, char *out, size_t outlen, bool zero_ok)
 {
 	char num[32], *end;
 	uint64_t v, mult = 1;
@@ -179,7 +180,7 @@ zone_parse_bytes(const char *s, char *out, size_t outlen)
 		mult = 1ULL << (10 * shift);
 		*end = '\0';
 	}
-	if (!zone_parse_u64(num, 1, UINT64_MAX / mult, &v))
+	if (!zone_parse_u64(num, zero_ok ? 0 : 1, UINT64_MAX / mult, &v))
 		return false;
 	snprintf(out, outlen, "%" PRIu64, v * mult);
 	return true;
@@ -217,10 +218,16 @@ zone_spec_limits(struct zone_limits *l, struct zone_err *e)
 	uint64_t n;
 
 	if ((v = get_config_value("zone.memory.max")) != NULL &&
-	    !zone_parse_bytes(v, l->memory_max, sizeof(l->memory_max)))
+	    !zone_parse_bytes(v, l->memory_max, sizeof(l->memory_max), false))
 		return zone_fail(e,
 				 "zone.memory.max '%s': want max or bytes "
 				 "with an optional K, M, G or T suffix",
+				 v);
+	if ((v = get_config_value("zone.memory.swap.max")) != NULL &&
+	    !zone_parse_bytes(v, l->swap_max, sizeof(l->swap_max), true))
+		return zone_fail(e,
+				 "zone.memory.swap.max '%s': want max or "
+				 "bytes with an optional K, M, G or T suffix",
 				 v);
 	if ((v = get_config_value("zone.cpu.weight")) != NULL) {
 		if (!zone_parse_u64(v, 1, 10000, &n))

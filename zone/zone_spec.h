@@ -32,6 +32,7 @@ struct zone_path {
 /* The cgroup v2 limits, as the text each interface file takes. */
 struct zone_limits {
 	char memory_max[32]; /* "" when unset */
+	char swap_max[32];
 	char cpu_weight[16];
 	char cpu_max[48];
 	char pids_max[32];

@@ -154,11 +154,13 @@ test_limits(void)
 {
 	struct zone_spec z;
 
-	CHECK(load(&z, "zone.memory.max=512M\nzone.cpu.weight=50\n"
+	CHECK(load(&z, "zone.memory.max=512M\nzone.memory.swap.max=0\n"
+		       "zone.cpu.weight=50\n"
 		       "zone.cpu.max=50000\nzone.pids.max=max\n"
 		       "zone.io.weight=200\n") == 0,
 	      "limits load");
 	CHECK_STR(z.limits.memory_max, "536870912", "memory.max in bytes");
+	CHECK_STR(z.limits.swap_max, "0", "memory.swap.max may be 0");
 	CHECK_STR(z.limits.cpu_weight, "50", "cpu.weight");
 	CHECK_STR(z.limits.cpu_max, "50000 100000",
 		  "cpu.max with the default period");
