@@ -24,11 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/if_tun.h>
 
 #include "config.h"
 #include "registry.h"
@@ -37,6 +40,8 @@
 #include "zone_spec.h"
 
 #define ZONE_EXIT_ERROR 4
+/* The taps' descriptors in the zone: from here up, one per tap. */
+#define ZONE_TAP_FD_BASE 100
 
 static const int zone_signals[] = {SIGTERM, SIGINT, SIGHUP};
 #define ZONE_NSIGNALS (int)(sizeof(zone_signals) / sizeof(int))
@@ -92,7 +97,10 @@ zone_exec_bhyve(const struct zone_spec *z)
 
 	zone_set_handlers(SIG_DFL);
 	zone_block_signals(false);
-	syscall(SYS_close_range, 3U, ~0U, 0U);
+	/* Nothing of bhyvezone's but the taps (tapfd keys). */
+	syscall(SYS_close_range, 3U, ZONE_TAP_FD_BASE - 1U, 0U);
+	syscall(SYS_close_range, (unsigned)(ZONE_TAP_FD_BASE + z->ntaps), ~0U,
+		0U);
 	execve(z->bhyve, argv, envp);
 	fprintf(stderr, "bhyvezone: %s: cannot run %s: %s\n", z->name, z->bhyve,
 		strerror(errno));
@@ -202,6 +210,43 @@ zone_init(const struct zone_spec *z, int gofd)
 }
 
 /* ---- on the host ---- */
+
+/*
+ * Opens each tap as root in the host's network namespace and records its
+ * descriptor as the device's tapfd key (net_backends.c), before the zone
+ * exists: bhyve then needs neither /dev/net/tun nor the right to attach,
+ * and reaches the tap from a network namespace of its own.
+ */
+static int
+zone_host_open_taps(const struct zone_spec *z, char *err, size_t errlen)
+{
+	for (int i = 0; i < z->ntaps; i++) {
+		const struct zone_tap *t = &z->taps[i];
+		int fd, want = ZONE_TAP_FD_BASE + i;
+		struct ifreq ifr;
+		char key[96], num[16];
+
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->name);
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+		fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) != 0 ||
+		    dup2(fd, want) != want) {
+			snprintf(err, errlen,
+				 "%s.backend: cannot open tap '%s': %s",
+				 t->node, t->name, strerror(errno));
+			return -1;
+		}
+		close(fd);
+		snprintf(key, sizeof(key), "%s.tapfd", t->node);
+		snprintf(num, sizeof(num), "%d", want);
+		if (set_config_value(key, num) != 0) {
+			snprintf(err, errlen, "%s: cannot set", key);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 /* What the host side made, to remove at the end. */
 struct zone_host {
@@ -415,6 +460,10 @@ main(int argc, char **argv)
 			"bhyvezone: a VM named '%s' is already running "
 			"(pid %lld)\n",
 			z.name, e.pid);
+		return ZONE_EXIT_ERROR;
+	}
+	if (zone_host_open_taps(&z, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bhyvezone: %s\n", err);
 		return ZONE_EXIT_ERROR;
 	}
 	memset(&h, 0, sizeof(h));

@@ -396,6 +396,39 @@ zone_add_com(struct zone_spec *z, const char *key, const char *v,
 	return zone_add_socket_dir(z, key, sock, e);
 }
 
+/*
+ * A tap backend: bhyvezone opens the tap itself, as root and in the
+ * host's network namespace, and hands bhyve the descriptor (tapfd), so
+ * the zone needs neither /dev/net/tun nor the right to attach.
+ */
+static int
+zone_add_tap(struct zone_spec *z, const char *key, const char *v,
+	     struct zone_err *e)
+{
+	const char *name = strncmp(v, "tap=", 4) == 0 ? v + 4 : v;
+	const char *vhost = zone_sibling(key, "vhost");
+	struct zone_tap *t;
+	bool ok;
+
+	if (strncmp(v, "tap", 3) != 0 && strncmp(v, "vmnet", 5) != 0)
+		return 0; /* slirp: no host device */
+	if (name[0] == '\0' || strlen(name) >= sizeof(t->name) ||
+	    strchr(name, '/') != NULL)
+		return zone_fail(e, "%s '%s': invalid tap name", key, v);
+	if (z->ntaps == ZONE_MAX_TAPS)
+		return zone_fail(e, "more than %d taps", ZONE_MAX_TAPS);
+	t = &z->taps[z->ntaps++];
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	snprintf(t->node, sizeof(t->node), "%.*s",
+		 (int)(strrchr(key, '.') - key), key);
+	/* vhost-net is on unless vhost=false, where the host has it. */
+	if ((vhost == NULL || parse_config_bool(vhost, &ok)) &&
+	    access("/dev/vhost-net", F_OK) == 0)
+		return zone_add_path(z, "/dev/vhost-net", ZONE_PATH_DEVICE,
+				     false, key, e);
+	return 0;
+}
+
 /* One leaf of the VM's configuration: a host path it names, if any. */
 static int
 zone_collect_leaf(const char *key, const char *v, void *arg)
@@ -421,23 +454,8 @@ zone_collect_leaf(const char *key, const char *v, void *arg)
 	if (strncmp(key, "pci.", 4) != 0)
 		return 0;
 	dev = zone_pci_device(key);
-	if (strcmp(leaf, "backend") == 0) {
-		if (strncmp(v, "tap", 3) != 0 && strncmp(v, "vmnet", 5) != 0)
-			return 0;
-		if (get_config_bool_default("zone.netns", false))
-			return zone_fail(e,
-					 "%s '%s': a tap is not reachable "
-					 "from the zone's own network "
-					 "namespace (zone.netns=on)",
-					 key, v);
-		if (zone_add_path(z, "/dev/net/tun", ZONE_PATH_DEVICE, false,
-				  key, e) != 0)
-			return -1;
-		if (zone_sibling_bool(key, "vhost"))
-			return zone_add_path(z, "/dev/vhost-net",
-					     ZONE_PATH_DEVICE, false, key, e);
-		return 0;
-	}
+	if (strcmp(leaf, "backend") == 0)
+		return zone_add_tap(z, key, v, e);
 	if (strcmp(leaf, "path") != 0)
 		return 0;
 	if (dev != NULL && strcmp(dev, "virtio-console") == 0)

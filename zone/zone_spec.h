@@ -39,6 +39,14 @@ struct zone_limits {
 	char io_weight[24];
 };
 
+#define ZONE_MAX_TAPS 8
+
+/* A tap the VM uses, opened by bhyvezone and passed as a descriptor. */
+struct zone_tap {
+	char node[64]; /* the device's key, "pci.0.5.0" */
+	char name[16]; /* the interface (IFNAMSIZ) */
+};
+
 struct zone_spec {
 	char name[ZONE_NAME_MAX + 1];
 	uid_t uid;
@@ -54,6 +62,8 @@ struct zone_spec {
 	bool seccomp;
 	struct zone_path paths[ZONE_MAX_PATHS];
 	int npaths;
+	struct zone_tap taps[ZONE_MAX_TAPS];
+	int ntaps;
 };
 
 /*

@@ -116,11 +116,11 @@ test_paths(void)
 	      "the UEFI variable store is read-write");
 	p = find(&z, "sock");
 	CHECK(p && !p->ro, "a socket's directory is shared read-write");
-	p = find_abs(&z, "/dev/net/tun");
-	CHECK(p && p->kind == ZONE_PATH_DEVICE, "a tap backend shares "
-						"/dev/net/tun");
-	CHECK(find_abs(&z, "/dev/vhost-net") == NULL,
-	      "no /dev/vhost-net without vhost=on");
+	CHECK(find_abs(&z, "/dev/net/tun") == NULL && z.ntaps == 1 &&
+		  strcmp(z.taps[0].name, "tap0") == 0 &&
+		  strcmp(z.taps[0].node, "pci.0.7.0") == 0,
+	      "a tap backend is recorded for bhyvezone to open, "
+	      "/dev/net/tun stays out");
 	CHECK(find_abs(&z, "/bin/sh") && find_abs(&z, "/bin/sh")->ro,
 	      "the program the zone runs is read-only");
 	CHECK(find_abs(&z, "/dev/null") != NULL, "/dev/null is always there");
@@ -190,9 +190,8 @@ test_errors(void)
 	    {"zone.allow=rel\n", "zone.allow 'rel'"},
 	    {"pci.0.4.0.device=virtio-blk\npci.0.4.0.path=/nonexistent.img\n",
 	     "pci.0.4.0.path '/nonexistent.img': No such file"},
-	    {"zone.netns=on\npci.0.4.0.device=virtio-net\n"
-	     "pci.0.4.0.backend=tap0\n",
-	     "a tap is not reachable"},
+	    {"pci.0.4.0.device=virtio-net\npci.0.4.0.backend=tap=a/b\n",
+	     "pci.0.4.0.backend 'tap=a/b': invalid tap name"},
 	    {"lpc.com1.path=socket,relative.sock\n",
 	     "a zone needs an absolute socket path"},
 	};

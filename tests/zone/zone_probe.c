@@ -12,6 +12,7 @@
  *   probe.forbidden=on   make a system call the seccomp filter forbids
  *   probe.alloc=MIB      allocate and touch that much memory
  *   probe.claim=on       claim the VM's registry entry, as bhyve does
+ *   probe.tapfd=on       the tap on pci.0.5.0.tapfd: "probe: tapfd N: NAME"
  *
  * It always prints its identity: uid, gid, pid, hostname, and the
  * Cap*, NoNewPrivs and Seccomp lines of /proc/self/status; with
@@ -24,9 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/if_tun.h>
 
 #include "config.h"
 #include "registry.h"
@@ -115,6 +119,22 @@ probe_count_run(const char *file)
 	return (long)st.st_size;
 }
 
+/* The tap bhyvezone passed for the device in slot 5. */
+static void
+probe_tapfd(void)
+{
+	const char *v = get_config_value("pci.0.5.0.tapfd");
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (v == NULL)
+		printf("probe: tapfd: none\n");
+	else if (ioctl(atoi(v), TUNGETIFF, &ifr) != 0)
+		printf("probe: tapfd %s: %s\n", v, strerror(errno));
+	else
+		printf("probe: tapfd %s: %s\n", v, ifr.ifr_name);
+}
+
 static volatile sig_atomic_t probe_sigterm;
 
 static void
@@ -161,6 +181,8 @@ main(int argc, char **argv)
 	    registry_claim(get_config_value("name"), err, sizeof(err)) != 0)
 		printf("probe: claim: %s\n", err);
 	probe_identity();
+	if (get_config_bool_default("probe.tapfd", false))
+		probe_tapfd();
 	probe_each("probe.open", O_RDONLY, "open");
 	probe_each("probe.write", O_WRONLY | O_APPEND, "write");
 	if ((v = get_config_value("probe.alloc")) != NULL)
