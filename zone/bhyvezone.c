@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -196,7 +197,6 @@ zone_init(const struct zone_spec *z, int gofd)
 
 	if (read(gofd, &go, 1) != 1)
 		_exit(ZONE_EXIT_ERROR);
-	close(gofd);
 	if (zone_jail_build(z, err, sizeof(err)) != 0 ||
 	    zone_jail_drop(z, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bhyvezone: %s: %s\n", z->name, err);
@@ -206,6 +206,11 @@ zone_init(const struct zone_spec *z, int gofd)
 	 * the uid change, which clears it). */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
 		_exit(ZONE_EXIT_ERROR);
+	/* bhyvezone holds the pipe's other end while it lives: if it died
+	 * before the line above, no signal will come, but the hang-up has. */
+	if (poll(&(struct pollfd){.fd = gofd, .events = POLLIN}, 1, 0) > 0)
+		_exit(ZONE_EXIT_ERROR);
+	close(gofd);
 	_exit(zone_supervise(z));
 }
 
@@ -255,6 +260,7 @@ struct zone_host {
 	bool root_made;
 	struct zone_cgroup cg;
 	bool cg_made;
+	int gofd; /* the zone's pid 1 watches it for bhyvezone's end */
 };
 
 /* Empties and removes the registry entry (bhyve, unprivileged, could
@@ -279,6 +285,8 @@ zone_host_remove_entry(const char *entry)
 static void
 zone_host_cleanup(const struct zone_spec *z, struct zone_host *h)
 {
+	if (h->gofd >= 0)
+		close(h->gofd);
 	if (h->cg_made)
 		zone_cgroup_remove(&h->cg);
 	if (h->entry[0] != '\0')
@@ -397,7 +405,7 @@ zone_host_start(const struct zone_spec *z, struct zone_host *h, char *err,
 	if (write(go[1], "g", 1) != 1) {
 		/* pid 1 sees EOF and ends: reported by its status */
 	}
-	close(go[1]);
+	h->gofd = go[1]; /* held until the zone ends (zone_init) */
 	return pid;
 }
 
@@ -467,6 +475,7 @@ main(int argc, char **argv)
 		return ZONE_EXIT_ERROR;
 	}
 	memset(&h, 0, sizeof(h));
+	h.gofd = -1;
 	zone_block_signals(true);
 	if (zone_host_prepare(&z, &h, err, sizeof(err)) != 0 ||
 	    (pid = zone_host_start(&z, &h, err, sizeof(err))) < 0) {
