@@ -21,8 +21,9 @@
  * statically linked bhyve would not need them (docs/zone.md, limits).
  */
 static const char *const zone_lib_paths[] = {
-    "/lib",	"/lib64",     "/lib32",	    "/libx32",
-    "/usr/lib", "/usr/lib64", "/usr/lib32", "/etc/ld.so.cache",
+    "/lib",	  "/lib64",	    "/lib32",
+    "/libx32",	  "/usr/lib",	    "/usr/lib64",
+    "/usr/lib32", "/usr/local/lib", "/etc/ld.so.cache",
 };
 
 static int __attribute__((format(printf, 3, 4)))
