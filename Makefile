@@ -24,7 +24,7 @@ CFLAGS	+= -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(SANFLAGS) -MMD -MP
 INCS	:= -Ilib/vmmapi -Ibhyve/cli -Ibhyve/core -Ibhyve/platform -Ibhyve/boot \
 	   -Ibhyve/pci -Ibhyve/virtio -Ibhyve/debug -Ibhyve/block -Ibhyve/ui
 LDFLAGS	+= -pthread $(SANFLAGS)
-LDLIBS	+= -ljansson -luring -ldl
+LDLIBS	+= -ljansson -luring -lseccomp -ldl
 # fbuf's VNC server (bhyve/ui) opens libvncserver with dlopen on first use
 # (bhyve/core/dynlib.h); the unit tests also use the client side.
 TEST_LDLIBS := -lvncclient
@@ -42,6 +42,9 @@ VMMAPI_SRCS := $(wildcard lib/vmmapi/*.c)
 BHYVE_LIB_SRCS := $(sort $(wildcard bhyve/*/*.c))
 BHYVE_MAIN  := bhyve/bhyverun.c
 CTL_SRCS    := $(wildcard bhyvectl/*.c)
+# bhyvezone: runs a VM confined (docs/zone.md); its tests confine a probe.
+ZONE_SRCS   := $(wildcard zone/*.c)
+ZONE_PROBE_SRCS := $(wildcard tests/zone/*.c)
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 # Tests that need /dev/kvm: run directly or inside the nested rig.
 KVMTEST_SRCS := $(wildcard tests/kvm/test_*.c)
@@ -55,8 +58,10 @@ KVMTEST_BINS := $(KVMTEST_SRCS:tests/kvm/%.c=$(BUILD)/kvmtests/%)
 LIBVMMAPI   := $(BUILD)/libvmmapi.a
 BHYVE	    := $(BUILD)/bhyve
 BHYVECTL    := $(BUILD)/bhyvectl
+BHYVEZONE   := $(BUILD)/bhyvezone
+ZONE_PROBE  := $(BUILD)/zone-probe
 
-all: $(BHYVE) $(if $(CTL_SRCS),$(BHYVECTL)) $(UNIT_BINS) $(KVMTEST_BINS) payloads
+all: $(BHYVE) $(if $(CTL_SRCS),$(BHYVECTL)) $(BHYVEZONE) $(ZONE_PROBE) $(UNIT_BINS) $(KVMTEST_BINS) payloads
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -70,6 +75,16 @@ $(BHYVE): $(OBJ)/$(BHYVE_MAIN:.c=.o) $(BHYVE_LIB_OBJS) $(LIBVMMAPI)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BHYVECTL): $(CTL_SRCS:%.c=$(OBJ)/%.o) $(BHYVE_LIB_OBJS) $(LIBVMMAPI)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OBJ)/zone/%.o: INCS += -Izone
+$(OBJ)/tests/unit/test_zone_spec.o: INCS += -Izone
+$(BUILD)/tests/test_zone_spec: $(OBJ)/zone/zone_spec.o
+
+$(BHYVEZONE): $(ZONE_SRCS:%.c=$(OBJ)/%.o) $(BHYVE_LIB_OBJS) $(LIBVMMAPI)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(ZONE_PROBE): $(ZONE_PROBE_SRCS:%.c=$(OBJ)/%.o) $(BHYVE_LIB_OBJS) $(LIBVMMAPI)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(BHYVE_LIB_OBJS) $(LIBVMMAPI)

@@ -39,6 +39,7 @@
 #include "pm.h"
 #include "notice.h"
 #include "registry.h" /* ctl: issue 7 */
+#include "sandbox.h"
 #include "uart_backend.h"
 #include "vcpu_run.h"
 
@@ -392,6 +393,10 @@ main(int argc, char **argv)
 		if (rc >= 0)
 			return rc;
 	}
+	/* zone.seccomp (bhyvezone sets it): before any VM state exists. */
+	if (get_config_bool_default("zone.seccomp", false) &&
+	    sandbox_install() != 0)
+		return BHYVE_EXIT_ERROR;
 	if (registry_claim_or_report(o.name) != 0) /* ctl: registry, issue 7 */
 		return BHYVE_EXIT_ERROR;
 

@@ -734,6 +734,7 @@ static const char *const cmd_bool_keys[] = {
     "x86.vmexit_on_hlt",
     "x86.vmexit_on_pause",
     "x86.x2apic",
+    "zone.seccomp",
 };
 
 static int

@@ -264,6 +264,46 @@ tap_configure(int fd, size_t hdrlen, unsigned offload)
 	return ioctl(fd, TUNSETOFFLOAD, offload);
 }
 
+/*
+ * tapfd=N (beehive): the tap is already open on descriptor N, attached
+ * by a more privileged parent (bhyvezone) that may have left this
+ * process no /dev/net/tun, no right to attach, or another network
+ * namespace.  One queue pair: the descriptor is one queue.
+ */
+static int
+tap_adopt_fd(const char *text, const char *name, int *fdp, char *err,
+	     size_t errlen)
+{
+	struct ifreq ifr;
+	char *end;
+	long fd;
+
+	errno = 0;
+	fd = strtol(text, &end, 10);
+	if (errno != 0 || *end != '\0' || end == text || fd < 0 ||
+	    fd > INT_MAX) {
+		snprintf(err, errlen, "tap '%s': invalid tapfd '%s'", name,
+			 text);
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl((int)fd, TUNGETIFF, &ifr) != 0 ||
+	    (ifr.ifr_flags & IFF_TAP) == 0) {
+		snprintf(err, errlen, "tap '%s': tapfd %ld is not an open tap",
+			 name, fd);
+		return -1;
+	}
+	if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0 ||
+	    fcntl((int)fd, F_SETFL, fcntl((int)fd, F_GETFL) | O_NONBLOCK) !=
+		0) {
+		snprintf(err, errlen, "tap '%s': tapfd %ld: %s", name, fd,
+			 strerror(errno));
+		return -1;
+	}
+	*fdp = (int)fd;
+	return 0;
+}
+
 static void
 tap_close_all(struct tap_priv *tp)
 {
@@ -285,7 +325,15 @@ tap_init(struct net_backend *be, const char *spec, struct config_node *nvl,
 	if (*queues > TAP_MAX_QUEUES)
 		*queues = TAP_MAX_QUEUES;
 	mq = *queues > 1;
-	fd = tap_open_one(tp->name, mq, true);
+	if (get_config_value_node(nvl, "tapfd") != NULL) {
+		if (tap_adopt_fd(get_config_value_node(nvl, "tapfd"), tp->name,
+				 &fd, err, errlen) != 0)
+			return -1;
+		mq = false;
+		*queues = 1;
+	} else {
+		fd = tap_open_one(tp->name, mq, true);
+	}
 	if (fd < 0 && mq && errno == EINVAL) {
 		/* An existing single-queue tap: carry on with one pair. */
 		mq = false;

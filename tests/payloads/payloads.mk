@@ -37,7 +37,10 @@ ROM_FILES	:= $(ROM_NAMES:%=$(BUILD_PAYLOADS)/%.rom) \
 		   $(ROM_NAMES:%=$(BUILD_PAYLOADS)/%.vars) \
 		   $(ROM_NAMES:%=$(BUILD_PAYLOADS)/%.test)
 
-payloads: $(PAYLOAD_ELFS) $(PAYLOAD_SPECS) $(ROM_FILES)
+# Specs that boot another payload (key kernel:), e.g. under other options.
+ALIAS_SPECS	:= $(BUILD_PAYLOADS)/demo-seccomp.test
+
+payloads: $(PAYLOAD_ELFS) $(PAYLOAD_SPECS) $(ROM_FILES) $(ALIAS_SPECS)
 
 $(BUILD_PAYLOADS)/rom/%.o: $(PAYLOAD_SRCDIR)/rom/%.c $(PAYLOAD_SRCDIR)/payloads.mk
 	@mkdir -p $(dir $@)

@@ -407,6 +407,49 @@ tap_multiqueue(void)
 	}
 }
 
+/* tapfd: a tap a parent (bhyvezone) opened, adopted as it is. */
+static void
+tap_adopt(void)
+{
+	struct config_node *n;
+	struct net_backend *be;
+	struct ifreq ifr;
+	char err[256], num[16];
+	int fd, devnull;
+
+	init_config();
+	n = create_config_node("t.tapfd");
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "bvt3");
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	fd = open("/dev/net/tun", O_RDWR);
+	CHECK(fd >= 0 && ioctl(fd, TUNSETIFF, &ifr) == 0,
+	      "tapfd: a parent opens tap bvt3");
+	snprintf(num, sizeof(num), "%d", fd);
+	set_config_value_node(n, "tapfd", num);
+	be = netbe_open("tap=bvt3", n, 4, err, sizeof(err));
+	CHECK(be != NULL && netbe_tap_fd(be, 0) == fd &&
+		  netbe_queues(be) == 1 &&
+		  (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0 &&
+		  (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0,
+	      "tapfd: the descriptor is adopted (one queue, non-blocking, "
+	      "close-on-exec)");
+	if (be != NULL)
+		netbe_close(be);
+	devnull = open("/dev/null", O_RDWR);
+	snprintf(num, sizeof(num), "%d", devnull);
+	set_config_value_node(n, "tapfd", num);
+	CHECK(netbe_open("tap=bvt3", n, 1, err, sizeof(err)) == NULL &&
+		  strstr(err, "is not an open tap") != NULL,
+	      "tapfd: a descriptor that is no tap is refused");
+	set_config_value_node(n, "tapfd", "x1");
+	CHECK(netbe_open("tap=bvt3", n, 1, err, sizeof(err)) == NULL &&
+		  strstr(err, "invalid tapfd 'x1'") != NULL,
+	      "tapfd: a malformed number is refused");
+	close(devnull);
+	fini_config();
+}
+
 static int
 tap_child(void)
 {
@@ -440,6 +483,7 @@ tap_child(void)
 	tap_offload(be, tapmac, ifindex);
 	netbe_close(be);
 	tap_multiqueue();
+	tap_adopt();
 	return test_done();
 }
 
