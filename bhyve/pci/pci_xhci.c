@@ -1225,6 +1225,26 @@ xhci_ep_kick(struct xhci_softc *sc, int slotid, int dci)
 	xhci_ep_run(sc, slot, slotid, dci);
 }
 
+/*
+ * Remote wakeup (4.15.2.3): a device with data on a suspended (U3) port
+ * signals resume; the driver sees PLS Resume with PLC and brings the
+ * link back to U0.
+ */
+static void
+xhci_port_wake(struct xhci_softc *sc, int port)
+{
+	struct xhci_port *p;
+
+	if (port < 1 || port > XHCI_MAX_PORTS)
+		return;
+	p = &sc->port[port];
+	if (((p->portsc & PS_PLS_MASK) >> PS_PLS_SH) != PLS_U3)
+		return;
+	p->portsc = (p->portsc & ~PS_PLS_MASK) | PLS_RESUME << PS_PLS_SH |
+		    PS_PLC;
+	xhci_port_event(sc, port);
+}
+
 /* usb_dev's notify: a device on 'port' has IN data; runs its rings. */
 static void
 xhci_dev_notify(void *arg, int port)
@@ -1232,6 +1252,7 @@ xhci_dev_notify(void *arg, int port)
 	struct xhci_softc *sc = arg;
 
 	pthread_mutex_lock(&sc->mtx);
+	xhci_port_wake(sc, port);
 	for (int id = 1; id <= XHCI_MAX_SLOTS; id++) {
 		struct xhci_slot *slot = &sc->slot[id];
 

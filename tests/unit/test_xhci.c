@@ -477,6 +477,32 @@ test_interrupt_in(void)
 	CHECK((out_dw(3, 0) & 7) == 1, "the doorbell restarts it");
 }
 
+/* USB 2 link power management: suspend, remote wakeup, resume. */
+static void
+test_suspend(void)
+{
+	struct trb ev;
+	uint32_t ps;
+
+	ev_drain();
+	wr(PORTSC(TAB_PORT), 1u << 16 | 3u << 5 | 1u << 9);
+	CHECK(((rd(PORTSC(TAB_PORT)) >> 5) & 0xf) == 3, "PLS U3 (suspend)");
+	inputdev_pointer(0, 7, 7, 100, 200);
+	ps = rd(PORTSC(TAB_PORT));
+	CHECK(((ps >> 5) & 0xf) == 15 && (ps & (1u << 22)) && ev_next(&ev) &&
+		  TYPE(ev) == 34,
+	      "pointer on a suspended port: remote wakeup (Resume, PLC)");
+	wr(PORTSC(TAB_PORT), 1u << 22 | 1u << 9);
+	wr(PORTSC(TAB_PORT), 1u << 16 | 0u << 5 | 1u << 9);
+	ps = rd(PORTSC(TAB_PORT));
+	CHECK(((ps >> 5) & 0xf) == 0 && (ps & (1u << 22)),
+	      "driver writes U0: link back up, PLC");
+	wr(PORTSC(TAB_PORT), 1u << 22 | 1u << 9);
+	ring_put(&ep1r, (struct trb){BUF, 8, 1u << 10 | 1u << 5 | 1u << 2});
+	wr(DB + 4, 3);
+	CHECK(xfer_events().cc == 13, "the report queued while suspended");
+}
+
 static void
 test_event_wrap(void)
 {
@@ -646,6 +672,7 @@ main(void)
 	test_enumerate();
 	test_stall();
 	test_interrupt_in();
+	test_suspend();
 	test_event_wrap();
 	test_hostile();
 	test_options();
