@@ -1002,6 +1002,27 @@ xhci_td_read(struct xhci_softc *sc, struct xhci_td *td, int first, int last,
 }
 
 /*
+ * A short packet at TRB i ends the data: the event goes on TRB i if it
+ * has ISP or IOC, else on the next TRB with IOC, which then transferred
+ * nothing (4.10.1.1).
+ */
+static void
+xhci_td_short(struct xhci_softc *sc, struct xhci_td *td, int i, int last,
+	      uint32_t residual, int slotid, int dci)
+{
+	for (; i < last; i++) {
+		const struct xhci_trb *t = &td->trb[i];
+
+		if (t->control & (TRB_ISP | TRB_IOC)) {
+			xhci_xfer_event(sc, td->addr[i], residual,
+					CC_SHORT_PACKET, slotid, dci, false);
+			return;
+		}
+		residual = TRB_LEN(td->trb[i + 1 < last ? i + 1 : i].status);
+	}
+}
+
+/*
  * Completes the data TRBs first..last-1 with n bytes: IN data goes from
  * buf into their buffers.  Posts a Transfer Event for each TRB with IOC,
  * and for the one that came up short if it has ISP (4.10.1.1), which
@@ -1040,10 +1061,7 @@ xhci_td_complete_data(struct xhci_softc *sc, struct xhci_td *td, int first,
 		}
 		done += want;
 		if (want < len && in) {
-			if (t->control & (TRB_ISP | TRB_IOC))
-				xhci_xfer_event(sc, td->addr[i], len - want,
-						CC_SHORT_PACKET, slotid, dci,
-						false);
+			xhci_td_short(sc, td, i, last, len - want, slotid, dci);
 			return 0;
 		}
 		if (t->control & TRB_IOC)
@@ -1117,6 +1135,8 @@ xhci_td_control(struct xhci_softc *sc, struct usb_dev *dev, struct xhci_td *td,
 	rc = dev->ops->control(dev, &s, buf, len);
 	if (rc < 0)
 		return xhci_td_stall(sc, td, st > 1 ? 1 : st, slotid, 1);
+	if ((size_t)rc > len) /* a device never says more than asked */
+		rc = (int)len;
 	if (xhci_td_complete_data(sc, td, 1, st, buf, in ? (size_t)rc : len, in,
 				  slotid, 1) != 0)
 		return XFER_FATAL;
@@ -1151,6 +1171,8 @@ xhci_td_normal(struct xhci_softc *sc, struct usb_dev *dev, struct xhci_td *td,
 		return XFER_NAK;
 	if (rc < 0)
 		return xhci_td_stall(sc, td, 0, slotid, dci);
+	if ((size_t)rc > len)
+		rc = (int)len;
 	if (xhci_td_complete_data(sc, td, 0, td->n, buf, in ? (size_t)rc : len,
 				  in, slotid, dci) != 0)
 		return XFER_FATAL;
@@ -1240,8 +1262,8 @@ xhci_port_wake(struct xhci_softc *sc, int port)
 	p = &sc->port[port];
 	if (((p->portsc & PS_PLS_MASK) >> PS_PLS_SH) != PLS_U3)
 		return;
-	p->portsc = (p->portsc & ~PS_PLS_MASK) | PLS_RESUME << PS_PLS_SH |
-		    PS_PLC;
+	p->portsc =
+	    (p->portsc & ~PS_PLS_MASK) | PLS_RESUME << PS_PLS_SH | PS_PLC;
 	xhci_port_event(sc, port);
 }
 

@@ -247,20 +247,24 @@ struct xfer {
 	int cc; /* of the last event, -1 none */
 	uint32_t residual;
 	int events;
+	uint64_t trb; /* of the last event */
 };
 
 static struct xfer
 xfer_events(void)
 {
-	struct xfer x = {-1, 0, 0};
+	struct xfer x = {-1, 0, 0, 0};
 	struct trb ev;
 
 	while (ev_next(&ev)) {
 		if (TYPE(ev) != 32)
 			continue;
 		x.events++;
-		if (x.cc == -1 || x.cc == 1)
-			x.cc = (int)CC(ev), x.residual = ev.status & 0xffffff;
+		if (x.cc == -1 || x.cc == 1) {
+			x.cc = (int)CC(ev);
+			x.residual = ev.status & 0xffffff;
+			x.trb = ev.param;
+		}
 	}
 	return x;
 }
@@ -469,6 +473,17 @@ test_interrupt_in(void)
 	CHECK(r[0] == 2 && (r[1] | r[2] << 8) == 0x7fff &&
 		  (r[3] | r[4] << 8) == 0x7fff,
 	      "queued report 2: right button at the corner");
+	/* A short packet on a TRB without ISP: the event is the IOC one's. */
+	ring_put(&ep1r, (struct trb){BUF, 4, 1u << 10 | 1u << 4});
+	ring_put(&ep1r, (struct trb){BUF + 8, 8, 1u << 10 | 1u << 5});
+	wr(DB + 4, 3);
+	inputdev_pointer(4, 1, 1, 100, 200);
+	x = xfer_events();
+	test_gget(ctx, BUF, r, 4);
+	CHECK(x.events == 1 && x.cc == 13 && x.residual == 6 &&
+		  x.trb == EP1RING + 16ULL * (ep1r.idx - 1) && r[0] == 4 &&
+		  (r[1] | r[2] << 8) == 0x7fff / 99 && r[3] == 0x7fff / 199,
+	      "two-TRB TD: 4 + 2 bytes, short packet event on the IOC TRB");
 	CHECK(cmd(15, 0, 1, 3u << 16, NULL) == 1 && (out_dw(3, 0) & 7) == 3,
 	      "Stop Endpoint -> Stopped");
 	CHECK(cmd(15, 0, 1, 3u << 16, NULL) == 19,
