@@ -1249,8 +1249,8 @@ xhci_ep_kick(struct xhci_softc *sc, int slotid, int dci)
 
 /*
  * Remote wakeup (4.15.2.3): a device with data on a suspended (U3) port
- * signals resume; the driver sees PLS Resume with PLC and brings the
- * link back to U0.
+ * signals resume if the host enabled it to; the driver sees PLS Resume
+ * with PLC and brings the link back to U0.
  */
 static void
 xhci_port_wake(struct xhci_softc *sc, int port)
@@ -1260,7 +1260,8 @@ xhci_port_wake(struct xhci_softc *sc, int port)
 	if (port < 1 || port > XHCI_MAX_PORTS)
 		return;
 	p = &sc->port[port];
-	if (((p->portsc & PS_PLS_MASK) >> PS_PLS_SH) != PLS_U3)
+	if (((p->portsc & PS_PLS_MASK) >> PS_PLS_SH) != PLS_U3 ||
+	    p->dev == NULL || !p->dev->ops->wakeup_enabled(p->dev))
 		return;
 	p->portsc =
 	    (p->portsc & ~PS_PLS_MASK) | PLS_RESUME << PS_PLS_SH | PS_PLC;

@@ -48,6 +48,8 @@ struct usb_dev_ops {
 	/* A transfer on endpoint ep (1..15); bytes, USB_NAK or USB_STALL. */
 	int (*transfer)(struct usb_dev *dev, int ep, bool in, uint8_t *buf,
 			size_t len);
+	/* Whether the host enabled remote wakeup (USB 2.0, 9.4.5). */
+	bool (*wakeup_enabled)(struct usb_dev *dev);
 	/* A port reset or controller reset: back to the default state. */
 	void (*reset)(struct usb_dev *dev);
 	void (*destroy)(struct usb_dev *dev);

@@ -401,6 +401,18 @@ tablet_transfer(struct usb_dev *dev, int ep, bool in, uint8_t *buf, size_t len)
 	return rc;
 }
 
+static bool
+tablet_wakeup_enabled(struct usb_dev *dev)
+{
+	struct usb_tablet *t = (struct usb_tablet *)dev;
+	bool on;
+
+	pthread_mutex_lock(&t->mtx);
+	on = t->remote_wakeup;
+	pthread_mutex_unlock(&t->mtx);
+	return on;
+}
+
 static void
 tablet_reset(struct usb_dev *dev)
 {
@@ -431,6 +443,7 @@ static const struct usb_dev_ops tablet_ops = {
     .speed = USB_SPEED_FULL,
     .control = tablet_control,
     .transfer = tablet_transfer,
+    .wakeup_enabled = tablet_wakeup_enabled,
     .reset = tablet_reset,
     .destroy = tablet_destroy,
 };

@@ -511,6 +511,15 @@ test_suspend(void)
 	ev_drain();
 	wr(PORTSC(TAB_PORT), 1u << 16 | 3u << 5 | 1u << 9);
 	CHECK(((rd(PORTSC(TAB_PORT)) >> 5) & 0xf) == 3, "PLS U3 (suspend)");
+	inputdev_pointer(0, 5, 5, 100, 200);
+	CHECK(((rd(PORTSC(TAB_PORT)) >> 5) & 0xf) == 3 && !ev_next(&ev),
+	      "remote wakeup not enabled: the port stays in U3");
+	wr(PORTSC(TAB_PORT), 1u << 16 | 0u << 5 | 1u << 9);
+	wr(PORTSC(TAB_PORT), 1u << 22 | 1u << 9);
+	ev_drain();
+	CHECK(control(0x00, 3, 1, 0, 0).cc == 1,
+	      "SET_FEATURE(DEVICE_REMOTE_WAKEUP)");
+	wr(PORTSC(TAB_PORT), 1u << 16 | 3u << 5 | 1u << 9);
 	inputdev_pointer(0, 7, 7, 100, 200);
 	ps = rd(PORTSC(TAB_PORT));
 	CHECK(((ps >> 5) & 0xf) == 15 && (ps & (1u << 22)) && ev_next(&ev) &&
