@@ -8,19 +8,22 @@
  *
  * Each input starts from HCRST and a well-formed start (DCBAA, command
  * ring, a two-segment event ring, run, port 9 reset); flag bit 0 also
- * enables, addresses and configures the tablet, so that transfer rings
- * are reached.  Then the input is a program (fuzz_input.h), one opcode
- * byte and its operands at a time:
+ * enables, addresses and configures the tablet (Configure Endpoint and
+ * SET_CONFIGURATION), so that transfer rings and reports are reached.
+ * Then the input is a program (fuzz_input.h), one opcode byte and its
+ * operands at a time:
+ *
  *   0  a command TRB (16 bytes) on the command ring, doorbell 0
- *   1  a TRB on EP0's ring, 2 on EP1 IN's ring, with doorbell
+ *   1  a TRB on EP0's ring, 2 on EP1 IN's ring, with its doorbell
  *   3  a doorbell: slot byte, target byte
- *   4  a register write: offset (12 bits), value
+ *   4  a register write (offset, value) or a 1/2/4/8-byte read
  *   5  a pointer event through inputdev_pointer()
- *   6  16 bytes into the input context or data area
+ *   6  16 bytes into the input context or the data area
  *   7  consume every event (ERDP moves)
- * TRB parameters mostly land in the guest structures (see fz_addr);
- * the cycle bit is the ring's; an operand bit hands the stale TRB after
- * it over too.
+ *
+ * TRB parameters without IDT mostly land in the guest structures (see
+ * fz_addr); the cycle bit is the ring's, and an operand bit hands the
+ * stale TRB after it over too.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -184,6 +187,10 @@ fz_enumerate(void)
 	fz_cmd(9, 0, 0, 0);
 	fz_cmd(11, FZ_IN, 1, 0);
 	fz_cmd(12, FZ_IN, 1, 0);
+	/* SET_CONFIGURATION(1): the tablet reports from now on. */
+	fz_ring_put(&fz_ep0, 0x0900 | 1u << 16, 8, 2u << 10 | 1u << 6);
+	fz_ring_put(&fz_ep0, 0, 0, 4u << 10 | 1u << 5 | 1u << 16);
+	fz_wr(FZ_DB + 4, 1);
 }
 
 static void
@@ -217,10 +224,14 @@ fz_start(bool enumerate)
 static void
 fz_trb(struct fz_input *in, struct fz_ring *r, int db_slot, int db_target)
 {
-	uint64_t param = fz_addr(fz_take(in, 8));
+	uint64_t param = fz_take(in, 8);
 	uint32_t status = (uint32_t)fz_take(in, 4);
 	uint32_t control = (uint32_t)fz_take(in, 4);
 	uint32_t fixed = (uint32_t)fz_take(in, 1);
+
+	/* Immediate data (a SETUP packet) is not an address. */
+	if (!(control & (1u << 6)))
+		param = fz_addr(param);
 
 	/* Mostly a small length, so buffers land inside the data area. */
 	if (!(fixed & 1))
@@ -283,9 +294,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 4: {
-			uint64_t off = fz_take(&in, 2) & 0xffc;
+			uint64_t raw = fz_take(&in, 2), v = 0;
 
-			fz_wr(off, (uint32_t)fz_take(&in, 4));
+			if (raw & 0x8000)
+				mem_emulate(NULL, false, fz_bar + (raw & 0xfff),
+					    1 << (raw >> 12 & 3), &v);
+			else
+				fz_wr(raw & 0xffc, (uint32_t)fz_take(&in, 4));
 			break;
 		}
 		case 5:
