@@ -628,6 +628,24 @@ test_hostile(void)
 	      "Address Device on an empty port: transaction error");
 	CHECK(cmd(10, 0, 2, 0, NULL) == 1, "Disable Slot");
 
+	/* Control TDs that are not Setup [Data] Status: TRB Error. */
+	ring_put(&ep0r, (struct trb){0, 0, 4u << 10 | 1u << 5});
+	wr(DB + 4, 1);
+	CHECK(xfer_events().cc == 5, "a lone Status stage: TRB error");
+	ring_put(&ep0r, (struct trb){0x01000680ULL | 18ULL << 48, 8, 2u << 10});
+	ring_put(&ep0r, (struct trb){0, 0, 4u << 10 | 1u << 5});
+	wr(DB + 4, 1);
+	CHECK(xfer_events().cc == 5, "a Setup stage without IDT: TRB error");
+	ring_put(&ep0r, (struct trb){0x01000680ULL | 18ULL << 48, 8,
+				     2u << 10 | 1u << 6 | 3u << 16});
+	ring_put(&ep0r, (struct trb){BUF, 18, 3u << 10}); /* OUT: wrong way */
+	ring_put(&ep0r, (struct trb){0, 0, 4u << 10 | 1u << 5});
+	wr(DB + 4, 1);
+	CHECK(xfer_events().cc == 5, "a Data stage against the request's "
+				     "direction: TRB error");
+	CHECK(control(0x80, 6, 0x0100, 0, 18).cc == 1,
+	      "EP0 still runs after malformed TDs");
+
 	/* A transfer ring whose Link TRB points at itself. */
 	inctx_build(1u << 3 | 1, TAB_PORT, EP0RING, EP1RING);
 	CHECK(cmd(12, INCTX, 1, 0, NULL) == 1, "reconfigure EP1 IN");
