@@ -14,9 +14,6 @@
 #include "net_backends.h"
 #include "pci_models.h"
 
-/* bhyve's limits for multi-port models. */
-#define XHCI_MAX_DEVICES 32
-
 /* virtio-scsi: the first option (no '=') is the target device. */
 static int
 pci_vtscsi_legacy_config(struct config_node *nvl, const char *opts)
@@ -112,51 +109,11 @@ pci_passthru_legacy_config(struct config_node *nvl, const char *opts)
 	return rc;
 }
 
-struct pci_xhci_legacy {
-	struct config_node *nvl;
-	int nslots;
-};
-
-/* One USB device: "tablet" or "tablet=opts". */
-static int
-pci_xhci_legacy_option(char *opt, void *arg)
-{
-	struct pci_xhci_legacy *st = arg;
-	char *eq = strchr(opt, '=');
-	struct config_node *slot;
-
-	if (st->nslots >= XHCI_MAX_DEVICES) {
-		legacy_config_error("more than %d USB devices",
-				    XHCI_MAX_DEVICES);
-		return -1;
-	}
-	if (eq != NULL)
-		*eq++ = '\0';
-	/* Slots count from 1. */
-	slot = legacy_config_child(st->nvl, "slot", ++st->nslots,
-				   XHCI_MAX_DEVICES + 1);
-	if (slot == NULL || legacy_config_set(slot, "device", opt) != 0)
-		return -1;
-	if (eq != NULL && *eq != '\0')
-		return legacy_config_generic(slot, eq);
-	return 0;
-}
-
-/* xhci: "tablet,..." -> slot.N.device (N from 1). */
-static int
-pci_xhci_legacy_config(struct config_node *nvl, const char *opts)
-{
-	struct pci_xhci_legacy st = {nvl, 0};
-
-	return legacy_config_each(opts, pci_xhci_legacy_option, &st);
-}
-
 /* No pe_init: known by name, stopped by pci_check_models_implemented(). */
 const struct pci_devemu pci_unimpl_models[] = {
     {.pe_emu = "virtio-9p", .pe_legacy_config = pci_vt9p_legacy_config},
     {.pe_emu = "virtio-scsi", .pe_legacy_config = pci_vtscsi_legacy_config},
     {.pe_emu = "virtio-input", .pe_legacy_config = pci_path_legacy_config},
-    {.pe_emu = "xhci", .pe_legacy_config = pci_xhci_legacy_config},
     {.pe_emu = "hda"},
     {.pe_emu = "uart", .pe_legacy_config = pci_path_legacy_config},
     {.pe_emu = "passthru", .pe_legacy_config = pci_passthru_legacy_config},
