@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,17 +40,6 @@ static const char *
 zone_limit_value(const struct zone_spec *z, const struct zone_limit *l)
 {
 	return (const char *)&z->limits + l->offset;
-}
-
-static int __attribute__((format(printf, 3, 4)))
-zone_cgroup_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
 }
 
 /*
@@ -171,7 +159,7 @@ zone_cgroup_enable(const struct zone_cgroup *cg, const char *parent,
 			continue;
 		*p = '\0';
 		if (zone_cgroup_write(tmp, "cgroup.subtree_control", plus) != 0)
-			return zone_cgroup_fail(
+			return zone_errf(
 			    err, errlen,
 			    "cannot enable the %s controller in %s: %s",
 			    controller, tmp, strerror(errno));
@@ -194,11 +182,11 @@ zone_cgroup_limits(const struct zone_spec *z, const struct zone_cgroup *cg,
 				       errlen) != 0)
 			return -1;
 		if (zone_cgroup_write(cg->path, l->file, v) != 0)
-			return zone_cgroup_fail(err, errlen,
-						"%s: cannot write '%s' to "
-						"%s/%s: %s",
-						l->key, v, cg->path, l->file,
-						strerror(errno));
+			return zone_errf(err, errlen,
+					 "%s: cannot write '%s' to "
+					 "%s/%s: %s",
+					 l->key, v, cg->path, l->file,
+					 strerror(errno));
 	}
 	return 0;
 }
@@ -214,7 +202,7 @@ zone_cgroup_check_controllers(const struct zone_spec *z,
 
 		if (zone_limit_value(z, l)[0] != '\0' &&
 		    !zone_cgroup_has_controller(cg->mount, l->controller))
-			return zone_cgroup_fail(
+			return zone_errf(
 			    err, errlen,
 			    "%s: the cgroup v2 hierarchy at %s has no %s "
 			    "controller (it is bound to cgroup v1 here, or "
@@ -233,13 +221,13 @@ zone_cgroup_create(const struct zone_spec *z, struct zone_cgroup *cg, char *err,
 	memset(cg, 0, sizeof(*cg));
 	if (zone_cgroup_find_mount(z->cgparent, cg->mount, sizeof(cg->mount)) !=
 	    0)
-		return zone_cgroup_fail(err, errlen,
-					z->cgparent[0]
-					    ? "zone.cgroup.parent '%s': not "
-					      "under a cgroup v2 mount"
-					    : "no cgroup v2 mount in "
-					      "/proc/self/mountinfo%s",
-					z->cgparent);
+		return zone_errf(err, errlen,
+				 z->cgparent[0]
+				     ? "zone.cgroup.parent '%s': not "
+				       "under a cgroup v2 mount"
+				     : "no cgroup v2 mount in "
+				       "/proc/self/mountinfo%s",
+				 z->cgparent);
 	if (snprintf(parent, sizeof(parent), "%s",
 		     z->cgparent[0] ? z->cgparent : cg->mount) >=
 		(int)sizeof(parent) - 16 ||
@@ -248,21 +236,21 @@ zone_cgroup_create(const struct zone_spec *z, struct zone_cgroup *cg, char *err,
 		 (int)sizeof(parent)) ||
 	    snprintf(cg->path, sizeof(cg->path), "%s/%s", parent, z->name) >=
 		(int)sizeof(cg->path))
-		return zone_cgroup_fail(err, errlen, "cgroup path too long");
+		return zone_errf(err, errlen, "cgroup path too long");
 	if (zone_cgroup_check_controllers(z, cg, err, errlen) != 0)
 		return -1;
 	if (zone_cgroup_mkdirs(cg, parent) != 0) {
-		zone_cgroup_fail(err, errlen, "cannot create cgroup %s: %s",
-				 parent, strerror(errno));
+		zone_errf(err, errlen, "cannot create cgroup %s: %s", parent,
+			  strerror(errno));
 		goto fail;
 	}
 	if (mkdir(cg->path, 0755) != 0) {
-		zone_cgroup_fail(err, errlen,
-				 errno == EEXIST
-				     ? "cgroup %s already exists (another zone "
-				       "of that name?)"
-				     : "cannot create cgroup %s: %s",
-				 cg->path, strerror(errno));
+		zone_errf(err, errlen,
+			  errno == EEXIST
+			      ? "cgroup %s already exists (another zone "
+				"of that name?)"
+			      : "cannot create cgroup %s: %s",
+			  cg->path, strerror(errno));
 		goto fail;
 	}
 	snprintf(cg->made[cg->nmade++], PATH_MAX, "%s", cg->path);
@@ -282,9 +270,9 @@ zone_cgroup_enter(const struct zone_cgroup *cg, pid_t pid, char *err,
 
 	snprintf(text, sizeof(text), "%ld", (long)pid);
 	if (zone_cgroup_write(cg->path, "cgroup.procs", text) != 0)
-		return zone_cgroup_fail(err, errlen,
-					"cannot move the zone into %s: %s",
-					cg->path, strerror(errno));
+		return zone_errf(err, errlen,
+				 "cannot move the zone into %s: %s", cg->path,
+				 strerror(errno));
 	return 0;
 }
 

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -25,17 +24,6 @@ static const char *const zone_lib_paths[] = {
     "/libx32",	  "/usr/lib",	    "/usr/lib64",
     "/usr/lib32", "/usr/local/lib", "/etc/ld.so.cache",
 };
-
-static int __attribute__((format(printf, 3, 4)))
-zone_jail_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* mkdir -p of every component of path below the new root. */
 static int
@@ -92,10 +80,10 @@ zone_jail_bind(const char *root, const char *src, bool ro, bool dev, char *err,
 	if (zone_jail_mountpoint(src, target) != 0 ||
 	    mount(src, target, NULL, MS_BIND, NULL) != 0 ||
 	    mount(NULL, target, NULL, flags, NULL) != 0)
-		return zone_jail_fail(err, errlen,
-				      "cannot bind %s into the "
-				      "zone: %s",
-				      src, strerror(errno));
+		return zone_errf(err, errlen,
+				 "cannot bind %s into the "
+				 "zone: %s",
+				 src, strerror(errno));
 	return 0;
 }
 
@@ -125,9 +113,9 @@ zone_jail_libs(const char *root, char *err, size_t errlen)
 		link[len] = '\0';
 		snprintf(target, sizeof(target), "%s%s", root, p);
 		if (zone_jail_mkdirs(target) != 0 || symlink(link, target) != 0)
-			return zone_jail_fail(err, errlen,
-					      "cannot link %s in the zone: %s",
-					      p, strerror(errno));
+			return zone_errf(err, errlen,
+					 "cannot link %s in the zone: %s", p,
+					 strerror(errno));
 	}
 	return 0;
 }
@@ -145,8 +133,8 @@ zone_jail_devpts(const char *root, char *err, size_t errlen)
 	    mount("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620") != 0 ||
 	    symlink("pts/ptmx", ptmx) != 0)
-		return zone_jail_fail(err, errlen, "cannot mount devpts: %s",
-				      strerror(errno));
+		return zone_errf(err, errlen, "cannot mount devpts: %s",
+				 strerror(errno));
 	return 0;
 }
 
@@ -160,8 +148,8 @@ zone_jail_proc(const char *root, char *err, size_t errlen)
 	if (mkdir(proc, 0555) != 0 ||
 	    mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) != 0)
-		return zone_jail_fail(err, errlen, "cannot mount /proc: %s",
-				      strerror(errno));
+		return zone_errf(err, errlen, "cannot mount /proc: %s",
+				 strerror(errno));
 	return 0;
 }
 
@@ -188,8 +176,8 @@ zone_jail_vm_config(const struct zone_spec *z, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s%s", z->root, ZONE_VM_CONFIG);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	if (fd < 0 || zone_spec_write_vm_config(z, fd) != 0)
-		return zone_jail_fail(err, errlen, "cannot write %s: %s",
-				      ZONE_VM_CONFIG, strerror(errno));
+		return zone_errf(err, errlen, "cannot write %s: %s",
+				 ZONE_VM_CONFIG, strerror(errno));
 	return 0;
 }
 
@@ -199,15 +187,15 @@ zone_jail_pivot(const char *root, char *err, size_t errlen)
 {
 	if (chdir(root) != 0 || syscall(SYS_pivot_root, ".", ".") != 0 ||
 	    umount2(".", MNT_DETACH) != 0 || chdir("/") != 0)
-		return zone_jail_fail(err, errlen, "pivot_root to %s: %s", root,
-				      strerror(errno));
+		return zone_errf(err, errlen, "pivot_root to %s: %s", root,
+				 strerror(errno));
 	if (mount(NULL, "/", NULL,
 		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
 		  NULL) != 0)
-		return zone_jail_fail(err, errlen,
-				      "cannot make the zone's root "
-				      "read-only: %s",
-				      strerror(errno));
+		return zone_errf(err, errlen,
+				 "cannot make the zone's root "
+				 "read-only: %s",
+				 strerror(errno));
 	return 0;
 }
 
@@ -216,14 +204,14 @@ zone_jail_build(const struct zone_spec *z, char *err, size_t errlen)
 {
 	/* Nothing mounted here may reach the host's mount namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-		return zone_jail_fail(err, errlen, "cannot make / private: %s",
-				      strerror(errno));
+		return zone_errf(err, errlen, "cannot make / private: %s",
+				 strerror(errno));
 	if (mount("zone", z->root, "tmpfs", MS_NOSUID | MS_NODEV,
 		  "mode=0755,size=4m") != 0)
-		return zone_jail_fail(err, errlen,
-				      "cannot mount a tmpfs on "
-				      "%s: %s",
-				      z->root, strerror(errno));
+		return zone_errf(err, errlen,
+				 "cannot mount a tmpfs on "
+				 "%s: %s",
+				 z->root, strerror(errno));
 	if (zone_jail_libs(z->root, err, errlen) != 0)
 		return -1;
 	for (int i = 0; i < z->npaths; i++) {
@@ -240,8 +228,8 @@ zone_jail_build(const struct zone_spec *z, char *err, size_t errlen)
 	    zone_jail_vm_config(z, err, errlen) != 0)
 		return -1;
 	if (sethostname(z->name, strlen(z->name)) != 0)
-		return zone_jail_fail(err, errlen, "sethostname: %s",
-				      strerror(errno));
+		return zone_errf(err, errlen, "sethostname: %s",
+				 strerror(errno));
 	return zone_jail_pivot(z->root, err, errlen);
 }
 
@@ -280,24 +268,24 @@ int
 zone_jail_drop(const struct zone_spec *z, char *err, size_t errlen)
 {
 	if (zone_jail_drop_bounding() != 0)
-		return zone_jail_fail(err, errlen,
-				      "cannot empty the capability "
-				      "bounding set: %s",
-				      strerror(errno));
+		return zone_errf(err, errlen,
+				 "cannot empty the capability "
+				 "bounding set: %s",
+				 strerror(errno));
 	if (setgroups((size_t)z->ngroups, z->groups) != 0 ||
 	    setresgid(z->gid, z->gid, z->gid) != 0 ||
 	    setresuid(z->uid, z->uid, z->uid) != 0)
-		return zone_jail_fail(err, errlen,
-				      "cannot become uid %u gid %u: "
-				      "%s",
-				      (unsigned)z->uid, (unsigned)z->gid,
-				      strerror(errno));
+		return zone_errf(err, errlen,
+				 "cannot become uid %u gid %u: "
+				 "%s",
+				 (unsigned)z->uid, (unsigned)z->gid,
+				 strerror(errno));
 	if (zone_jail_clear_caps() != 0)
-		return zone_jail_fail(err, errlen,
-				      "cannot clear the capability sets: %s",
-				      strerror(errno));
+		return zone_errf(err, errlen,
+				 "cannot clear the capability sets: %s",
+				 strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		return zone_jail_fail(err, errlen, "PR_SET_NO_NEW_PRIVS: %s",
-				      strerror(errno));
+		return zone_errf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s",
+				 strerror(errno));
 	return 0;
 }

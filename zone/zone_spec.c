@@ -85,6 +85,17 @@ struct zone_err {
 	size_t len;
 };
 
+int
+zone_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 static int __attribute__((format(printf, 2, 3)))
 zone_fail(struct zone_err *e, const char *fmt, ...)
 {

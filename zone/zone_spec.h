@@ -79,4 +79,8 @@ int zone_spec_load(const char *file, struct zone_spec *z, char *err,
  */
 int zone_spec_write_vm_config(const struct zone_spec *z, int fd);
 
+/* Formats one error line into err; returns -1 (for "return zone_errf(..)"). */
+int zone_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -431,25 +431,6 @@ tap_send(struct net_backend *be, int q, const struct iovec *iov, int iovcnt)
 	return n;
 }
 
-static ssize_t
-tap_recv(struct net_backend *be, int q, void *buf, size_t len)
-{
-	struct tap_priv *tp = be->priv;
-	ssize_t n;
-
-	do {
-		n = read(tp->fd[q], buf, len);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return 0;
-	if (n >= 0 && (size_t)n < be->hdrlen) {
-		/* Cannot happen with IFF_VNET_HDR; never pass a runt up. */
-		errno = EIO;
-		return -1;
-	}
-	return n;
-}
-
 /* The kernel's tun driver writes the header, then as much of the frame
  * as fits (callers leave room for the largest frame). */
 static ssize_t
@@ -464,10 +445,19 @@ tap_recvv(struct net_backend *be, int q, const struct iovec *iov, int iovcnt)
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	if (n >= 0 && (size_t)n < be->hdrlen) {
+		/* Cannot happen with IFF_VNET_HDR; never pass a runt up. */
 		errno = EIO;
 		return -1;
 	}
 	return n;
+}
+
+static ssize_t
+tap_recv(struct net_backend *be, int q, void *buf, size_t len)
+{
+	struct iovec iov = {buf, len};
+
+	return tap_recvv(be, q, &iov, 1);
 }
 
 /* Detached queues get no frames from the kernel's flow steering. */
