@@ -32,7 +32,7 @@
 
 #include "config.h"
 #include "fuzz_input.h"
-#include "fuzz_intr.h"
+#include "fuzz_dev.h"
 #include "inout.h"
 #include "inputdev.h"
 #include "mem.h"
@@ -76,13 +76,7 @@ fz_init(void)
 {
 	struct pci_devinst *pi;
 
-	fz_ctx = vm_create_detached("fuzz-xhci");
-	if (fz_ctx == NULL || vm_setup_memory(fz_ctx, FZ_RAM) != 0)
-		abort();
-	init_config();
-	init_inout();
-	init_mem();
-	pci_emul_set_intr_ops(&fz_intr_none);
+	fz_ctx = fz_dev_vm("fuzz-xhci", FZ_RAM);
 	set_config_value("pci.0.4.0.device", "xhci");
 	set_config_value("pci.0.4.0.slot.1.device", "tablet");
 	if (init_pci(fz_ctx) != 0)

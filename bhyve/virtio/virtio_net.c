@@ -301,6 +301,17 @@ vtnet_rx_event(struct vtnet_pair *p, bool on)
 	p->rx_on = on;
 }
 
+/* A receive chain must be all device-writable (5.1.6.3): else NEEDS_RESET. */
+static bool
+vtnet_rx_chain_ok(struct vtnet_softc *sc, const struct vi_req *req)
+{
+	if (req->readable == 0)
+		return true;
+	vi_set_needs_reset(
+	    &sc->vs, "receive chain %u has device-readable buffers", req->idx);
+	return false;
+}
+
 /*
  * Copies the waiting frame into one chain, or several with mergeable
  * buffers (5.1.6.3.1).  1: delivered; 0: not enough buffers yet (the
@@ -332,13 +343,8 @@ vtnet_rx_deliver(struct vtnet_softc *sc, struct vtnet_pair *p)
 			vq_retchains(vq, (uint16_t)nused);
 			return 0;
 		}
-		if (req.readable != 0) {
-			vi_set_needs_reset(&sc->vs,
-					   "receive chain %u has "
-					   "device-readable buffers",
-					   req.idx);
+		if (!vtnet_rx_chain_ok(sc, &req))
 			return -1;
-		}
 		if (nused == 0) {
 			if (req.wlen < sc->hdrlen ||
 			    (!sc->mrg && req.wlen < len)) {
@@ -403,13 +409,8 @@ vtnet_rx_hold(struct vtnet_softc *sc, struct vtnet_pair *p, size_t want)
 		p->held[p->nheld++] = (struct vtnet_held){req.idx, req.wlen, n};
 		p->nhiov += n;
 		p->hcap += req.wlen;
-		if (req.readable != 0) {
-			vi_set_needs_reset(&sc->vs,
-					   "receive chain %u has "
-					   "device-readable buffers",
-					   req.idx);
+		if (!vtnet_rx_chain_ok(sc, &req))
 			return -1;
-		}
 	}
 	return 0;
 }
