@@ -113,8 +113,11 @@ $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(INCS) -Ifuzz -c $< -o $@
 
+# libvncserver is linked here (bhyve opens it with dlopen): fuzz_rfb sets
+# its globals, and dlopen then finds the same, already loaded library.
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_OBJS)
-	clang -fsanitize=fuzzer,address,undefined -pthread -o $@ $^ $(LDLIBS)
+	clang -fsanitize=fuzzer,address,undefined -pthread -o $@ $^ $(LDLIBS) \
+	    -lvncserver
 
 fuzz: $(FUZZ_BINS)
 

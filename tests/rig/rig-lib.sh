@@ -194,7 +194,9 @@ rig_stage_dlopened() {
 	local stage=$1 elf=$2 so lib
 	for so in $RIG_DLOPEN_SONAMES; do
 		grep -qaF "$so" "$elf" || continue
-		lib=$(ldconfig -p | awk -v so="$so" '$1 == so && $NF ~ /^\// { print $NF; exit }')
+		# awk reads to the end: an early exit would SIGPIPE ldconfig,
+		# which pipefail turns into this script's death (status 141).
+		lib=$(ldconfig -p | awk -v so="$so" '$1 == so && $NF ~ /^\// && !f { print $NF; f = 1 }')
 		[ -n "$lib" ] || rig_die "$elf opens $so, which is not installed"
 		[ -e "$stage$lib" ] && continue
 		mkdir -p "$stage$(dirname "$lib")"
