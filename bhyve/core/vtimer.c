@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mevent.h"
@@ -98,4 +99,13 @@ vtimer_destroy(struct vtimer *vt)
 	vtimer_cancel(vt);
 	mevent_delete_close(vt->mev);
 	free(vt);
+}
+
+uint64_t
+vtimer_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }

@@ -21,5 +21,8 @@ int vtimer_arm(struct vtimer *vt, uint64_t delay_ns);
 int vtimer_cancel(struct vtimer *vt);
 /* On the event-loop thread, or while the loop is not dispatching. */
 void vtimer_destroy(struct vtimer *vt);
+/* CLOCK_MONOTONIC in nanoseconds: the clock the timers run on, and the
+ * one device models measure intervals with. */
+uint64_t vtimer_now_ns(void);
 
 #endif

@@ -40,6 +40,7 @@
 
 #include "dynlib.h"
 #include "mevent.h"
+#include "vtimer.h"
 
 #define SLIRP_GUEST_ADDR "10.0.2.15"
 #define SLIRP_MAX_FWD	 16
@@ -120,10 +121,7 @@ struct slirp_priv {
 static int64_t
 slirp_clock_ns(void *opaque)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return (int64_t)vtimer_now_ns();
 }
 
 /* slirp -> guest: queue the frame for the device, drop it when full. */

@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <time.h>
 
 #include "config.h"
 #include "legacy_config.h"
@@ -417,15 +416,6 @@ e1000_csum_insert(uint8_t *p, size_t len, unsigned css, unsigned cse,
 
 /* ---- interrupt moderation (SDM 3.2.7, 3.4.1, 13.4.18) ---- */
 
-static uint64_t
-e1000_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* RDTR, RADV, TIDV, TADV: 16 bits of 1.024 us, so at most 67.1 ms. */
 static uint64_t
 e1000_delay_ns(uint32_t reg)
@@ -469,7 +459,7 @@ e1000_mit_schedule(struct e1000_softc *sc)
 
 	if (next == 0 || (sc->mit_armed != 0 && sc->mit_armed <= next))
 		return true;
-	now = e1000_now();
+	now = vtimer_now_ns();
 	if (vtimer_arm(sc->mit_vt, next > now ? next - now : 0) != 0) {
 		e1000_mit_drop(sc);
 		return false;
@@ -536,7 +526,7 @@ e1000_intr_throttled(struct e1000_softc *sc)
 	sc->itr_wait_at = 0;
 	if (gap == 0)
 		return false;
-	now = e1000_now();
+	now = vtimer_now_ns();
 	/* last_assert <= now and gap < 2^25: no overflow. */
 	if (now >= sc->last_assert + gap)
 		return false;
@@ -570,7 +560,7 @@ e1000_intr_update(struct e1000_softc *sc)
 		if (!want || sc->msi_armed || e1000_intr_throttled(sc))
 			return;
 		sc->msi_armed = true;
-		sc->last_assert = e1000_now();
+		sc->last_assert = vtimer_now_ns();
 		pci_generate_msi(sc->pi, 0);
 		return;
 	}
@@ -582,7 +572,7 @@ e1000_intr_update(struct e1000_softc *sc)
 		return;
 	pci_lintr_assert(sc->pi);
 	sc->intx_on = true;
-	sc->last_assert = e1000_now();
+	sc->last_assert = vtimer_now_ns();
 }
 
 static void
@@ -617,7 +607,7 @@ e1000_mit_timer(void *arg)
 
 	pthread_mutex_lock(&sc->mtx);
 	sc->mit_armed = 0;
-	e1000_mit_expire(sc, e1000_now());
+	e1000_mit_expire(sc, vtimer_now_ns());
 	pthread_mutex_unlock(&sc->mtx);
 }
 
@@ -640,7 +630,7 @@ e1000_rx_notify(struct e1000_softc *sc, uint32_t causes)
 		return;
 	}
 	/* now + 67 ms at most: no overflow. */
-	now = e1000_now();
+	now = vtimer_now_ns();
 	sc->rx_pkt_at = now + pkt_ns;
 	if (abs_ns != 0 && sc->rx_abs_at == 0)
 		sc->rx_abs_at = now + abs_ns;
@@ -675,7 +665,7 @@ e1000_tx_notify(struct e1000_softc *sc, uint32_t causes, bool delayed)
 		e1000_intr_raise(sc, causes);
 		return;
 	}
-	now = e1000_now();
+	now = vtimer_now_ns();
 	sc->tx_pkt_at = now + pkt_ns;
 	if (abs_ns != 0 && sc->tx_abs_at == 0)
 		sc->tx_abs_at = now + abs_ns;
@@ -2171,7 +2161,7 @@ e1000_moderation_expire(struct pci_devinst *pi)
 
 	pthread_mutex_lock(&sc->mtx);
 	e1000_mit_drop(sc);
-	e1000_mit_expire(sc, e1000_now());
+	e1000_mit_expire(sc, vtimer_now_ns());
 	pthread_mutex_unlock(&sc->mtx);
 }
 

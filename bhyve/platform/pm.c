@@ -19,7 +19,6 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "config_vm.h"
 #include "inout.h"
@@ -27,6 +26,7 @@
 #include "platform_dev.h"
 #include "pm.h"
 #include "vcpu_run.h"
+#include "vtimer.h"
 
 #define PM1_SCI_EN     0x0001
 #define PM1_PWRBTN     0x0100 /* PWRBTN_STS / PWRBTN_EN */
@@ -84,11 +84,8 @@ pm_power_button_press(void)
 static uint32_t
 pm_timer_now(void)
 {
-	struct timespec ts;
-	uint64_t ns;
+	uint64_t ns = vtimer_now_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	/* ns * 3579545 / 1e9 without overflowing for centuries. */
 	return (uint32_t)((ns / 1000000000ULL) * PM_TMR_HZ +
 			  (ns % 1000000000ULL) * PM_TMR_HZ / 1000000000ULL);

@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "config.h"
 #include "mevent.h"
 #include "pci_emul.h"
 #include "virtio.h"
 #include "virtqueue.h"
+#include "vtimer.h"
 
 #define VTRND_RINGSZ	    64
 #define VTRND_MAXSEGS	    VTRND_RINGSZ
@@ -41,20 +41,11 @@ struct vtrnd_softc {
 	uint64_t bytes_out; /* statistics */
 };
 
-static uint64_t
-vtrnd_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Token bucket: refills at 'limit' bytes/s up to one second's worth. */
 static void
 vtrnd_refill(struct vtrnd_softc *sc)
 {
-	uint64_t now = vtrnd_now_ns();
+	uint64_t now = vtimer_now_ns();
 
 	sc->tokens += (double)(now - sc->last_ns) * (double)sc->limit / 1e9;
 	if (sc->tokens > (double)sc->limit)
@@ -247,7 +238,7 @@ vtrnd_init(struct pci_devinst *pi, struct config_node *nvl)
 		return -1;
 	}
 	sc->tokens = (double)sc->limit;
-	sc->last_ns = vtrnd_now_ns();
+	sc->last_ns = vtimer_now_ns();
 	sc->vq.vq_qsize = VTRND_RINGSZ;
 	vi_softc_linkup(&sc->vs, &vtrnd_vi_consts, sc, pi, &sc->vq);
 	if (vi_pci_init(&sc->vs, VIRTIO_ID_ENTROPY, PCIC_CRYPTO,
